@@ -1,0 +1,33 @@
+"""The `gameday` command. Each command group lives in its own module.
+
+Exit codes: 0 pass, 1 an SLO or regression verdict failed (or, for
+`stack status`, a component is unhealthy), 2 usage or harness error.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from gameday.cli import stack
+from gameday.errors import GamedayError
+
+app = typer.Typer(
+    name="gameday",
+    help="Put a real service under load, break its dependencies, judge the SLOs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(stack.app, name="stack")
+
+_err = Console(stderr=True)
+
+
+def main() -> None:
+    try:
+        app()
+    except GamedayError as exc:
+        _err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)

@@ -1,0 +1,113 @@
+"""`gameday stack install|up|status|down`: the local stack of real servers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from gameday.errors import ConfigError
+from gameday.settings import StackSettings
+from gameday.stack import install, supervisor
+
+app = typer.Typer(help="Start, check and stop the local stack (real servers behind Toxiproxy).")
+console = Console(highlight=False, soft_wrap=True)
+
+StateDir = Annotated[
+    Path | None,
+    typer.Option("--state-dir", envvar="GAMEDAY_STATE_DIR", help="where data, logs, pids live"),
+]
+
+
+def load_settings(**flags: Any) -> StackSettings:
+    """Flags win over env vars, which win over gameday.toml / [tool.gameday]."""
+    try:
+        return StackSettings(**{k: v for k, v in flags.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"invalid setting {field}: {first['msg']}") from exc
+
+
+def _say(line: str) -> None:
+    console.print(line)
+
+
+@app.command("install")
+def install_cmd(state_dir: StateDir = None) -> None:
+    """Install what is missing: Debian packages, Toxiproxy, OpenSearch jars."""
+    settings = load_settings(state_dir=state_dir)
+    took = install.install_all(settings, _say)
+    console.print(f"install done in {took:.1f}s (tools in {settings.tools_dir})")
+
+
+@app.command("up")
+def up_cmd(
+    search_nodes: Annotated[
+        int | None,
+        typer.Option("--search-nodes", envvar="GAMEDAY_SEARCH_NODES", help="OpenSearch nodes"),
+    ] = None,
+    only: Annotated[
+        str | None,
+        typer.Option("--only", help="comma-separated subset of components to start"),
+    ] = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Start every component that is not running (idempotent)."""
+    settings = load_settings(state_dir=state_dir, search_nodes=search_nodes)
+    subset = _parse_only(only)
+    took = supervisor.up(settings, _say, only=subset)
+    console.print(f"stack up in {took:.1f}s (state in {settings.state_dir})")
+
+
+def _parse_only(only: str | None) -> list[str] | None:
+    if only is None:
+        return None
+    from gameday.stack.registry import NAMES
+
+    names = [n.strip() for n in only.split(",") if n.strip()]
+    unknown = [n for n in names if n not in NAMES]
+    if unknown:
+        raise ConfigError(f"unknown component {unknown[0]!r} in --only; expected some of {', '.join(NAMES)}")
+    return names
+
+
+@app.command("status")
+def status_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="print {\"components\": [...]}")] = False,
+    state_dir: StateDir = None,
+) -> None:
+    """Health of every component; exit 0 when all are healthy, 1 otherwise."""
+    settings = load_settings(state_dir=state_dir)
+    statuses = supervisor.status(settings)
+    if as_json:
+        typer.echo(supervisor.status_json(statuses))
+    else:
+        table = Table("component", "healthy", "pid", "port", "proxy", "version", "detail")
+        for s in statuses:
+            table.add_row(
+                s.name,
+                "[green]yes[/]" if s.healthy else "[red]no[/]",
+                str(s.pid or "-"),
+                str(s.port),
+                str(s.proxy_port or "-"),
+                s.version or "-",
+                s.error or "",
+            )
+        console.print(table)
+    raise typer.Exit(0 if statuses and all(s.healthy for s in statuses) else 1)
+
+
+@app.command("down")
+def down_cmd(
+    purge: Annotated[bool, typer.Option("--purge", help="also delete data and logs")] = False,
+    state_dir: StateDir = None,
+) -> None:
+    """Stop every process `up` started (by pid) and wait until each is gone."""
+    settings = load_settings(state_dir=state_dir)
+    supervisor.down(settings, _say, purge=purge)
+    console.print("stack down")

@@ -1,0 +1,129 @@
+"""PostgreSQL 15 from Debian's packages, in its own data dir under the state dir."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import asyncpg
+
+from gameday.chaos.toxiproxy import Proxy
+from gameday.errors import ComponentFailed
+from gameday.stack.component import Component, Health, Launch, proxy
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def _run_as() -> str | None:
+    # PostgreSQL refuses to run as root; Debian's package brings a postgres user.
+    return "postgres" if os.geteuid() == 0 else None
+
+
+class Postgres(Component):
+    name = "postgres"
+    stop_signal = signal.SIGINT  # "fast" shutdown: SIGTERM would wait for clients
+
+    @property
+    def port(self) -> int:
+        return self.settings.postgres_port
+
+    def proxies(self) -> list[Proxy]:
+        return [proxy("postgres", self.settings.postgres_proxy_port, self.port)]
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.settings.run_dir / "pgsock"
+
+    def missing(self) -> str | None:
+        if not (PG_BIN / "postgres").exists():
+            return "PostgreSQL 15 server is not installed: run `make bootstrap`"
+        return None
+
+    def prepare(self) -> None:
+        user = _run_as()
+        self.socket_dir.mkdir(parents=True, exist_ok=True)
+        if user:
+            shutil.chown(self.socket_dir, user)
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        pwfile = self.settings.run_dir / "pgpass.tmp"
+        pwfile.write_text(self.settings.db_password + "\n")
+        if user:
+            shutil.chown(self.data_dir, user)
+            shutil.chown(pwfile, user)
+        try:
+            result = subprocess.run(
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D", str(self.data_dir),
+                    f"--username={self.settings.db_user}",
+                    f"--pwfile={pwfile}",
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    "--encoding=UTF8",
+                    "--no-locale",
+                ],
+                capture_output=True,
+                text=True,
+                user=user,
+                check=False,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        if result.returncode != 0:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            raise ComponentFailed(self.name, f"initdb failed: {result.stderr.strip()}")
+        with open(self.data_dir / "pg_hba.conf", "a") as hba:
+            # Streaming replicas (the failover experiments) connect over loopback.
+            hba.write("host replication all 127.0.0.1/32 scram-sha-256\n")
+
+    def launch(self) -> Launch:
+        return Launch(
+            argv=[
+                str(PG_BIN / "postgres"),
+                "-D", str(self.data_dir),
+                "-p", str(self.port),
+                "-c", f"listen_addresses={self.settings.host}",
+                "-c", f"unix_socket_directories={self.socket_dir}",
+                "-c", "max_connections=200",
+                "-c", "logging_collector=off",
+            ],
+            user=_run_as(),
+        )
+
+    async def _connect(self, database: str) -> asyncpg.Connection:
+        return await asyncpg.connect(
+            host=self.settings.host,
+            port=self.port,
+            user=self.settings.db_user,
+            password=self.settings.db_password,
+            database=database,
+            timeout=2.0,
+        )
+
+    async def check(self) -> Health:
+        conn = await self._connect("postgres")
+        try:
+            one = await conn.fetchval("select 1")
+            version = await conn.fetchval("show server_version")
+        finally:
+            await conn.close()
+        return Health(healthy=one == 1, version=str(version).split()[0])
+
+    async def after_healthy(self) -> None:
+        conn = await self._connect("postgres")
+        try:
+            exists = await conn.fetchval(
+                "select 1 from pg_database where datname = $1", self.settings.db_name
+            )
+            if not exists:
+                # Identifiers can't be bound as parameters; the name comes from settings
+                # and is quoted as an identifier.
+                name = self.settings.db_name.replace('"', '""')
+                await conn.execute(f'create database "{name}"')
+        finally:
+            await conn.close()

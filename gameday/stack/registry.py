@@ -1,0 +1,21 @@
+"""The stack's components, in start order. Later parts (the service, the
+indexer) register here with `after_proxies = True` so they start once every
+proxy exists."""
+
+from __future__ import annotations
+
+from gameday.settings import StackSettings
+from gameday.stack.component import Component
+from gameday.stack.opensearch import OpenSearch
+from gameday.stack.postgres import Postgres
+from gameday.stack.rabbitmq import RabbitMQ
+from gameday.stack.redis import Redis
+from gameday.stack.toxiproxy import Toxiproxy
+
+COMPONENTS: list[type[Component]] = [Toxiproxy, Postgres, Redis, RabbitMQ, OpenSearch]
+
+NAMES = [c.name for c in COMPONENTS]
+
+
+def build_components(settings: StackSettings, only: list[str] | None = None) -> list[Component]:
+    return [c(settings) for c in COMPONENTS if only is None or c.name in only]
