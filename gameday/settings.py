@@ -36,7 +36,10 @@ class StackSettings(BaseSettings):
         extra="ignore",
     )
 
-    state_dir: Path = Field(default=PROJECT_ROOT / ".gameday", description="data, logs, pids, tools")
+    state_dir: Path = Field(default=PROJECT_ROOT / ".gameday", description="data, logs, pids")
+    tools_dir: Path = Field(
+        default=PROJECT_ROOT / ".gameday" / "tools", description="built Toxiproxy, OpenSearch jars"
+    )
     host: str = "127.0.0.1"
 
     toxiproxy_port: int = 21474
@@ -121,10 +124,6 @@ class StackSettings(BaseSettings):
     def data_dir(self) -> Path:
         return self.state_dir / "data"
 
-    @property
-    def tools_dir(self) -> Path:
-        return self.state_dir / "tools"
-
     # Addresses that clients use: always the proxies ------------------------------
     def opensearch_proxy_ports(self) -> list[int]:
         return [self.opensearch_proxy_port + i for i in range(self.search_nodes)]
@@ -143,8 +142,7 @@ class StackSettings(BaseSettings):
     @property
     def amqp_url(self) -> str:
         return (
-            f"amqp://{self.amqp_user}:{self.amqp_password}@{self.host}:"
-            f"{self.rabbitmq_proxy_port}/"
+            f"amqp://{self.amqp_user}:{self.amqp_password}@{self.host}:{self.rabbitmq_proxy_port}/"
         )
 
     @property

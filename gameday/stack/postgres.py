@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import stat
 import subprocess
 from pathlib import Path
 
@@ -20,6 +21,16 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 def _run_as() -> str | None:
     # PostgreSQL refuses to run as root; Debian's package brings a postgres user.
     return "postgres" if os.geteuid() == 0 else None
+
+
+def _let_user_traverse(directory: Path) -> None:
+    """Give others the search (x) bit on each ancestor that lacks it, so the
+    postgres user can reach a state dir under e.g. a 0700 `mktemp -d` clone.
+    Only traversal is granted: nobody else can list those directories."""
+    for path in [directory, *directory.parents]:
+        mode = path.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            os.chmod(path, mode | stat.S_IXOTH)
 
 
 class Postgres(Component):
@@ -45,8 +56,10 @@ class Postgres(Component):
     def prepare(self) -> None:
         user = _run_as()
         self.socket_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         if user:
             shutil.chown(self.socket_dir, user)
+            _let_user_traverse(self.data_dir.parent)
         if (self.data_dir / "PG_VERSION").exists():
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -59,7 +72,8 @@ class Postgres(Component):
             result = subprocess.run(
                 [
                     str(PG_BIN / "initdb"),
-                    "-D", str(self.data_dir),
+                    "-D",
+                    str(self.data_dir),
                     f"--username={self.settings.db_user}",
                     f"--pwfile={pwfile}",
                     "--auth-local=trust",
@@ -85,12 +99,18 @@ class Postgres(Component):
         return Launch(
             argv=[
                 str(PG_BIN / "postgres"),
-                "-D", str(self.data_dir),
-                "-p", str(self.port),
-                "-c", f"listen_addresses={self.settings.host}",
-                "-c", f"unix_socket_directories={self.socket_dir}",
-                "-c", "max_connections=200",
-                "-c", "logging_collector=off",
+                "-D",
+                str(self.data_dir),
+                "-p",
+                str(self.port),
+                "-c",
+                f"listen_addresses={self.settings.host}",
+                "-c",
+                f"unix_socket_directories={self.socket_dir}",
+                "-c",
+                "max_connections=200",
+                "-c",
+                "logging_collector=off",
             ],
             user=_run_as(),
         )

@@ -103,7 +103,8 @@ def spawn(
     stat = _read_stat(proc.pid)
     tracked = Tracked(name=name, pid=proc.pid, start_ticks=stat[1] if stat else 0)
     pid_file(run_dir, name).write_text(
-        json.dumps({"pid": tracked.pid, "start_ticks": tracked.start_ticks, "argv": list(argv)}) + "\n"
+        json.dumps({"pid": tracked.pid, "start_ticks": tracked.start_ticks, "argv": list(argv)})
+        + "\n"
     )
     # The Popen object is dropped on purpose: the process outlives this one.
     # Python would warn about a still-running child, so detach it from the GC.

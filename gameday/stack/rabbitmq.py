@@ -88,7 +88,9 @@ class RabbitMQ(Component):
                 "RABBITMQ_CONF_ENV_FILE": str(self.data_dir / "rabbitmq-env.conf"),
                 "RABBITMQ_PID_FILE": str(self.data_dir / "rabbitmq.pid"),
                 # The distribution listener binds all interfaces unless told otherwise.
-                "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+                "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": (
+                    "-kernel inet_dist_use_interface {127,0,0,1}"
+                ),
             },
             cwd=self.data_dir,
         )

@@ -32,13 +32,20 @@ class Redis(Component):
         return Launch(
             argv=[
                 "redis-server",
-                "--bind", self.settings.host,
-                "--port", str(self.port),
-                "--dir", str(self.data_dir),
-                "--save", "",
-                "--appendonly", "no",
-                "--daemonize", "no",
-                "--protected-mode", "yes",
+                "--bind",
+                self.settings.host,
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.data_dir),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--protected-mode",
+                "yes",
             ]
         )
 

@@ -218,7 +218,9 @@ def down(settings: StackSettings, report: Report, *, purge: bool = False) -> Non
         if tracked.is_alive() or process.group_members(tracked.pid):
             t0 = time.monotonic()
             process.stop(tracked, sig=component.stop_signal, timeout_s=settings.stop_timeout_s)
-            report(f"{component.name:<10} stopped (pid {tracked.pid}) in {time.monotonic() - t0:.1f}s")
+            report(
+                f"{component.name:<10} stopped (pid {tracked.pid}) in {time.monotonic() - t0:.1f}s"
+            )
         process.forget(settings.run_dir, component.name)
         if tracked.is_alive() or process.group_members(tracked.pid):
             raise StackError(f"{component.name} (pid {tracked.pid}) survived SIGKILL")

@@ -56,7 +56,7 @@ class OpenSearch(Component):
 
     def missing(self) -> str | None:
         if shutil.which("java") is None:
-            return "java is not installed: install OpenJDK 17 (apt-get install openjdk-17-jre-headless)"
+            return "java is not installed: run `make bootstrap` (installs OpenJDK 17)"
         compiled = self.tool_dir / "classes" / "dev" / "gameday" / "GamedayOpenSearch.class"
         if not self.classpath_file.exists() or not compiled.exists():
             return "OpenSearch jars are not fetched: run `make bootstrap`"

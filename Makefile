@@ -1,0 +1,39 @@
+# gameday: the two quick-start commands are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+GAMEDAY := $(BIN)/gameday
+
+.PHONY: bootstrap demo test test-unit lint stack-down clean
+
+# The venv is rebuilt when pyproject.toml (where every pin lives) changes.
+$(VENV)/.installed: pyproject.toml
+	@echo "bootstrap: creating $(VENV) and installing the pinned Python dependencies ..."
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
+	@$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+bootstrap: $(VENV)/.installed
+	@$(GAMEDAY) stack install
+
+demo: bootstrap
+	@$(GAMEDAY) stack up
+	@$(GAMEDAY) stack status
+
+test: bootstrap
+	@$(BIN)/pytest
+
+test-unit: $(VENV)/.installed
+	@$(BIN)/pytest tests/unit
+
+lint: $(VENV)/.installed
+	@$(BIN)/ruff check .
+	@$(BIN)/mypy
+
+stack-down:
+	@$(GAMEDAY) stack down
+
+clean: stack-down
+	@$(GAMEDAY) stack down --purge

@@ -1,0 +1,128 @@
+"""Every dependency answers a real protocol round trip through its Toxiproxy proxy."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import aio_pika
+import asyncpg
+import pytest
+import redis
+from opensearchpy import OpenSearch
+
+from gameday.chaos.toxiproxy import Toxic, ToxiproxyClient
+from gameday.errors import ToxiproxyError
+from gameday.settings import StackSettings
+
+
+async def test_postgres_answers_select_1_through_its_proxy(stack: StackSettings) -> None:
+    conn = await asyncpg.connect(stack.postgres_dsn, timeout=5)
+    try:
+        assert await conn.fetchval("select 1") == 1
+        assert conn._addr[1] == stack.postgres_proxy_port  # type: ignore[attr-defined]
+    finally:
+        await conn.close()
+
+
+def test_redis_ping_set_get_through_its_proxy(stack: StackSettings) -> None:
+    client = redis.Redis.from_url(stack.redis_url, socket_timeout=5)
+    key = f"test:{uuid.uuid4()}"
+    try:
+        assert client.ping() is True
+        client.set(key, "value", ex=60)
+        assert client.get(key) == b"value"
+    finally:
+        client.delete(key)
+        client.close()
+
+
+async def test_rabbitmq_publish_with_confirm_and_consume_through_its_proxy(
+    stack: StackSettings,
+) -> None:
+    connection = await aio_pika.connect(stack.amqp_url, timeout=10)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        queue = await channel.declare_queue(f"test-{uuid.uuid4()}", auto_delete=True)
+        body = uuid.uuid4().bytes
+        confirmation = await channel.default_exchange.publish(
+            aio_pika.Message(body=body), routing_key=queue.name
+        )
+        assert confirmation is not None  # awaited broker ack (publisher confirm)
+        message = await queue.get(timeout=5)
+        assert message is not None and message.body == body
+        await message.ack()
+
+
+def test_opensearch_indexes_and_searches_a_document_through_its_proxy(
+    stack: StackSettings,
+) -> None:
+    client = OpenSearch(hosts=stack.opensearch_urls, timeout=30)
+    index = f"test-{uuid.uuid4().hex}"
+    try:
+        client.indices.create(index=index, body={"settings": {"number_of_replicas": 0}})
+        client.index(index=index, id="1", body={"title": "chaos engineering game day"})
+        client.indices.refresh(index=index)
+        hits = client.search(index=index, body={"query": {"match": {"title": "game"}}})["hits"]
+        assert hits["total"]["value"] == 1
+        assert hits["hits"][0]["_id"] == "1"
+    finally:
+        client.indices.delete(index=index, ignore_unavailable=True)
+        client.close()
+
+
+def _timed_ping(client: redis.Redis) -> float:
+    started = time.perf_counter()
+    assert client.ping() is True
+    return time.perf_counter() - started
+
+
+@pytest.fixture
+def toxiproxy(stack: StackSettings) -> Iterator[ToxiproxyClient]:
+    with ToxiproxyClient(stack.toxiproxy_url) as client:
+        yield client
+        client.reset()  # never leave a fault behind, whatever the test did
+
+
+def test_latency_toxic_on_redis_slows_ping_and_its_removal_restores_speed(
+    stack: StackSettings, toxiproxy: ToxiproxyClient
+) -> None:
+    client = redis.Redis.from_url(stack.redis_url, socket_timeout=5)
+    try:
+        baseline = min(_timed_ping(client) for _ in range(3))
+        toxiproxy.add_toxic(
+            "redis",
+            Toxic(name="redis-latency-300ms", type="latency", attributes={"latency": 300}),
+        )
+        slowed = _timed_ping(client)
+        toxiproxy.remove_toxic("redis", "redis-latency-300ms")
+        restored = min(_timed_ping(client) for _ in range(3))
+    finally:
+        client.close()
+    assert slowed >= 0.300
+    # "fast again": well under the toxic's 300 ms, allowing for a busy machine
+    assert restored < 0.150, (baseline, restored)
+
+
+def test_disabled_proxy_refuses_connections_and_enabling_restores_them(
+    stack: StackSettings, toxiproxy: ToxiproxyClient
+) -> None:
+    toxiproxy.set_enabled("redis", False)
+    client = redis.Redis.from_url(stack.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        with pytest.raises(redis.ConnectionError):
+            client.ping()
+        toxiproxy.set_enabled("redis", True)
+        assert client.ping() is True
+    finally:
+        client.close()
+
+
+def test_a_failed_injection_raises_instead_of_passing_silently(
+    stack: StackSettings, toxiproxy: ToxiproxyClient
+) -> None:
+    with pytest.raises(ToxiproxyError, match="no-such-proxy"):
+        toxiproxy.add_toxic("no-such-proxy", Toxic(name="x", type="latency"))
+    with pytest.raises(ToxiproxyError, match="answered 4"):
+        toxiproxy.add_toxic("redis", Toxic(name="bad", type="no-such-toxic"))

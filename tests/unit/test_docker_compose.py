@@ -1,0 +1,57 @@
+"""No Docker engine runs here, so the compose file is checked offline: it must
+satisfy the Compose Specification schema and route every dependency through
+toxiproxy, as the local stack does."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from gameday.settings import StackSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPENDENCIES = {"postgres": 5432, "redis": 6379, "rabbitmq": 5672, "opensearch": 9200}
+
+
+def _compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_file_satisfies_the_compose_specification_schema() -> None:
+    schema = json.loads((ROOT / "tests" / "data" / "compose-spec.schema.json").read_text())
+    # The schema names its draft with a URI jsonschema does not know; say it outright.
+    jsonschema.Draft201909Validator(schema).validate(_compose())
+
+
+def test_only_toxiproxy_publishes_ports_and_only_on_loopback() -> None:
+    services = _compose()["services"]
+    assert set(services) >= set(DEPENDENCIES) | {"toxiproxy"}
+    for name in DEPENDENCIES:
+        assert "ports" not in services[name], f"{name} is reachable without its proxy"
+    for mapping in services["toxiproxy"]["ports"]:
+        assert mapping.startswith("127.0.0.1:"), mapping
+
+
+def test_toxiproxy_fronts_every_dependency_on_the_local_stacks_proxy_ports() -> None:
+    compose = _compose()
+    config = json.loads((ROOT / "deploy" / "toxiproxy.json").read_text())
+    proxies = {p["name"]: p for p in config}
+    defaults = StackSettings()
+    expected_listen = {
+        "postgres": defaults.postgres_proxy_port,
+        "redis": defaults.redis_proxy_port,
+        "rabbitmq": defaults.rabbitmq_proxy_port,
+        "opensearch": defaults.opensearch_proxy_port,
+    }
+    published = {m.split(":")[1] for m in compose["services"]["toxiproxy"]["ports"]}
+    for name, port in DEPENDENCIES.items():
+        assert proxies[name]["upstream"] == f"{name}:{port}"
+        listen_port = int(proxies[name]["listen"].rsplit(":", 1)[1])
+        assert listen_port == expected_listen[name]
+        assert str(listen_port) in published
+    mounted = compose["services"]["toxiproxy"]["volumes"][0]
+    assert mounted.startswith("./deploy/toxiproxy.json:")
