@@ -63,7 +63,7 @@ class Postgres(Component):
         if (self.data_dir / "PG_VERSION").exists():
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        pwfile = self.settings.run_dir / "pgpass.tmp"
+        pwfile = self.data_dir.parent / "pgpass.tmp"  # reachable by the postgres user
         pwfile.write_text(self.settings.db_password + "\n")
         if user:
             shutil.chown(self.data_dir, user)
@@ -84,6 +84,7 @@ class Postgres(Component):
                 capture_output=True,
                 text=True,
                 user=user,
+                cwd=self.data_dir,
                 check=False,
             )
         finally:
@@ -113,6 +114,7 @@ class Postgres(Component):
                 "logging_collector=off",
             ],
             user=_run_as(),
+            cwd=self.data_dir,
         )
 
     async def _connect(self, database: str) -> asyncpg.Connection:

@@ -40,13 +40,8 @@ def test_toxiproxy_fronts_every_dependency_on_the_local_stacks_proxy_ports() -> 
     compose = _compose()
     config = json.loads((ROOT / "deploy" / "toxiproxy.json").read_text())
     proxies = {p["name"]: p for p in config}
-    defaults = StackSettings()
-    expected_listen = {
-        "postgres": defaults.postgres_proxy_port,
-        "redis": defaults.redis_proxy_port,
-        "rabbitmq": defaults.rabbitmq_proxy_port,
-        "opensearch": defaults.opensearch_proxy_port,
-    }
+    fields = StackSettings.model_fields  # the defaults, whatever the environment says
+    expected_listen = {name: fields[f"{name}_proxy_port"].default for name in DEPENDENCIES}
     published = {m.split(":")[1] for m in compose["services"]["toxiproxy"]["ports"]}
     for name, port in DEPENDENCIES.items():
         assert proxies[name]["upstream"] == f"{name}:{port}"
