@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import signal
 import stat
@@ -84,6 +85,8 @@ class Postgres(Component):
                 capture_output=True,
                 text=True,
                 user=user,
+                group=pwd.getpwnam(user).pw_gid if user else None,
+                extra_groups=[] if user else None,
                 cwd=self.data_dir,
                 check=False,
             )

@@ -96,7 +96,11 @@ def spawn(
             stderr=subprocess.STDOUT,
             env=full_env,
             cwd=cwd,
+            # Drop root's groups too: a process left in group root is denied by
+            # group bits (e.g. 0701 dirs) that "others" would pass.
             user=user,
+            group=pwd.getpwnam(user).pw_gid if user else None,
+            extra_groups=[] if user else None,
             start_new_session=True,
             close_fds=True,
         )
