@@ -1,0 +1,1 @@
+"""Operator endpoints: the dead-letter queue and cache statistics."""

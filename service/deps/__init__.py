@@ -1,0 +1,1 @@
+"""One module per dependency: pool or client, start-up, health."""

@@ -1,0 +1,42 @@
+"""PostgreSQL: the asyncpg pool (search_path pinned to our schema) and its health."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+
+from service.migrations import apply_migrations
+from service.settings import PostgresSettings
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(settings: PostgresSettings, *, migrate: bool = True) -> asyncpg.Pool:
+    """A pool whose connections see only ``settings.schema_name``; migrations run first."""
+    if migrate:
+        conn = await asyncpg.connect(settings.dsn, timeout=settings.command_timeout_s)
+        try:
+            await apply_migrations(conn, settings.schema_name)
+        finally:
+            await conn.close()
+    pool = await asyncpg.create_pool(
+        settings.dsn,
+        min_size=settings.pool_min,
+        max_size=settings.pool_max,
+        command_timeout=settings.command_timeout_s,
+        timeout=settings.command_timeout_s,
+        server_settings={
+            "search_path": settings.schema_name,
+            "application_name": "gameday-service",
+        },
+        init=_init_connection,
+    )
+    assert pool is not None
+    return pool
+
+
+async def ping(pool: asyncpg.Pool) -> None:
+    await pool.fetchval("SELECT 1")

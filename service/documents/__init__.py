@@ -1,0 +1,1 @@
+"""Documents: writes through the transactional outbox, reads from PostgreSQL."""

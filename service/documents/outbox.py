@@ -1,0 +1,55 @@
+"""The outbox relay: publishes committed events with publisher confirms, then deletes
+them. A broker outage delays indexing but loses nothing: rows stay until confirmed.
+Each worker runs one relay; ``FOR UPDATE SKIP LOCKED`` keeps them from sending a row twice
+(a crash between confirm and delete can still resend: the indexer is idempotent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from service.runtime import Runtime
+
+log = logging.getLogger("service.outbox")
+
+
+async def relay_once(runtime: Runtime) -> int:
+    """Publishes one batch; returns how many events were sent."""
+    batch = runtime.settings.outbox.batch_size
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            "SELECT id, payload FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED", batch
+        )
+        if not rows:
+            return 0
+        await runtime.publisher.publish_many([r["payload"] for r in rows])
+        await conn.execute(
+            "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
+        )
+    return len(rows)
+
+
+async def run_relay(runtime: Runtime) -> None:
+    """Runs until cancelled: drains on wake-up, polls otherwise, backs off on failure."""
+    settings = runtime.settings.outbox
+    failures = 0
+    while True:
+        runtime.outbox_wakeup.clear()  # before draining, so a write during it is not missed
+        try:
+            while await relay_once(runtime) >= settings.batch_size:
+                pass
+            failures = 0
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failures += 1
+            delay_s = min(5.0, 0.1 * 2**failures)
+            log.warning(
+                "outbox relay failed (%d in a row), retrying in %.1fs: %r", failures, delay_s, exc
+            )
+            await asyncio.sleep(delay_s)
+            continue
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(runtime.outbox_wakeup.wait(), timeout=settings.poll_interval_s)

@@ -1,0 +1,1 @@
+"""The indexer: RabbitMQ -> OpenSearch bulk, idempotent by (id, version)."""

@@ -1,0 +1,27 @@
+"""``python -m service.indexer``: runs one indexer until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from service.indexer.consumer import Indexer
+from service.settings import Settings
+
+
+async def _main() -> None:
+    indexer = Indexer(Settings.from_env())
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, indexer.stop)
+    await indexer.run()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(_main())
+
+
+if __name__ == "__main__":
+    main()

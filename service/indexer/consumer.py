@@ -1,0 +1,201 @@
+"""The queue consumer. Messages are acknowledged only after OpenSearch accepted them
+(or after they are safely in the dead-letter queue), so a crash redelivers them.
+
+Two kinds of failure:
+- the whole bulk request fails (OpenSearch down, timeout, 429, 5xx): retried with
+  backoff for as long as it takes; messages stay unacknowledged, nothing is lost;
+- an item fails: retried with backoff up to ``max_attempts`` times, then dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import aio_pika
+import redis.asyncio as aioredis
+from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import ConnectionError as OSConnectionError
+from opensearchpy.exceptions import TransportError
+
+from service.deps import opensearch as opensearch_dep
+from service.deps import rabbitmq as rabbitmq_dep
+from service.deps import redis as redis_dep
+from service.indexer.bulk import (
+    Event,
+    InvalidEvent,
+    Outcome,
+    bulk_lines,
+    classify_item,
+    parse_event,
+)
+from service.resilience import backoff_s, indexer_backoff
+from service.settings import Settings
+
+log = logging.getLogger("service.indexer")
+T = TypeVar("T")
+
+
+class Indexer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._inbox: asyncio.Queue[Any] = asyncio.Queue()
+        self._stop = asyncio.Event()
+        self._wait = indexer_backoff(
+            initial_s=settings.indexer.backoff_initial_s, max_s=settings.indexer.backoff_max_s
+        )
+        self.indexed = 0
+        self.dead_lettered = 0
+        self._connection: Any = None
+        self._channel: Any = None
+        self._opensearch: AsyncOpenSearch | None = None
+        self._redis: aioredis.Redis | None = None
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        settings = self.settings
+        self._opensearch = opensearch_dep.create_client(settings.opensearch)
+        self._redis = redis_dep.create_client(settings.redis)
+        try:
+            client = self._opensearch
+            await self._until_ready(
+                lambda: opensearch_dep.ensure_index(client, settings.opensearch)
+            )
+            self._connection = await self._until_ready(lambda: rabbitmq_dep.connect(settings.amqp))
+            self._channel = await self._connection.channel(publisher_confirms=True)
+            await self._channel.set_qos(prefetch_count=settings.indexer.batch_size * 2)
+            await rabbitmq_dep.declare_topology(self._channel, settings.amqp)
+            queue = await self._channel.declare_queue(settings.amqp.queue, durable=True)
+            tag = await queue.consume(self._inbox.put)
+            log.info("indexer consuming %s", settings.amqp.queue)
+            while not self._stop.is_set():
+                batch = await self._next_batch()
+                if batch:
+                    await self._process(batch)
+            await queue.cancel(tag)
+        finally:
+            if self._connection is not None:
+                await self._connection.close()
+            await self._opensearch.close()
+            await self._redis.aclose()
+
+    async def _until_ready(self, factory: Callable[[], Awaitable[T]]) -> T:
+        # Start-up must survive dependencies that come up after us (one minute).
+        for attempt in range(1, 61):
+            try:
+                return await factory()
+            except Exception as exc:
+                if attempt == 60 or self._stop.is_set():
+                    raise
+                log.warning("waiting for a dependency: %r", exc)
+                await asyncio.sleep(1.0)
+        raise AssertionError("unreachable")
+
+    async def _next_batch(self) -> list[Any]:
+        try:
+            first = await asyncio.wait_for(self._inbox.get(), timeout=0.5)
+        except TimeoutError:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.settings.indexer.batch_wait_s
+        while len(batch) < self.settings.indexer.batch_size:
+            try:
+                batch.append(self._inbox.get_nowait())
+                continue
+            except asyncio.QueueEmpty:
+                pass
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._inbox.get(), timeout=remaining))
+            except TimeoutError:
+                break
+        return batch
+
+    async def _dead_letter(self, message: Any, error: str, attempts: int) -> None:
+        headers = dict(message.headers or {})
+        headers.update({"x-error": error[:1000], "x-attempts": attempts})
+        dead = aio_pika.Message(
+            body=message.body,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message.message_id,
+            headers=headers,
+        )
+        await self._channel.default_exchange.publish(dead, routing_key=self.settings.amqp.dlq)
+        await message.ack()
+        self.dead_lettered += 1
+        log.warning("dead-lettered %s after %d attempt(s): %s", message.message_id, attempts, error)
+
+    async def _process(self, messages: list[Any]) -> None:
+        pending: list[tuple[Any, Event]] = []
+        for message in messages:
+            try:
+                pending.append((message, parse_event(message.body)))
+            except InvalidEvent as exc:
+                await self._dead_letter(message, f"invalid event: {exc}", 1)
+        attempt = 0
+        tenants: set[str] = set()
+        while pending:
+            try:
+                response = await self._bulk([event for _, event in pending])
+            except (OSConnectionError, TransportError, TimeoutError, OSError) as exc:
+                status = getattr(exc, "status_code", None)
+                if isinstance(status, int) and status == 400:
+                    # The request itself is refused: no item got through; count it as an attempt.
+                    response = {
+                        "items": [{"index": {"status": 400, "error": str(exc)}} for _ in pending]
+                    }
+                else:
+                    delay = backoff_s(self._wait, attempt=min(attempt + 1, 10))
+                    log.warning("bulk request failed, retrying in %.2fs: %r", delay, exc)
+                    await asyncio.sleep(delay)
+                    continue
+            attempt += 1
+            retry: list[tuple[Any, Event]] = []
+            last_error = ""
+            for (message, event), item in zip(pending, response["items"], strict=True):
+                outcome, reason = classify_item(item)
+                if outcome is Outcome.DONE:
+                    await message.ack()
+                    self.indexed += 1
+                    tenants.add(event.tenant_id)
+                elif outcome is Outcome.DEAD or attempt >= self.settings.indexer.max_attempts:
+                    await self._dead_letter(message, reason, attempt)
+                else:
+                    retry.append((message, event))
+                    last_error = reason
+            pending = retry
+            if pending:
+                delay = backoff_s(self._wait, attempt=attempt)
+                log.warning(
+                    "%d item(s) failed (attempt %d), retrying in %.2fs: %s",
+                    len(pending),
+                    attempt,
+                    delay,
+                    last_error,
+                )
+                await asyncio.sleep(delay)
+        await self._invalidate(tenants)
+
+    async def _bulk(self, events: list[Event]) -> dict[str, Any]:
+        assert self._opensearch is not None
+        response: dict[str, Any] = await self._opensearch.bulk(
+            body=bulk_lines(self.settings.opensearch.alias, events)
+        )
+        return response
+
+    async def _invalidate(self, tenants: set[str]) -> None:
+        # Searches cached between the write and now would miss the change: drop them.
+        assert self._redis is not None
+        prefix = self.settings.redis.prefix
+        for tenant in tenants:
+            with contextlib.suppress(Exception):
+                await self._redis.incr(f"{prefix}gen:{tenant}")

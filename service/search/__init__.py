@@ -1,0 +1,1 @@
+"""Search and autocomplete over OpenSearch, behind the two-tier cache."""

@@ -1,0 +1,186 @@
+"""Settings of the reference service: one pydantic-settings class per part, all
+read from ``SERVICE_*`` environment variables, gathered in :class:`Settings`.
+
+    settings = Settings.from_env()            # what the app factory does
+    settings.cache.ttl_s                      # SERVICE_CACHE_TTL_S, default 30
+    env = env_for_stack(StackSettings())      # what `gameday stack up` exports
+
+Pool sizes default to what a 2-core machine runs well with two uvicorn workers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from gameday.settings import StackSettings
+
+DEV_JWT_KEY = "gameday-local-development-signing-key-not-a-secret"
+
+
+def _config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, extra="ignore", populate_by_name=True)
+
+
+class PostgresSettings(BaseSettings):
+    """``SERVICE_POSTGRES_DSN``, ``SERVICE_POSTGRES_SCHEMA`` (tests use their own)."""
+
+    model_config = _config("SERVICE_POSTGRES_")
+
+    dsn: str = "postgresql://gameday:gameday@127.0.0.1:22432/gameday"
+    schema_name: str = Field(
+        default="public", alias="SERVICE_POSTGRES_SCHEMA", pattern=r"^[a-z_][a-z0-9_]{0,62}$"
+    )
+    pool_min: int = Field(default=1, ge=1)
+    pool_max: int = Field(default=5, ge=1)
+    command_timeout_s: float = Field(default=10.0, gt=0)
+
+
+class RedisSettings(BaseSettings):
+    """``SERVICE_REDIS_URL``; every key starts with ``SERVICE_REDIS_PREFIX``."""
+
+    model_config = _config("SERVICE_REDIS_")
+
+    url: str = "redis://127.0.0.1:22379/0"
+    prefix: str = "gd:"
+    max_connections: int = Field(default=20, ge=1)
+    timeout_s: float = Field(default=2.0, gt=0)
+
+
+class AmqpSettings(BaseSettings):
+    """``SERVICE_AMQP_URL``; queue names derive from ``SERVICE_AMQP_QUEUE``."""
+
+    model_config = _config("SERVICE_AMQP_")
+
+    url: str = "amqp://gameday:gameday@127.0.0.1:22672/"
+    exchange: str = "documents"
+    queue: str = "documents.index"
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.queue}.dlq"
+
+
+class OpenSearchSettings(BaseSettings):
+    """``SERVICE_OPENSEARCH_HOSTS`` is comma separated: one URL per node (proxy)."""
+
+    model_config = _config("SERVICE_OPENSEARCH_")
+
+    hosts: str = "http://127.0.0.1:22200"
+    alias: str = "documents"  # the name every query uses; the index behind it is <alias>-v1
+    refresh_interval: str = "1s"
+    replicas: int = Field(default=0, ge=0)
+    shards: int = Field(default=1, ge=1)
+    timeout_s: float = Field(default=10.0, gt=0)
+
+    @property
+    def host_list(self) -> list[str]:
+        return [h.strip() for h in self.hosts.split(",") if h.strip()]
+
+    @property
+    def index_v1(self) -> str:
+        return f"{self.alias}-v1"
+
+
+class AuthSettings(BaseSettings):
+    """``SERVICE_AUTH_JWT_KEY`` signs and checks HS256 tokens (``gameday token`` uses it)."""
+
+    model_config = _config("SERVICE_AUTH_")
+
+    profile: Literal["dev", "staging", "production"] = Field(default="dev", alias="SERVICE_PROFILE")
+    jwt_key: str = Field(default=DEV_JWT_KEY, min_length=32)
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    jwt_leeway_s: int = Field(default=5, ge=0)
+
+    @model_validator(mode="after")
+    def _no_dev_key_outside_dev(self) -> AuthSettings:
+        if self.profile != "dev" and self.jwt_key == DEV_JWT_KEY:
+            raise ValueError(
+                f"SERVICE_AUTH_JWT_KEY is the development key but SERVICE_PROFILE={self.profile}; "
+                "set a secret key of at least 32 characters"
+            )
+        return self
+
+
+class CacheSettings(BaseSettings):
+    """``SERVICE_CACHE_TTL_S`` for both tiers; L1 holds at most ``SERVICE_CACHE_L1_SIZE``."""
+
+    model_config = _config("SERVICE_CACHE_")
+
+    enabled: bool = True
+    ttl_s: float = Field(default=30.0, gt=0)
+    l1_size: int = Field(default=1024, ge=1)
+    l1_ttl_s: float = Field(default=5.0, gt=0)
+
+
+class OutboxSettings(BaseSettings):
+    """``SERVICE_OUTBOX_ENABLED=false`` switches to the naive publish-after-commit design."""
+
+    model_config = _config("SERVICE_OUTBOX_")
+
+    enabled: bool = True
+    batch_size: int = Field(default=500, ge=1)
+    poll_interval_s: float = Field(default=0.5, gt=0)
+
+
+class IndexerSettings(BaseSettings):
+    """The queue consumer: batches, retries with backoff, dead-letters after N attempts."""
+
+    model_config = _config("SERVICE_INDEXER_")
+
+    batch_size: int = Field(default=500, ge=1)
+    batch_wait_s: float = Field(default=0.05, ge=0)
+    max_attempts: int = Field(default=5, ge=1)
+    backoff_initial_s: float = Field(default=0.2, ge=0)
+    backoff_max_s: float = Field(default=5.0, ge=0)
+
+
+class HttpSettings(BaseSettings):
+    """Request limits: ``SERVICE_HTTP_MAX_BODY_BYTES`` (413 beyond), bulk has its own."""
+
+    model_config = _config("SERVICE_HTTP_")
+
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_bulk_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+
+
+class Settings(BaseModel):
+    """Every part, built from the environment once by the app factory and injected."""
+
+    postgres: PostgresSettings
+    redis: RedisSettings
+    amqp: AmqpSettings
+    opensearch: OpenSearchSettings
+    auth: AuthSettings
+    cache: CacheSettings
+    outbox: OutboxSettings
+    indexer: IndexerSettings
+    http: HttpSettings
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            postgres=PostgresSettings(),
+            redis=RedisSettings(),
+            amqp=AmqpSettings(),
+            opensearch=OpenSearchSettings(),
+            auth=AuthSettings(),
+            cache=CacheSettings(),
+            outbox=OutboxSettings(),
+            indexer=IndexerSettings(),
+            http=HttpSettings(),
+        )
+
+
+def env_for_stack(stack: StackSettings) -> dict[str, str]:
+    """The ``SERVICE_*`` variables that point the service and indexer at the stack's proxies."""
+    return {
+        "SERVICE_POSTGRES_DSN": stack.postgres_dsn,
+        "SERVICE_REDIS_URL": stack.redis_url,
+        "SERVICE_AMQP_URL": stack.amqp_url,
+        "SERVICE_OPENSEARCH_HOSTS": ",".join(stack.opensearch_urls),
+        "SERVICE_OPENSEARCH_REPLICAS": str(min(1, stack.search_nodes - 1)),
+    }

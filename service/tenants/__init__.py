@@ -1,0 +1,1 @@
+"""Tenancy and authentication: principals from JWTs or API keys, roles, erasure."""

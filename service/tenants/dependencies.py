@@ -1,0 +1,97 @@
+"""``PrincipalDep`` authenticates; ``require_role(...)`` authorizes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Annotated
+
+from cachetools import TTLCache
+from fastapi import Depends, Request
+
+from service.dependencies import SettingsDep
+from service.exceptions import Forbidden, Unauthorized
+from service.runtime import Runtime
+from service.tenants.auth import API_KEY_PREFIX, decode_token, hash_api_key
+from service.tenants.schemas import Principal, Role
+
+log = logging.getLogger("service.auth")
+# Revoked keys stop working within this TTL in every worker.
+_api_key_cache: TTLCache[str, Principal] = TTLCache(maxsize=4096, ttl=10.0)
+
+
+async def _audit_auth_failure(runtime: Runtime, request: Request, reason: str) -> None:
+    try:
+        await runtime.pool.execute(
+            "INSERT INTO audit_log (action, detail) VALUES ('auth_failed', $1)",
+            {"reason": reason[:200], "path": request.url.path[:200], "method": request.method},
+        )
+    except Exception as exc:  # the audit trail must never turn a 401 into a 500
+        log.warning("could not audit an auth failure: %r", exc)
+
+
+async def _principal_from_api_key(runtime: Runtime | None, key: str) -> Principal:
+    key_hash = hash_api_key(key)
+    cached = _api_key_cache.get(key_hash)
+    if cached is not None:
+        return cached
+    if runtime is None:
+        raise Unauthorized("API keys cannot be checked while the service starts")
+    row = await runtime.pool.fetchrow(
+        "SELECT id, tenant_id, role FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+        key_hash,
+    )
+    if row is None:
+        raise Unauthorized("unknown or revoked API key")
+    principal = Principal(
+        subject=f"api-key:{row['id']}",
+        tenant=row["tenant_id"],
+        role=Role(row["role"]),
+        via="api-key",
+    )
+    _api_key_cache[key_hash] = principal
+    return principal
+
+
+async def get_principal(request: Request, settings: SettingsDep) -> Principal:
+    runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+    authorization = request.headers.get("authorization")
+    api_key = request.headers.get("x-api-key")
+    try:
+        if authorization:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthorized("Authorization header must be 'Bearer <token>'")
+            return decode_token(settings.auth, token.strip())
+        if api_key:
+            if not api_key.startswith(API_KEY_PREFIX):
+                raise Unauthorized("malformed API key")
+            return await _principal_from_api_key(runtime, api_key)
+        raise Unauthorized("missing credentials: send 'Authorization: Bearer <token>' or X-API-Key")
+    except Unauthorized as exc:
+        if runtime is not None:
+            runtime.spawn(_audit_auth_failure(runtime, request, exc.detail))
+        raise
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_role(*roles: Role) -> Callable[[Principal], Principal]:
+    allowed = frozenset(roles)
+
+    def check(principal: PrincipalDep) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden(
+                f"role {principal.role.value!r} may not do this; "
+                f"needs one of {', '.join(sorted(r.value for r in allowed))}",
+                tenant=principal.tenant,
+            )
+        return principal
+
+    return check
+
+
+ReaderDep = PrincipalDep
+WriterDep = Annotated[Principal, Depends(require_role(Role.ADMIN, Role.USER))]
+AdminDep = Annotated[Principal, Depends(require_role(Role.ADMIN))]

@@ -1,0 +1,118 @@
+"""Tenant administration: API keys and the right to erasure."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from service.documents.service import delete_event
+from service.exceptions import NotFound
+from service.runtime import Runtime
+from service.tenants.auth import hash_api_key, new_api_key
+from service.tenants.schemas import ApiKeyCreated, ErasureReport, Principal, Role
+
+log = logging.getLogger("service.tenants")
+
+
+def ensure_own_tenant(principal: Principal, tenant: str) -> None:
+    # Another tenant's resources do not exist as far as the caller can tell.
+    if tenant != principal.tenant:
+        raise NotFound(f"tenant {tenant!r} not found", tenant=principal.tenant)
+
+
+async def create_api_key(runtime: Runtime, principal: Principal, role: Role) -> ApiKeyCreated:
+    key = new_api_key()
+    key_id = uuid.uuid4()
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        created_at = await conn.fetchval(
+            "INSERT INTO api_keys (id, tenant_id, role, key_hash) VALUES ($1, $2, $3, $4) "
+            "RETURNING created_at",
+            key_id,
+            principal.tenant,
+            role.value,
+            hash_api_key(key),
+        )
+        await conn.execute(
+            "INSERT INTO audit_log (tenant_id, actor, action, detail) "
+            "VALUES ($1, $2, 'api_key_created', $3)",
+            principal.tenant,
+            principal.subject,
+            {"key_id": str(key_id), "role": role.value},
+        )
+    return ApiKeyCreated(
+        id=key_id, tenant=principal.tenant, role=role, key=key, created_at=created_at
+    )
+
+
+async def revoke_api_key(runtime: Runtime, principal: Principal, key_id: uuid.UUID) -> None:
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        revoked = await conn.fetchval(
+            "UPDATE api_keys SET revoked_at = now() WHERE tenant_id = $1 AND id = $2 "
+            "AND revoked_at IS NULL RETURNING id",
+            principal.tenant,
+            key_id,
+        )
+        if revoked is None:
+            raise NotFound(f"API key {key_id} not found", tenant=principal.tenant)
+        await conn.execute(
+            "INSERT INTO audit_log (tenant_id, actor, action, detail) "
+            "VALUES ($1, $2, 'api_key_revoked', $3)",
+            principal.tenant,
+            principal.subject,
+            {"key_id": str(key_id)},
+        )
+
+
+async def erase_subject(runtime: Runtime, principal: Principal, subject: str) -> ErasureReport:
+    """Deletes the subject's documents from PostgreSQL, OpenSearch and every cache.
+
+    Delete events (newer versions) also go through the outbox, so an index event
+    still in flight cannot bring an erased document back into the search engine.
+    """
+    tenant = principal.tenant
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            "DELETE FROM documents WHERE tenant_id = $1 AND subject_id = $2 RETURNING id, version",
+            tenant,
+            subject,
+        )
+        events = [delete_event(tenant, r["id"], r["version"] + 1) for r in rows]
+        if runtime.settings.outbox.enabled and events:
+            await conn.executemany(
+                "INSERT INTO outbox (tenant_id, payload) VALUES ($1, $2)",
+                [(tenant, e) for e in events],
+            )
+        await conn.execute(
+            "INSERT INTO audit_log (tenant_id, actor, action, detail) "
+            "VALUES ($1, $2, 'erasure', $3)",
+            tenant,
+            principal.subject,
+            {"subject": subject, "documents": len(rows)},
+        )
+    if runtime.settings.outbox.enabled:
+        runtime.outbox_wakeup.set()
+    elif events:
+        try:
+            await runtime.publisher.publish_many(events)
+        except Exception as exc:
+            log.warning("naive publish of erasure events failed: %r", exc)
+    result = await runtime.opensearch.delete_by_query(
+        index=runtime.settings.opensearch.alias,
+        routing=tenant,
+        body={
+            "query": {
+                "bool": {
+                    "filter": [{"term": {"tenant_id": tenant}}, {"term": {"subject_id": subject}}]
+                }
+            }
+        },
+        params={"refresh": "true", "conflicts": "proceed"},
+    )
+    generation = await runtime.cache.invalidate_tenant(tenant)
+    return ErasureReport(
+        tenant=tenant,
+        subject=subject,
+        postgres_deleted=len(rows),
+        opensearch_deleted=int(result.get("deleted", 0)),
+        cache_generation=generation,
+    )
