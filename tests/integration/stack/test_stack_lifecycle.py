@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -129,3 +130,29 @@ def test_a_bad_setting_is_a_one_line_error_with_exit_2(
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], result.stderr
+
+
+def test_three_search_nodes_form_one_cluster_each_behind_its_own_proxy(
+    small_stack_env: dict[str, str],
+) -> None:
+    env = {**small_stack_env, "GAMEDAY_OPENSEARCH_HEAP_MB": "768"}
+    result = gameday(
+        "stack", "up", "--only", "toxiproxy,opensearch", "--search-nodes", "3", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    _, components = _status(env)
+    proxies = components["opensearch"]["proxies"]
+    assert isinstance(proxies, list) and len(proxies) == 3
+    base = PORTS["GAMEDAY_OPENSEARCH_PROXY_PORT"]
+    assert [p["listen"] for p in proxies] == [f"127.0.0.1:{base + i}" for i in range(3)]
+    seen_nodes = set()
+    for i in range(3):
+        with urllib.request.urlopen(f"http://127.0.0.1:{base + i}/", timeout=10) as response:
+            root = json.load(response)
+        seen_nodes.add(root["name"])
+        health_url = f"http://127.0.0.1:{base + i}/_cluster/health"
+        with urllib.request.urlopen(health_url, timeout=10) as response:
+            assert json.load(response)["number_of_nodes"] == 3
+    assert seen_nodes == {"node-0", "node-1", "node-2"}
+    # status and down act on the running topology even without the flag
+    assert components["opensearch"]["healthy"] is True
