@@ -1,0 +1,171 @@
+"""What the Locust processes record per second and ship to the master.
+
+Pure data and merge logic (no Locust import), so it is unit-testable and the
+report can reuse it. A worker's `Recorder` accumulates a delta since its last
+report; the master's `Store` merges deltas from every worker: histogram counts
+add, so merged percentiles are exact to HDR precision.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from gameday.load import histograms
+
+EXEMPLARS_PER_SECOND = 3
+FAILURE_KINDS = ("fail_5xx", "fail_4xx", "fail_connection", "fail_timeout")
+
+
+@dataclass
+class Bucket:
+    """One endpoint in one second."""
+
+    histogram: HdrHistogram = field(default_factory=histograms.new_histogram)
+    requests: int = 0
+    failures: int = 0
+    kinds: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FAILURE_KINDS, 0))
+    exemplars: list[tuple[float, str, dict[str, Any]]] = field(default_factory=list)
+
+    def add_exemplar(self, latency_ms: float, request_id: str, fields: dict[str, Any]) -> None:
+        item = (latency_ms, request_id, fields)
+        if len(self.exemplars) < EXEMPLARS_PER_SECOND:
+            heapq.heappush(self.exemplars, item)
+        elif latency_ms > self.exemplars[0][0]:
+            heapq.heapreplace(self.exemplars, item)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "h": histograms.encode(self.histogram),
+            "n": self.requests,
+            "f": self.failures,
+            "k": self.kinds,
+            "x": [list(e) for e in self.exemplars],
+        }
+
+    def merge_wire(self, wire: dict[str, Any]) -> None:
+        self.histogram.add(histograms.decode(wire["h"]))
+        self.requests += int(wire["n"])
+        self.failures += int(wire["f"])
+        for kind, count in wire["k"].items():
+            self.kinds[kind] = self.kinds.get(kind, 0) + int(count)
+        for latency_ms, request_id, fields in wire["x"]:
+            self.add_exemplar(float(latency_ms), str(request_id), dict(fields))
+
+
+@dataclass
+class Generator:
+    """The generator's view of itself in one second (one worker's, or summed)."""
+
+    late_starts: int = 0
+    target_rps: float = 0.0
+    in_flight: int = 0
+
+
+@dataclass
+class MergedGenerator:
+    """Per second over all workers: a worker's rate share and peak in-flight
+    are kept per worker, so a second split across two reports counts once."""
+
+    late_starts: int = 0
+    target_by_worker: dict[str, float] = field(default_factory=dict)
+    in_flight_by_worker: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def target_rps(self) -> float:
+        return sum(self.target_by_worker.values())
+
+    @property
+    def in_flight(self) -> int:
+        return sum(self.in_flight_by_worker.values())
+
+
+class Recorder:
+    """Worker side: what happened since the last report."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, dict[str, Bucket]] = {}
+        self.generator: dict[int, Generator] = {}
+        self.ledger: list[dict[str, Any]] = []
+        self.total_requests = 0
+
+    def record(
+        self,
+        *,
+        second: int,
+        endpoint: str,
+        latency_ms: float,
+        failure_kind: str | None,
+        request_id: str,
+        exemplar: dict[str, Any],
+    ) -> None:
+        bucket = self.buckets.setdefault(second, {}).setdefault(endpoint, Bucket())
+        histograms.record_ms(bucket.histogram, latency_ms)
+        bucket.requests += 1
+        self.total_requests += 1
+        if failure_kind is not None:
+            bucket.failures += 1
+            bucket.kinds[failure_kind] += 1
+        bucket.add_exemplar(latency_ms, request_id, exemplar)
+
+    def note_generator(
+        self,
+        second: int,
+        *,
+        late_starts: int = 0,
+        target_rps: float | None = None,
+        in_flight: int | None = None,
+    ) -> None:
+        gen = self.generator.setdefault(second, Generator())
+        gen.late_starts += late_starts
+        if target_rps is not None:
+            gen.target_rps = target_rps
+        if in_flight is not None:
+            gen.in_flight = max(gen.in_flight, in_flight)
+
+    def take_delta(self) -> dict[str, Any]:
+        delta = {
+            "buckets": {
+                str(sec): {ep: b.to_wire() for ep, b in eps.items()}
+                for sec, eps in self.buckets.items()
+            },
+            "generator": {
+                str(sec): [g.late_starts, g.target_rps, g.in_flight]
+                for sec, g in self.generator.items()
+            },
+            "ledger": self.ledger,
+            "total_requests": self.total_requests,
+        }
+        self.buckets, self.generator, self.ledger = {}, {}, []
+        return delta
+
+
+class Store:
+    """Master side: every worker's deltas merged, keyed by epoch second."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, dict[str, Bucket]] = {}
+        self.generator: dict[int, MergedGenerator] = {}
+        self.ledger: list[dict[str, Any]] = []
+        self.worker_totals: dict[str, int] = {}
+
+    def merge(self, delta: dict[str, Any], worker: str = "local") -> None:
+        for sec, eps in delta["buckets"].items():
+            target = self.buckets.setdefault(int(sec), {})
+            for endpoint, wire in eps.items():
+                target.setdefault(endpoint, Bucket()).merge_wire(wire)
+        for sec, (late, target_rps, in_flight) in delta["generator"].items():
+            gen = self.generator.setdefault(int(sec), MergedGenerator())
+            gen.late_starts += int(late)
+            if target_rps:
+                gen.target_by_worker[worker] = float(target_rps)
+            previous = gen.in_flight_by_worker.get(worker, 0)
+            gen.in_flight_by_worker[worker] = max(previous, int(in_flight))
+        self.ledger.extend(delta["ledger"])
+        self.worker_totals[worker] = int(delta["total_requests"])
+
+    def total_requests(self) -> int:
+        return sum(b.requests for eps in self.buckets.values() for b in eps.values())

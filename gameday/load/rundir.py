@@ -1,0 +1,169 @@
+"""Writing the run directory's per-second files from the master's `Store`
+(formats in docs/run-data.md)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hdrh.log import HistogramLogWriter
+
+from gameday.load import histograms
+from gameday.load.capture_model import FAILURE_KINDS, Bucket, Store
+
+ALL = "ALL"
+TIMESERIES_COLUMNS = [
+    "second",
+    "endpoint",
+    "requests",
+    "failures",
+    *FAILURE_KINDS,
+    "p50_ms",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+    "max_ms",
+    "target_rps",
+    "users",
+    "late_starts",
+]
+
+
+def iso(epoch_s: float) -> str:
+    return (
+        datetime.fromtimestamp(epoch_s, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _merged_second(eps: dict[str, Bucket]) -> Bucket:
+    total = Bucket()
+    for bucket in eps.values():
+        total.histogram.add(bucket.histogram)
+        total.requests += bucket.requests
+        total.failures += bucket.failures
+        for kind, count in bucket.kinds.items():
+            total.kinds[kind] += count
+    return total
+
+
+def _row(second: int, endpoint: str, bucket: Bucket) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "second": second,
+        "endpoint": endpoint,
+        "requests": bucket.requests,
+        "failures": bucket.failures,
+        **bucket.kinds,
+    }
+    if bucket.requests:
+        for p in (50, 90, 95, 99):
+            row[f"p{p}_ms"] = round(histograms.percentile_ms(bucket.histogram, p), 3)
+        row["max_ms"] = round(bucket.histogram.get_max_value() / 1000.0, 3)
+    return row
+
+
+def write_timeseries(store: Store, start_epoch: int, end_epoch: int, out: Path) -> None:
+    with open(out / "timeseries.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=TIMESERIES_COLUMNS)
+        writer.writeheader()
+        for epoch in range(start_epoch, end_epoch + 1):
+            second = epoch - start_epoch
+            eps = store.buckets.get(epoch, {})
+            for endpoint in sorted(eps):
+                writer.writerow(_row(second, endpoint, eps[endpoint]))
+            total = _row(second, ALL, _merged_second(eps))
+            gen = store.generator.get(epoch)
+            total["target_rps"] = round(gen.target_rps, 3) if gen and gen.target_rps else ""
+            total["users"] = gen.in_flight if gen else ""
+            total["late_starts"] = gen.late_starts if gen else 0
+            writer.writerow(total)
+
+
+def _endpoint_file(endpoint: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in endpoint)
+    return f"{safe}.hlog"
+
+
+def write_histograms(store: Store, start_epoch: int, end_epoch: int, out: Path) -> dict[str, str]:
+    """One interval log per endpoint plus ALL; returns endpoint -> file name."""
+    folder = out / "histograms"
+    folder.mkdir(exist_ok=True)
+    endpoints = sorted({ep for eps in store.buckets.values() for ep in eps})
+    files = {ep: _endpoint_file(ep) for ep in [*endpoints, ALL]}
+    for endpoint, name in files.items():
+        with open(folder / name, "w") as f:
+            f.write(f"#[Histogram log for {endpoint}: latency in microseconds]\n")
+            f.write(f"#[StartTime: {start_epoch:.3f} (seconds since epoch), {iso(start_epoch)}]\n")
+            f.write(
+                '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"\n'
+            )
+            writer = HistogramLogWriter(f)
+            for epoch in range(start_epoch, end_epoch + 1):
+                eps = store.buckets.get(epoch, {})
+                bucket = _merged_second(eps) if endpoint == ALL else eps.get(endpoint)
+                if bucket is None or not bucket.requests:
+                    continue
+                writer.output_interval_histogram(
+                    bucket.histogram, float(epoch), float(epoch + 1), max_value_unit_ratio=1000.0
+                )
+    (folder / "index.json").write_text(json.dumps(files, indent=2) + "\n")
+    return files
+
+
+def write_exemplars(store: Store, start_epoch: int, out: Path) -> None:
+    with open(out / "exemplars.jsonl", "w") as f:
+        for epoch in sorted(store.buckets):
+            for endpoint, bucket in sorted(store.buckets[epoch].items()):
+                for latency_ms, request_id, fields in sorted(bucket.exemplars, reverse=True):
+                    record = {
+                        "second": epoch - start_epoch,
+                        "endpoint": endpoint,
+                        "latency_ms": round(latency_ms, 3),
+                        "request_id": request_id,
+                        **fields,
+                    }
+                    f.write(json.dumps(record) + "\n")
+
+
+def write_ledger(store: Store, out: Path) -> None:
+    with open(out / "ledger.jsonl", "w") as f:
+        for entry in sorted(store.ledger, key=lambda e: e.get("t_s", 0.0)):
+            f.write(json.dumps(entry) + "\n")
+
+
+def live_snapshot(
+    store: Store, start_epoch: int, now_epoch: int, window_s: int = 60
+) -> dict[str, Any]:
+    """The last `window_s` complete seconds, for the live view and SLO probes."""
+    seconds = []
+    for epoch in range(max(start_epoch, now_epoch - window_s), now_epoch):
+        eps = store.buckets.get(epoch, {})
+        total = _merged_second(eps)
+        gen = store.generator.get(epoch)
+        seconds.append(
+            {
+                "second": epoch - start_epoch,
+                "requests": total.requests,
+                "failures": total.failures,
+                "hist": histograms.encode(total.histogram),
+                "target_rps": gen.target_rps if gen else None,
+                "late_starts": gen.late_starts if gen else 0,
+            }
+        )
+    return {
+        "updated": iso(now_epoch),
+        "start_epoch": start_epoch,
+        "seconds": seconds,
+        "total_requests": store.total_requests(),
+    }
