@@ -11,7 +11,7 @@ import sys
 import typer
 from rich.console import Console
 
-from gameday.cli import stack
+from gameday.cli import run, stack
 from gameday.errors import GamedayError
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(stack.app, name="stack")
+run.register(app)
 
 _err = Console(stderr=True)
 

@@ -1,0 +1,282 @@
+"""`gameday run`'s load side: Locust master and workers as subprocesses.
+
+Locust never runs in this process (it monkey-patches the standard library);
+this process starts it, watches `live.json`, stops it on time or on Ctrl-C,
+and completes `run.json`. The evidence is written before any verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from gameday.errors import ConfigError, GamedayError
+from gameday.load import facts
+from gameday.load.config import MIXES, OPEN_SHAPES, SHAPES, LoadConfig
+from gameday.load.rundir import iso, write_atomic
+from gameday.settings import PROJECT_ROOT, StackSettings
+
+LOCUSTFILE = PROJECT_ROOT / "scenarios" / "locustfile.py"
+DEFAULT_TENANTS = 5
+# A few heavy tenants and a long tail: the share of users (or arrivals) per tenant.
+TENANT_WEIGHTS = [40.0, 25.0, 15.0, 10.0, 10.0]
+
+
+class RunFailed(GamedayError):
+    def __init__(self, message: str, *, run_dir: Path) -> None:
+        super().__init__(f"{message} (run data in {run_dir})")
+        self.run_dir = run_dir
+
+
+@dataclass
+class LiveStats:
+    elapsed_s: float
+    planned_s: float
+    rps: float
+    p95_ms: float | None
+    error_rate: float
+    total: int
+
+
+def validate(config: LoadConfig) -> None:
+    if config.scenario not in MIXES:
+        raise ConfigError(
+            f"unknown scenario {config.scenario!r}; expected one of {', '.join(MIXES)}"
+        )
+    if config.shape not in SHAPES:
+        raise ConfigError(f"unknown shape {config.shape!r}; expected one of {', '.join(SHAPES)}")
+    if config.shape in OPEN_SHAPES and config.target_rps is None:
+        raise ConfigError(f"shape {config.shape} is an open model: give --rate RPS")
+    if config.shape not in OPEN_SHAPES and config.users is None:
+        raise ConfigError(
+            f"shape {config.shape} is a closed model: give --users N (and --spawn-rate R), "
+            f"or use an open shape ({', '.join(OPEN_SHAPES)}) with --rate RPS"
+        )
+
+
+def check_service(url: str) -> None:
+    try:
+        response = httpx.get(f"{url}/health/live", timeout=3.0)
+    except httpx.HTTPError as exc:
+        raise ConfigError(
+            f"the service at {url} is not answering ({type(exc).__name__}): "
+            "start it with `gameday stack up`"
+        ) from exc
+    if response.status_code != 200:
+        raise ConfigError(
+            f"the service at {url} answered {response.status_code} on /health/live: "
+            "check `gameday stack status`"
+        )
+
+
+def mint_tokens(tenants: int, ttl_s: float) -> dict[str, str]:
+    from service.settings import AuthSettings
+    from service.tenants.auth import issue_token
+
+    auth = AuthSettings()
+    return {
+        f"tenant-{i}": issue_token(auth, tenant=f"tenant-{i}", role="user", ttl_s=ttl_s)
+        for i in range(1, tenants + 1)
+    }
+
+
+def new_run_dir(base: Path | None, scenario: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    run_dir = base if base is not None else PROJECT_ROOT / "reports" / f"{stamp}-{scenario}"
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise ConfigError(f"run directory {run_dir} is not empty: choose another --out")
+    (run_dir / "locust").mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def _free_port() -> int:
+    import socket
+
+    # Ask the kernel below the ephemeral range is not possible; a bound-then-freed
+    # port is used within a second, by the master we start next.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _locust_argv(config: LoadConfig, run_dir: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--host",
+        config.target_url,
+        "--loglevel",
+        "WARNING",
+    ]
+
+
+def start_locust(config: LoadConfig, run_dir: Path) -> list[subprocess.Popen[bytes]]:
+    env = {**os.environ, "GAMEDAY_LOAD_CONFIG": config.model_dump_json()}
+    common = _locust_argv(config, run_dir)
+    outputs = [
+        "--headless",
+        "--only-summary",
+        "--csv",
+        str(run_dir / "locust" / "stats"),
+        "--html",
+        str(run_dir / "locust" / "report.html"),
+    ]
+    logs = run_dir / "locust"
+    if config.workers == 0:
+        return [_spawn([*common, *outputs], env, logs / "locust.log")]
+    port = _free_port()
+    master = _spawn(
+        [
+            *common,
+            *outputs,
+            "--master",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            str(port),
+            "--expect-workers",
+            str(config.workers),
+        ],
+        env,
+        logs / "master.log",
+    )
+    workers = [
+        _spawn(
+            [*common, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)],
+            env,
+            logs / f"worker-{i}.log",
+        )
+        for i in range(config.workers)
+    ]
+    return [master, *workers]
+
+
+def _spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            argv,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=PROJECT_ROOT,
+            start_new_session=True,
+        )
+
+
+def read_live(run_dir: Path, config: LoadConfig, elapsed_s: float) -> LiveStats:
+    from gameday.load import histograms
+
+    try:
+        live = json.loads((run_dir / "live.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return LiveStats(elapsed_s, config.duration_s, 0.0, None, 0.0, 0)
+    recent = live["seconds"][-10:]
+    requests = sum(s["requests"] for s in recent)
+    failures = sum(s["failures"] for s in recent)
+    merged = histograms.merge(histograms.decode(s["hist"]) for s in recent)
+    p95 = histograms.percentile_ms(merged, 95) if requests else None
+    return LiveStats(
+        elapsed_s=elapsed_s,
+        planned_s=config.duration_s,
+        rps=requests / max(len(recent), 1),
+        p95_ms=p95,
+        error_rate=failures / requests if requests else 0.0,
+        total=int(live.get("total_requests", 0)),
+    )
+
+
+def run_load(
+    config: LoadConfig,
+    run_dir: Path,
+    *,
+    on_tick: Callable[[LiveStats], None],
+    stack: StackSettings | None = None,
+) -> dict[str, Any]:
+    """Run the load to its end (or Ctrl-C); return the completed run.json."""
+    record: dict[str, Any] = {
+        "run_id": run_dir.name,
+        "scenario": config.scenario,
+        "shape": config.shape,
+        "model": config.model,
+        "target_rps": config.target_rps,
+        "users": config.users,
+        "spawn_rate": config.spawn_rate,
+        "duration_s": config.duration_s,
+        "workers": config.workers,
+        "seed": config.seed,
+        "target_url": config.target_url,
+        "via_proxy": stack is not None and config.target_url.endswith(f":{stack.api_proxy_port}"),
+        "started_at": iso(time.time()),
+        "git_sha": facts.git_sha(),
+        "versions": facts.versions(),
+        "host": facts.host(),
+        "status": "running",
+    }
+    write_atomic(run_dir / "run.json", json.dumps(record, indent=2) + "\n")
+    processes = start_locust(config, run_dir)
+    master = processes[0]
+    started = time.monotonic()
+    deadline = started + config.duration_s + 60.0
+    interrupted = False
+    try:
+        while master.poll() is None:
+            if time.monotonic() > deadline:
+                raise RunFailed(
+                    "Locust did not stop within 60 s of the planned end", run_dir=run_dir
+                )
+            on_tick(read_live(run_dir, config, time.monotonic() - started))
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        _stop_all(processes)
+    generator = _read_json(run_dir / "generator.json")
+    record.update(
+        ended_at=iso(time.time()),
+        generator={k: v for k, v in generator.items() if k not in ("start_epoch", "stop_epoch")},
+        status="interrupted" if interrupted else ("completed" if generator else "failed"),
+    )
+    if not generator:
+        record["error"] = "the Locust master wrote no results; see locust/*.log"
+    write_atomic(run_dir / "run.json", json.dumps(record, indent=2) + "\n")
+    if record["status"] == "failed":
+        raise RunFailed("the load generator failed", run_dir=run_dir)
+    return record
+
+
+def _stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
+    """The master first (SIGTERM lets it collect the workers' last reports and
+    write the results), then the workers; SIGKILL whatever is left after 30 s."""
+    for proc in processes:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        try:
+            proc.wait(timeout=30.0)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,226 @@
+"""One request each: what users (closed model) and arrivals (open model) do.
+
+Every call passes a context with a request id (sent as X-Request-ID) and, in
+the open model, the intended start time, so the capture plugin charges
+queueing to latency. Acknowledged writes go to the write ledger.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from gameday.corpus import Vocabulary
+from gameday.load.config import LoadConfig
+from scenarios import capture
+
+SEARCH = "GET /v1/search"
+AUTOCOMPLETE = "GET /v1/autocomplete"
+GET_DOC = "GET /v1/documents/{id}"
+CREATE = "POST /v1/documents"
+UPDATE = "PUT /v1/documents/{id}"
+DELETE = "DELETE /v1/documents/{id}"
+BULK = "POST /v1/documents/_bulk"
+STATUSES = ("published", "published", "published", "draft", "archived")
+
+
+@dataclass
+class Actor:
+    """Per-user (or per-arrival stream) state: tenant, token, known ids, rng."""
+
+    config: LoadConfig
+    vocabulary: Vocabulary
+    rng: random.Random
+    tenant: str
+    token: str
+    known_ids: list[str] = field(default_factory=list)
+
+    def headers(self, request_id: str) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self.token}",
+            "X-Request-ID": request_id,
+            "X-Synthetic": "gameday",
+        }
+
+    def remember(self, doc_id: str) -> None:
+        self.known_ids.append(doc_id)
+        if len(self.known_ids) > 500:
+            del self.known_ids[: len(self.known_ids) - 500]
+
+
+def _context(intended: float | None) -> tuple[str, dict[str, Any]]:
+    request_id = uuid.uuid4().hex
+    context: dict[str, Any] = {"request_id": request_id}
+    if intended is not None:
+        context["intended"] = intended
+    return request_id, context
+
+
+def search(client: Any, actor: Actor, intended: float | None = None) -> None:
+    rng = actor.rng
+    if rng.random() < actor.config.zero_hit_share:
+        words = [actor.vocabulary.unknown_word(rng)]
+    else:
+        words = actor.vocabulary.sample(rng, k=rng.choice((1, 1, 2)))
+    params = [f"q={'+'.join(words)}"]
+    if rng.random() < 0.2:
+        params.append(f"status={rng.choice(STATUSES)}")
+    if rng.random() < 0.15:
+        params.append(f"page={rng.randint(2, 4)}")
+    request_id, context = _context(intended)
+    with client.get(
+        f"/v1/search?{'&'.join(params)}",
+        name=SEARCH,
+        headers=actor.headers(request_id),
+        context=context,
+        catch_response=True,
+    ) as response:
+        if response.status_code == 200:
+            for hit in (response.json().get("hits") or [])[:3]:
+                actor.remember(str(hit["id"]))
+            response.success()
+        else:
+            response.failure(f"HTTP {response.status_code}")
+
+
+def autocomplete(client: Any, actor: Actor, intended: float | None = None, typed: int = 0) -> None:
+    word = actor.vocabulary.sample(actor.rng)[0]
+    prefix = word[: max(2, typed or actor.rng.randint(2, len(word)))]
+    request_id, context = _context(intended)
+    client.get(
+        f"/v1/autocomplete?prefix={prefix}",
+        name=AUTOCOMPLETE,
+        headers=actor.headers(request_id),
+        context=context,
+    )
+
+
+def get_document(client: Any, actor: Actor, intended: float | None = None) -> None:
+    if not actor.known_ids:
+        search(client, actor, intended)
+        return
+    doc_id = actor.rng.choice(actor.known_ids)
+    request_id, context = _context(intended)
+    with client.get(
+        f"/v1/documents/{doc_id}",
+        name=GET_DOC,
+        headers=actor.headers(request_id),
+        context=context,
+        catch_response=True,
+    ) as response:
+        if response.status_code == 404:
+            # deleted meanwhile (by this or another writer): expected, not an error
+            actor.known_ids.remove(doc_id) if doc_id in actor.known_ids else None
+            response.success()
+        elif response.status_code != 200:
+            response.failure(f"HTTP {response.status_code}")
+
+
+def make_document(actor: Actor) -> dict[str, Any]:
+    rng = actor.rng
+    vocab = actor.vocabulary
+    return {
+        "title": " ".join(vocab.sample(rng, k=rng.randint(3, 7))).capitalize(),
+        "body": " ".join(vocab.sample(rng, k=rng.randint(40, 120))),
+        "tags": vocab.sample(rng, k=rng.randint(0, 3)),
+        "status": rng.choice(STATUSES),
+        "metadata": {"source": "gameday-load"},
+    }
+
+
+def _ledger(actor: Actor, op: str, accepted: dict[str, Any], request_id: str) -> None:
+    capture.recorder.ledger.append(
+        {
+            "op": op,
+            "id": str(accepted["id"]),
+            "tenant": actor.tenant,
+            "version": int(accepted["version"]),
+            "acked_at": capture.iso_now(),
+            "t_s": round(time.time() - capture.state.start_epoch, 3),
+            "request_id": request_id,
+        }
+    )
+
+
+def _write(
+    client: Any,
+    actor: Actor,
+    method: str,
+    path: str,
+    name: str,
+    op: str,
+    body: dict[str, Any] | None,
+    intended: float | None,
+) -> None:
+    request_id, context = _context(intended)
+    with client.request(
+        method,
+        path,
+        name=name,
+        json=body,
+        headers=actor.headers(request_id),
+        context=context,
+        catch_response=True,
+    ) as response:
+        if response.status_code in (200, 201, 202):
+            accepted = response.json()
+            items = accepted.get("items") if op == "bulk_create" else [accepted]
+            for item in items or []:
+                _ledger(actor, op, item, request_id)
+                if op != "delete":
+                    actor.remember(str(item["id"]))
+            if op == "delete" and path.rsplit("/", 1)[1] in actor.known_ids:
+                actor.known_ids.remove(path.rsplit("/", 1)[1])
+            response.success()
+        elif response.status_code == 404 and op in ("update", "delete"):
+            response.success()  # raced with another delete: nothing acknowledged
+        else:
+            response.failure(f"HTTP {response.status_code}")
+
+
+def write(client: Any, actor: Actor, intended: float | None = None) -> None:
+    """Creates most of the time; updates, deletes and bulk writes otherwise."""
+    roll = actor.rng.random()
+    if roll < 0.6 or not actor.known_ids:
+        _write(
+            client, actor, "POST", "/v1/documents", CREATE, "create", make_document(actor), intended
+        )
+    elif roll < 0.85:
+        doc_id = actor.rng.choice(actor.known_ids)
+        _write(
+            client,
+            actor,
+            "PUT",
+            f"/v1/documents/{doc_id}",
+            UPDATE,
+            "update",
+            make_document(actor),
+            intended,
+        )
+    elif roll < 0.95:
+        doc_id = actor.rng.choice(actor.known_ids)
+        _write(client, actor, "DELETE", f"/v1/documents/{doc_id}", DELETE, "delete", None, intended)
+    else:
+        docs = [make_document(actor) for _ in range(20)]
+        _write(
+            client,
+            actor,
+            "POST",
+            "/v1/documents/_bulk",
+            BULK,
+            "bulk_create",
+            {"documents": docs},
+            intended,
+        )
+
+
+# What one arrival of each user class does in the open model.
+ARRIVALS = {
+    "Searcher": search,
+    "Autocompleter": autocomplete,
+    "Reader": get_document,
+    "Writer": write,
+}

@@ -1,0 +1,202 @@
+"""The HDR capture plugin: exact per-second latency on every Locust process.
+
+Workers (and a single local process) record each request into per-endpoint,
+per-second HdrHistograms (`Recorder`), and ship the delta in Locust's regular
+worker reports; the master (`Store`) merges them. The master writes
+`live.json` every second (read by the live view and SLO probes) and, once the
+last worker report is in, the run directory's per-second files.
+"""
+
+from __future__ import annotations
+
+import locust  # noqa: F401  (first: it monkey-patches the standard library)
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust.env import Environment
+from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
+
+from gameday.load import rundir
+from gameday.load.capture_model import Recorder, Store
+from gameday.load.config import LoadConfig
+
+CPU_LIMIT_PCT = 90.0
+
+
+@dataclass
+class State:
+    config: LoadConfig = field(default_factory=LoadConfig)
+    start_epoch: float = field(default_factory=time.time)
+    stop_epoch: float | None = None
+    max_cpu_pct: float = 0.0
+    cpu_over_limit_s: int = 0
+    lost_workers: set[str] = field(default_factory=set)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+recorder = Recorder()
+store = Store()
+state = State()
+
+
+def iso_now() -> str:
+    return rundir.iso(time.time())
+
+
+def event(kind: str, **fields: Any) -> None:
+    now = time.time()
+    state.events.append(
+        {"type": kind, "t_s": round(now - state.start_epoch, 3), "wall": rundir.iso(now), **fields}
+    )
+
+
+def _failure_kind(response: Any, exception: BaseException | None) -> str | None:
+    if exception is None:
+        return None
+    status = getattr(response, "status_code", 0) or 0
+    if status >= 500:
+        return "fail_5xx"
+    if status >= 400:
+        return "fail_4xx"
+    if "timeout" in type(exception).__name__.lower() or "timed out" in str(exception).lower():
+        return "fail_timeout"
+    return "fail_connection"
+
+
+def on_request(
+    request_type: str,
+    name: str,
+    response_time: float,
+    response: Any = None,
+    context: dict[str, Any] | None = None,
+    exception: BaseException | None = None,
+    **_: Any,
+) -> None:
+    context = context or {}
+    now_mono = time.monotonic()
+    intended = context.get("intended")
+    # Open model: from the intended start, so time spent queued counts.
+    latency_ms = (now_mono - intended) * 1000.0 if intended is not None else response_time
+    url = getattr(getattr(response, "request", None), "url", None) or name
+    recorder.record(
+        second=int(time.time()),
+        endpoint=name,  # our request names carry the method: "GET /v1/search"
+        latency_ms=latency_ms,
+        failure_kind=_failure_kind(response, exception),
+        request_id=str(context.get("request_id", "")),
+        exemplar={
+            "method": request_type,
+            "path": str(url),
+            "status": getattr(response, "status_code", 0) or 0,
+            "service_ms": round(response_time, 3),
+            "wall": iso_now(),
+        },
+    )
+
+
+def install(environment: Environment, config: LoadConfig) -> None:
+    state.config = config
+    environment.events.request.add_listener(on_request)
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        environment.events.report_to_master.add_listener(
+            lambda client_id, data: data.__setitem__("gameday", recorder.take_delta())
+        )
+        return
+    if isinstance(runner, MasterRunner):
+        environment.events.worker_report.add_listener(
+            lambda client_id, data: "gameday" in data and store.merge(data["gameday"], client_id)
+        )
+    environment.events.test_start.add_listener(lambda **_: _on_test_start(environment))
+    environment.events.quit.add_listener(lambda **_: finish(environment))
+
+
+def _on_test_start(environment: Environment) -> None:
+    state.start_epoch = time.time()
+    event("load_started", scenario=state.config.scenario, shape=state.config.shape)
+    gevent.spawn(_every_second, environment)
+
+
+def _every_second(environment: Environment) -> None:
+    out = Path(state.config.run_dir)
+    while state.stop_epoch is None:
+        gevent.sleep(1.0)
+        runner = environment.runner
+        if isinstance(runner, MasterRunner):
+            for client in runner.clients.values():
+                _note_cpu(float(client.cpu_usage))
+                if client.state == STATE_MISSING and client.id not in state.lost_workers:
+                    state.lost_workers.add(client.id)
+                    event("worker_lost", worker=client.id)
+        elif runner is not None:
+            _note_cpu(float(runner.current_cpu_usage))
+            store.merge(recorder.take_delta())
+        snapshot = rundir.live_snapshot(store, int(state.start_epoch), int(time.time()))
+        snapshot["generator"] = _generator_facts()
+        rundir.write_atomic(out / "live.json", json.dumps(snapshot))
+
+
+def _note_cpu(cpu_pct: float) -> None:
+    state.max_cpu_pct = max(state.max_cpu_pct, cpu_pct)
+    if cpu_pct > CPU_LIMIT_PCT:
+        state.cpu_over_limit_s += 1
+
+
+def _generator_facts() -> dict[str, Any]:
+    total = store.total_requests()
+    planned = sum(g.target_rps for g in store.generator.values())
+    achieved = (total / planned) if planned else None
+    late = sum(g.late_starts for g in store.generator.values())
+    reasons = []
+    if state.cpu_over_limit_s >= 3:
+        reasons.append(
+            f"a generator process was above {CPU_LIMIT_PCT:.0f}% CPU for {state.cpu_over_limit_s} s"
+        )
+    if state.lost_workers:
+        reasons.append(f"{len(state.lost_workers)} worker(s) lost")
+    failures = sum(b.failures for eps in store.buckets.values() for b in eps.values())
+    service_healthy = total > 0 and failures / total < 0.05
+    if achieved is not None and achieved < 0.95 and service_healthy and state.stop_epoch:
+        reasons.append(
+            f"achieved {achieved:.1%} of the target rate while the service "
+            "answered: the generator fell behind"
+        )
+    return {
+        "valid": not reasons,
+        "reasons": reasons,
+        "max_worker_cpu_pct": round(state.max_cpu_pct, 1),
+        "workers_lost": len(state.lost_workers),
+        "late_starts": late,
+        "achieved_over_target": round(achieved, 4) if achieved is not None else None,
+        "worker_request_totals": dict(store.worker_totals),
+    }
+
+
+def finish(environment: Environment) -> None:
+    """Called after the last worker reports arrived: write the per-second files."""
+    if state.stop_epoch is not None:
+        return
+    state.stop_epoch = time.time()
+    if not isinstance(environment.runner, MasterRunner):
+        store.merge(recorder.take_delta())
+    event("load_stopped", reason="completed")
+    out = Path(state.config.run_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    start, end = int(state.start_epoch), int(state.stop_epoch)
+    rundir.write_timeseries(store, start, end, out)
+    rundir.write_histograms(store, start, end, out)
+    rundir.write_exemplars(store, start, out)
+    rundir.write_ledger(store, out)
+    with open(out / "events.jsonl", "a") as f:
+        for record in state.events:
+            f.write(json.dumps(record) + "\n")
+    facts = _generator_facts()
+    facts["start_epoch"] = state.start_epoch
+    facts["stop_epoch"] = state.stop_epoch
+    facts["total_requests"] = store.total_requests()
+    rundir.write_atomic(out / "generator.json", json.dumps(facts, indent=2) + "\n")

@@ -1,0 +1,42 @@
+"""The one locustfile `gameday run` starts: it reads the run's LoadConfig from
+GAMEDAY_LOAD_CONFIG and exposes the selected user classes and shape."""
+
+from __future__ import annotations
+
+import locust  # noqa: F401  (first: it monkey-patches the standard library)
+
+import os
+import sys
+from pathlib import Path
+
+# Locust imports this file by path; make the repository importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from locust import LoadTestShape, events  # noqa: E402
+
+from gameday.load.config import LoadConfig  # noqa: E402
+from scenarios import capture, users  # noqa: E402
+from scenarios.shapes import CLOSED  # noqa: E402
+
+CONFIG = LoadConfig.model_validate_json(os.environ.get("GAMEDAY_LOAD_CONFIG", "{}"))
+
+globals().update(users.configure(CONFIG))
+
+
+class RunShape(LoadTestShape):
+    """Closed model: the named shape's users over time. Open model: one
+    arrival scheduler per worker process, for the run's duration."""
+
+    def tick(self) -> tuple[int, float] | None:
+        t_s = self.get_run_time()
+        if CONFIG.model == "open":
+            if t_s >= CONFIG.duration_s:
+                return None
+            n = CONFIG.worker_processes
+            return n, float(n)
+        return CLOSED[CONFIG.shape](t_s, CONFIG)
+
+
+@events.init.add_listener
+def _install_capture(environment: locust.env.Environment, **_: object) -> None:
+    capture.install(environment, CONFIG)

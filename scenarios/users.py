@@ -1,0 +1,159 @@
+"""User classes (closed model) and the open-model arrival scheduler."""
+
+from __future__ import annotations
+
+import locust  # noqa: F401  (first: it monkey-patches the standard library)
+
+import random
+import time
+from typing import Any
+
+import gevent
+from gevent.pool import Pool
+from locust import FastHttpUser, between, task
+
+from gameday.corpus import Vocabulary
+from gameday.load.config import MIXES, LoadConfig
+from scenarios import actions, capture
+from scenarios.shapes import OPEN
+
+_user_counter = 0
+
+
+def _actor(config: LoadConfig, salt: str) -> actions.Actor:
+    global _user_counter
+    _user_counter += 1
+    rng = random.Random(f"{config.seed}:{salt}:{_user_counter}")
+    tenants = list(config.tokens)
+    weights = [config.tenant_weights.get(t, 1.0) for t in tenants]
+    tenant = rng.choices(tenants, weights=weights)[0]
+    return actions.Actor(
+        config=config,
+        vocabulary=Vocabulary(seed=config.seed, size=config.vocabulary_size),
+        rng=rng,
+        tenant=tenant,
+        token=config.tokens[tenant],
+    )
+
+
+class GamedayUser(FastHttpUser):
+    abstract = True
+    config: LoadConfig = LoadConfig()
+    actor: actions.Actor
+
+    def on_start(self) -> None:
+        self.actor = _actor(self.config, type(self).__name__)
+
+
+class Searcher(GamedayUser):
+    abstract = True
+    wait_time = between(0.5, 2.0)
+
+    @task
+    def search(self) -> None:
+        actions.search(self.client, self.actor)
+
+
+class Autocompleter(GamedayUser):
+    """Types a word: a burst of prefix requests a keystroke apart."""
+
+    abstract = True
+    wait_time = between(1.0, 3.0)
+
+    @task
+    def type_a_word(self) -> None:
+        for typed in range(2, 2 + self.actor.rng.randint(2, 5)):
+            actions.autocomplete(self.client, self.actor, typed=typed)
+            gevent.sleep(self.actor.rng.uniform(0.08, 0.25))
+
+
+class Reader(GamedayUser):
+    abstract = True
+    wait_time = between(0.5, 2.0)
+
+    @task
+    def read(self) -> None:
+        actions.get_document(self.client, self.actor)
+
+
+class Writer(GamedayUser):
+    abstract = True
+    wait_time = between(1.0, 3.0)
+
+    @task
+    def write(self) -> None:
+        actions.write(self.client, self.actor)
+
+
+CLOSED_USERS: dict[str, type[GamedayUser]] = {
+    "Searcher": Searcher,
+    "Autocompleter": Autocompleter,
+    "Reader": Reader,
+    "Writer": Writer,
+}
+
+
+class OpenModelUser(GamedayUser):
+    """One per worker process: issues arrivals on a Poisson schedule at the
+    shape's rate (this process's share), whatever the response times. An
+    arrival that finds every in-flight slot taken waits, and its latency still
+    counts from its intended start."""
+
+    abstract = True
+    concurrency = 200  # connections in this user's pool
+
+    @task
+    def arrivals(self) -> None:
+        config = self.config
+        rate_at = OPEN[config.shape]
+        mix = MIXES[config.scenario]
+        kinds, weights = list(mix), list(mix.values())
+        actors = [_actor(config, f"open-{i}") for i in range(16)]
+        rng = random.Random(f"{config.seed}:arrivals:{_user_counter}")
+        pool = Pool(config.max_in_flight)
+        start = time.monotonic()
+        next_at = start
+        current_second = int(time.time())
+        while True:
+            elapsed = time.monotonic() - start
+            total_rate = rate_at(elapsed, config)
+            if total_rate is None:
+                break
+            rate = total_rate / config.worker_processes
+            now_second = int(time.time())
+            if now_second != current_second:
+                current_second = now_second
+                capture.recorder.note_generator(now_second, target_rps=rate, in_flight=len(pool))
+            next_at += rng.expovariate(rate)
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                gevent.sleep(delay)
+            late = delay < -0.01 or pool.full()
+            if late:
+                capture.recorder.note_generator(int(time.time()), late_starts=1)
+            kind = rng.choices(kinds, weights=weights)[0]
+            pool.spawn(self._arrive, kind, rng.choice(actors), next_at)
+        pool.join(timeout=5)
+        pool.kill()
+        gevent.sleep(1e9)  # the run is over: wait here until Locust stops the user
+
+    def _arrive(self, kind: str, actor: actions.Actor, intended: float) -> None:
+        try:
+            actions.ARRIVALS[kind](self.client, actor, intended)
+        except Exception as exc:  # one failed arrival must not stop the schedule
+            capture.event("arrival_error", kind=kind, error=repr(exc)[:200])
+
+    def on_start(self) -> None:
+        self.actor = _actor(self.config, "open")
+
+
+def configure(config: LoadConfig) -> dict[str, Any]:
+    """The user classes this run uses, with the mix's weights, ready for the
+    locustfile's namespace (Locust collects classes from it)."""
+    GamedayUser.config = config
+    if config.model == "open":
+        return {"OpenModelUser": type("OpenArrivals", (OpenModelUser,), {"abstract": False})}
+    selected: dict[str, Any] = {}
+    for name, weight in MIXES[config.scenario].items():
+        selected[name] = type(name, (CLOSED_USERS[name],), {"abstract": False, "weight": weight})
+    return selected
