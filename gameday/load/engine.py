@@ -67,7 +67,7 @@ def validate(config: LoadConfig) -> None:
 
 def check_service(url: str) -> None:
     try:
-        response = httpx.get(f"{url}/health/live", timeout=3.0)
+        response = httpx.get(f"{url}/openapi.json", timeout=3.0)
     except httpx.HTTPError as exc:
         raise ConfigError(
             f"the service at {url} is not answering ({type(exc).__name__}): "
@@ -75,7 +75,7 @@ def check_service(url: str) -> None:
         ) from exc
     if response.status_code != 200:
         raise ConfigError(
-            f"the service at {url} answered {response.status_code} on /health/live: "
+            f"the service at {url} answered {response.status_code} on /openapi.json: "
             "check `gameday stack status`"
         )
 

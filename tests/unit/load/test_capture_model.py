@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from gameday.load.capture_model import Recorder, Store
+
+
+def _record(
+    recorder: Recorder,
+    second: int,
+    latency_ms: float,
+    failure: str | None = None,
+    endpoint: str = "GET /v1/search",
+) -> None:
+    recorder.record(
+        second=second,
+        endpoint=endpoint,
+        latency_ms=latency_ms,
+        failure_kind=failure,
+        request_id=f"r{latency_ms}",
+        exemplar={"status": 200},
+    )
+
+
+def test_the_merged_count_is_the_sum_of_every_workers_requests() -> None:
+    store = Store()
+    workers = {"w1": Recorder(), "w2": Recorder()}
+    for i in range(30):
+        _record(workers["w1"], 100 + i % 3, 10.0 + i)
+    for i in range(45):
+        _record(workers["w2"], 100 + i % 3, 20.0 + i, failure="fail_5xx" if i % 9 == 0 else None)
+    # reports arrive in several deltas, interleaved
+    for name, recorder in workers.items():
+        store.merge(recorder.take_delta(), name)
+    _record(workers["w1"], 102, 99.0)
+    store.merge(workers["w1"].take_delta(), "w1")
+    assert store.total_requests() == 30 + 45 + 1
+    assert sum(b.failures for eps in store.buckets.values() for b in eps.values()) == 5
+    assert store.buckets[100]["GET /v1/search"].kinds["fail_5xx"] == 5  # i % 9 == 0 falls in 100
+
+
+def test_exemplars_keep_the_slowest_requests_of_each_second() -> None:
+    recorder = Recorder()
+    for latency in (5.0, 50.0, 1.0, 500.0, 40.0):
+        _record(recorder, 7, latency)
+    store = Store()
+    store.merge(recorder.take_delta())
+    kept = sorted(e[0] for e in store.buckets[7]["GET /v1/search"].exemplars)
+    assert kept == [40.0, 50.0, 500.0]
+
+
+def test_a_second_reported_in_two_deltas_counts_its_target_rate_once() -> None:
+    recorder, store = Recorder(), Store()
+    recorder.note_generator(10, target_rps=50.0, in_flight=3)
+    store.merge(recorder.take_delta(), "w1")
+    recorder.note_generator(10, target_rps=50.0, late_starts=2)
+    store.merge(recorder.take_delta(), "w1")
+    recorder.note_generator(10, target_rps=50.0)
+    store.merge(recorder.take_delta(), "w2")
+    assert store.generator[10].target_rps == 100.0
+    assert store.generator[10].late_starts == 2
