@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import psutil
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
 from gameday.load import rundir
 from gameday.load.capture_model import Recorder, Store
 from gameday.load.config import LoadConfig
+from scenarios.shapes import CLOSED, OPEN
 
 CPU_LIMIT_PCT = 90.0
 
@@ -104,14 +106,24 @@ def install(environment: Environment, config: LoadConfig) -> None:
     environment.events.request.add_listener(on_request)
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
-        environment.events.report_to_master.add_listener(
-            lambda client_id, data: data.__setitem__("gameday", recorder.take_delta())
-        )
+        own_process = psutil.Process()
+        own_process.cpu_percent()
+
+        def report(client_id: str, data: dict[str, Any]) -> None:
+            delta = recorder.take_delta()
+            delta["cpu_pct"] = own_process.cpu_percent()  # since the last report
+            data["gameday"] = delta
+
+        environment.events.report_to_master.add_listener(report)
         return
     if isinstance(runner, MasterRunner):
-        environment.events.worker_report.add_listener(
-            lambda client_id, data: "gameday" in data and store.merge(data["gameday"], client_id)
-        )
+
+        def merge(client_id: str, data: dict[str, Any]) -> None:
+            if "gameday" in data:
+                store.merge(data["gameday"], client_id)
+                _note_cpu(float(data["gameday"].get("cpu_pct", 0.0)))
+
+        environment.events.worker_report.add_listener(merge)
     environment.events.test_start.add_listener(lambda **_: _on_test_start(environment))
     environment.events.quit.add_listener(lambda **_: finish(environment))
 
@@ -122,19 +134,46 @@ def _on_test_start(environment: Environment) -> None:
     gevent.spawn(_every_second, environment)
 
 
+def planned_at(t_s: float) -> float | tuple[int, float] | None:
+    """What the shape asks for at t_s: a rate (open) or (users, spawn rate)."""
+    config = state.config
+    if config.model == "open":
+        return OPEN[config.shape](t_s, config)
+    return CLOSED[config.shape](t_s, config)
+
+
+def planned_arrivals() -> float | None:
+    """Open model: the integral of the planned rate over the run."""
+    if state.config.model != "open":
+        return None
+    step = 0.05
+    ticks = int(state.config.duration_s / step)
+    return sum((OPEN[state.config.shape](i * step, state.config) or 0.0) * step
+               for i in range(ticks))
+
+
 def _every_second(environment: Environment) -> None:
     out = Path(state.config.run_dir)
+    own_process = psutil.Process()
+    own_process.cpu_percent()
+    stage = None
     while state.stop_epoch is None:
         gevent.sleep(1.0)
+        planned = planned_at(time.time() - state.start_epoch)
+        if planned is not None and planned != stage:
+            stage = planned
+            if isinstance(planned, tuple):
+                event("stage_changed", users=planned[0], spawn_rate=planned[1])
+            else:
+                event("stage_changed", target_rps=planned)
         runner = environment.runner
         if isinstance(runner, MasterRunner):
             for client in runner.clients.values():
-                _note_cpu(float(client.cpu_usage))
                 if client.state == STATE_MISSING and client.id not in state.lost_workers:
                     state.lost_workers.add(client.id)
                     event("worker_lost", worker=client.id)
         elif runner is not None:
-            _note_cpu(float(runner.current_cpu_usage))
+            _note_cpu(own_process.cpu_percent())
             store.merge(recorder.take_delta())
         snapshot = rundir.live_snapshot(store, int(state.start_epoch), int(time.time()))
         snapshot["generator"] = _generator_facts()
@@ -149,7 +188,7 @@ def _note_cpu(cpu_pct: float) -> None:
 
 def _generator_facts() -> dict[str, Any]:
     total = store.total_requests()
-    planned = sum(g.target_rps for g in store.generator.values())
+    planned = planned_arrivals()
     achieved = (total / planned) if planned else None
     late = sum(g.late_starts for g in store.generator.values())
     reasons = []

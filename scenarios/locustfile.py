@@ -18,6 +18,7 @@ from gameday.load.config import LoadConfig  # noqa: E402
 from scenarios import capture, users  # noqa: E402
 from scenarios.shapes import CLOSED  # noqa: E402
 
+OPEN_DRAIN_S = 3.0
 CONFIG = LoadConfig.model_validate_json(os.environ.get("GAMEDAY_LOAD_CONFIG", "{}"))
 
 globals().update(users.configure(CONFIG))
@@ -30,7 +31,9 @@ class RunShape(LoadTestShape):
     def tick(self) -> tuple[int, float] | None:
         t_s = self.get_run_time()
         if CONFIG.model == "open":
-            if t_s >= CONFIG.duration_s:
+            # Each scheduler stops issuing after duration_s from its own start and
+            # waits for its in-flight requests: keep it alive for that drain.
+            if t_s >= CONFIG.duration_s + OPEN_DRAIN_S:
                 return None
             n = CONFIG.worker_processes
             return n, float(n)

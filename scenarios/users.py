@@ -94,8 +94,9 @@ CLOSED_USERS: dict[str, type[GamedayUser]] = {
 
 
 class OpenModelUser(GamedayUser):
-    """One per worker process: issues arrivals on a Poisson schedule at the
-    shape's rate (this process's share), whatever the response times. An
+    """One per worker process: issues arrivals evenly spaced at the shape's
+    rate (this process's share), whatever the response times (like wrk2 and
+    k6's constant-arrival-rate, so the count is exact, not Poisson-noisy). An
     arrival that finds every in-flight slot taken waits, and its latency still
     counts from its intended start."""
 
@@ -124,7 +125,7 @@ class OpenModelUser(GamedayUser):
             if now_second != current_second:
                 current_second = now_second
                 capture.recorder.note_generator(now_second, target_rps=rate, in_flight=len(pool))
-            next_at += rng.expovariate(rate)
+            next_at += 1.0 / rate
             delay = next_at - time.monotonic()
             if delay > 0:
                 gevent.sleep(delay)
