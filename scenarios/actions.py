@@ -111,11 +111,9 @@ def get_document(client: Any, actor: Actor, intended: float | None = None) -> No
         context=context,
         catch_response=True,
     ) as response:
-        if response.status_code == 404:
-            # deleted meanwhile (by this or another writer): expected, not an error
-            actor.known_ids.remove(doc_id) if doc_id in actor.known_ids else None
-            response.success()
-        elif response.status_code != 200:
+        if response.status_code == 404 and doc_id in actor.known_ids:
+            actor.known_ids.remove(doc_id)  # deleted meanwhile: stop asking for it
+        if response.status_code != 200:
             response.failure(f"HTTP {response.status_code}")
 
 
@@ -175,9 +173,9 @@ def _write(
             if op == "delete" and path.rsplit("/", 1)[1] in actor.known_ids:
                 actor.known_ids.remove(path.rsplit("/", 1)[1])
             response.success()
-        elif response.status_code == 404 and op in ("update", "delete"):
-            response.success()  # raced with another delete: nothing acknowledged
         else:
+            # Any non-2xx is a failure of its kind (a 404 from a raced delete is a
+            # 4xx): the ledger then holds exactly the successful writes.
             response.failure(f"HTTP {response.status_code}")
 
 
