@@ -71,7 +71,7 @@ class OpenSearchSettings(BaseSettings):
 
     hosts: str = "http://127.0.0.1:22200"
     alias: str = "documents"  # the name every query uses; the index behind it is <alias>-v1
-    refresh_interval: str = "1s"
+    refresh_interval: str = Field(default="1s", pattern=r"^(-1|\d+(\.\d+)?(ms|s|m))$")
     replicas: int = Field(default=0, ge=0)
     shards: int = Field(default=1, ge=1)
     timeout_s: float = Field(default=10.0, gt=0)
@@ -79,6 +79,18 @@ class OpenSearchSettings(BaseSettings):
     @property
     def host_list(self) -> list[str]:
         return [h.strip() for h in self.hosts.split(",") if h.strip()]
+
+    @property
+    def refresh_interval_s(self) -> float:
+        """``1s`` -> 1.0, ``200ms`` -> 0.2, ``-1`` (refresh off) -> 0.0."""
+        text = self.refresh_interval.strip()
+        if text.endswith("ms"):
+            return float(text[:-2]) / 1000
+        if text.endswith("s"):
+            return float(text[:-1])
+        if text.endswith("m"):
+            return float(text[:-1]) * 60
+        return max(0.0, float(text))
 
     @property
     def index_v1(self) -> str:

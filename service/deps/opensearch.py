@@ -83,4 +83,4 @@ async def ensure_index(client: AsyncOpenSearch, settings: OpenSearchSettings) ->
 
 
 async def ping(client: AsyncOpenSearch) -> None:
-    await client.cluster.health(timeout="2s")
+    await client.cluster.health()

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from service.validation import Int64, StorableText, Timestamp
 
@@ -15,7 +15,19 @@ SubjectId = Annotated[
     StorableText, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")
 ]
 MetaKey = Annotated[StorableText, Field(min_length=1, max_length=64)]
-MetaValue = Annotated[StorableText, Field(max_length=1024)] | Int64 | float | bool | None
+
+
+def _int64_only(value: object) -> object:
+    # Without this an out-of-range integer would quietly become a float and lose digits.
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        raise ValueError("integers must fit in 64 bits")
+    return value
+
+
+MetaValue = Annotated[
+    Annotated[StorableText, Field(max_length=1024)] | Int64 | float | bool | None,
+    BeforeValidator(_int64_only),
+]
 Title = Annotated[StorableText, Field(min_length=1, max_length=1000)]
 Body = Annotated[StorableText, Field(max_length=MAX_BODY_CHARS)]
 

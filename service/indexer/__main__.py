@@ -20,6 +20,7 @@ async def _main() -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("opensearch").setLevel(logging.WARNING)  # one line per request otherwise
     asyncio.run(_main())
 
 

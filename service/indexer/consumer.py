@@ -10,7 +10,6 @@ Two kinds of failure:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -54,6 +53,7 @@ class Indexer:
         self._channel: Any = None
         self._opensearch: AsyncOpenSearch | None = None
         self._redis: aioredis.Redis | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     def stop(self) -> None:
         self._stop.set()
@@ -193,9 +193,29 @@ class Indexer:
         return response
 
     async def _invalidate(self, tenants: set[str]) -> None:
-        # Searches cached between the write and now would miss the change: drop them.
+        """Searches cached between the write and its visibility would hide the change:
+        drop them now, and again once OpenSearch has refreshed (the change is only
+        searchable after the next refresh, and a search in between caches the old answer).
+        """
+        if not tenants:
+            return
+        await self._bump(tenants)
+        delay_s = self.settings.opensearch.refresh_interval_s + 0.25
+        task = asyncio.get_running_loop().create_task(self._bump_later(tenants, delay_s))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _bump_later(self, tenants: set[str], delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        await self._bump(tenants)
+
+    async def _bump(self, tenants: set[str]) -> None:
         assert self._redis is not None
         prefix = self.settings.redis.prefix
-        for tenant in tenants:
-            with contextlib.suppress(Exception):
-                await self._redis.incr(f"{prefix}gen:{tenant}")
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for tenant in tenants:
+                    pipe.incr(f"{prefix}gen:{tenant}")
+                await pipe.execute()
+        except Exception as exc:  # the cache TTL still bounds staleness
+            log.warning("could not invalidate cached searches: %r", exc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 from service.documents.service import delete_event
 from service.exceptions import NotFound
@@ -96,8 +97,41 @@ async def erase_subject(runtime: Runtime, principal: Principal, subject: str) ->
             await runtime.publisher.publish_many(events)
         except Exception as exc:
             log.warning("naive publish of erasure events failed: %r", exc)
-    result = await runtime.opensearch.delete_by_query(
-        index=runtime.settings.opensearch.alias,
+    removed = await _delete_from_engine(runtime, tenant, subject, events)
+    generation = await runtime.cache.invalidate_tenant(tenant)
+    return ErasureReport(
+        tenant=tenant,
+        subject=subject,
+        postgres_deleted=len(rows),
+        opensearch_deleted=removed,
+        cache_generation=generation,
+    )
+
+
+async def _delete_from_engine(
+    runtime: Runtime, tenant: str, subject: str, events: list[dict[str, Any]]
+) -> int:
+    """Deletes by id with the newer version (so late index events lose), then sweeps by
+    query for anything PostgreSQL no longer knew about. Returns documents removed."""
+    alias = runtime.settings.opensearch.alias
+    removed = 0
+    if events:
+        lines: list[dict[str, Any]] = [
+            {
+                "delete": {
+                    "_index": alias,
+                    "_id": e["id"],
+                    "routing": tenant,
+                    "version": e["version"],
+                    "version_type": "external",
+                }
+            }
+            for e in events
+        ]
+        response = await runtime.opensearch.bulk(body=lines, params={"refresh": "true"})
+        removed += sum(1 for item in response["items"] if item["delete"].get("result") == "deleted")
+    swept = await runtime.opensearch.delete_by_query(
+        index=alias,
         routing=tenant,
         body={
             "query": {
@@ -108,11 +142,4 @@ async def erase_subject(runtime: Runtime, principal: Principal, subject: str) ->
         },
         params={"refresh": "true", "conflicts": "proceed"},
     )
-    generation = await runtime.cache.invalidate_tenant(tenant)
-    return ErasureReport(
-        tenant=tenant,
-        subject=subject,
-        postgres_deleted=len(rows),
-        opensearch_deleted=int(result.get("deleted", 0)),
-        cache_generation=generation,
-    )
+    return removed + int(swept.get("deleted", 0))

@@ -1,0 +1,195 @@
+"""The service under test: one uvicorn worker and one indexer, started for the session
+on a free port, pointed at the stack's proxies, in their own namespace (PostgreSQL
+schema, Redis key prefix, RabbitMQ queue and exchange, OpenSearch alias) so that they
+never see the stack's own service, and torn down (with that namespace) at the end.
+Tests stay independent of each other by using fresh tenants from ``new_tenant``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import redis
+from opensearchpy import OpenSearch
+from service_helpers import ServiceUnderTest, eventually
+
+from gameday.settings import PROJECT_ROOT, StackSettings
+from service.settings import env_for_stack
+
+START_TIMEOUT_S = 60.0
+
+
+def free_port() -> int:
+    """A free loopback port below the ephemeral range (so no client socket can take it)."""
+    for _ in range(200):
+        port = random.randint(23000, 27999)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 23000-27999")
+
+
+def _wait_ready(url: str, procs: list[subprocess.Popen[bytes]], logs: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    last = ""
+    while time.monotonic() < deadline:
+        for proc in procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{proc.args!r} exited {proc.returncode}; see {logs}")
+        try:
+            response = httpx.get(f"{url}/v1/health/ready", timeout=2.0)
+            if response.status_code == 200:
+                return
+            last = response.text
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        time.sleep(0.25)
+    raise RuntimeError(f"service not ready within {START_TIMEOUT_S}s: {last}; see {logs}")
+
+
+def _wait_consumer(stack: StackSettings, queue: str) -> None:
+    import aio_pika
+
+    async def consumers() -> int:
+        connection = await aio_pika.connect(stack.amqp_url, timeout=5)
+        try:
+            channel = await connection.channel()
+            declared = await channel.declare_queue(queue, passive=True)
+            return int(declared.declaration_result.consumer_count or 0)
+        finally:
+            await connection.close()
+
+    eventually(lambda: asyncio.run(consumers()) >= 1 or None, timeout_s=START_TIMEOUT_S)
+
+
+def _drop_namespace(stack: StackSettings, env: dict[str, str]) -> None:
+    schema = env["SERVICE_POSTGRES_SCHEMA"]
+
+    async def drop_schema() -> None:
+        conn = await asyncpg.connect(stack.postgres_dsn)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+
+    async def drop_queues() -> None:
+        import aio_pika
+
+        connection = await aio_pika.connect(stack.amqp_url, timeout=5)
+        try:
+            channel = await connection.channel()
+            queue = env["SERVICE_AMQP_QUEUE"]
+            for name in (queue, f"{queue}.dlq"):
+                await channel.queue_delete(name)
+            await channel.exchange_delete(env["SERVICE_AMQP_EXCHANGE"])
+        finally:
+            await connection.close()
+
+    asyncio.run(drop_schema())
+    asyncio.run(drop_queues())
+    search = OpenSearch(hosts=stack.opensearch_urls, timeout=15)
+    alias = env["SERVICE_OPENSEARCH_ALIAS"]
+    search.indices.delete(index=f"{alias}-v*", ignore=[404])
+    search.indices.delete_index_template(name=f"{alias}-template", ignore=[404])
+    search.close()
+    client = redis.Redis.from_url(stack.redis_url)
+    keys = list(client.scan_iter(match=f"{env['SERVICE_REDIS_PREFIX']}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def service_under_test(
+    stack: StackSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceUnderTest]:
+    namespace = f"t{uuid.uuid4().hex[:10]}"
+    port = free_port()
+    env = {
+        **os.environ,
+        **env_for_stack(stack),
+        "SERVICE_POSTGRES_SCHEMA": namespace,
+        "SERVICE_REDIS_PREFIX": f"{namespace}:",
+        "SERVICE_AMQP_QUEUE": f"{namespace}.index",
+        "SERVICE_AMQP_EXCHANGE": namespace,
+        "SERVICE_OPENSEARCH_ALIAS": namespace,
+        "SERVICE_OPENSEARCH_REFRESH_INTERVAL": "200ms",
+        "SERVICE_INDEXER_MAX_ATTEMPTS": "3",
+        "SERVICE_INDEXER_BACKOFF_INITIAL_S": "0.05",
+        "SERVICE_INDEXER_BACKOFF_MAX_S": "0.2",
+        "SERVICE_OUTBOX_POLL_INTERVAL_S": "0.2",
+    }
+    logs = tmp_path_factory.mktemp("service")
+    url = f"http://127.0.0.1:{port}"
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        with open(logs / "service.log", "wb") as service_log:
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "--factory",
+                        "service.main:create_app",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--workers",
+                        "1",
+                    ],
+                    env=env,
+                    cwd=PROJECT_ROOT,
+                    stdout=service_log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        _wait_ready(url, procs, logs)  # the service creates the topology and the index
+        with open(logs / "indexer.log", "wb") as indexer_log:
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "service.indexer"],
+                    env=env,
+                    cwd=PROJECT_ROOT,
+                    stdout=indexer_log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        _wait_consumer(stack, env["SERVICE_AMQP_QUEUE"])
+        yield ServiceUnderTest(url=url, env=env, stack=stack, namespace=namespace, logs=logs)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        _drop_namespace(stack, env)
+    service_log_text = (logs / "service.log").read_text(errors="replace")
+    assert "Traceback" not in service_log_text, f"the service logged a traceback; see {logs}"
+
+
+@pytest.fixture
+def new_tenant() -> Callable[[], str]:
+    def make() -> str:
+        return f"tenant-{uuid.uuid4().hex[:12]}"
+
+    return make
