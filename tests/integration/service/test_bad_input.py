@@ -144,7 +144,11 @@ def _text(max_size: int) -> st.SearchStrategy[str]:
 
 
 _json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | _text(30),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _text(30),
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(_text(10), children, max_size=4)
     ),
