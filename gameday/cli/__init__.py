@@ -11,7 +11,7 @@ import sys
 import typer
 from rich.console import Console
 
-from gameday.cli import run, stack
+from gameday.cli import run, seed, stack, token
 from gameday.errors import GamedayError
 
 app = typer.Typer(
@@ -22,6 +22,8 @@ app = typer.Typer(
 )
 app.add_typer(stack.app, name="stack")
 run.register(app)
+token.register(app)
+seed.register(app)
 
 _err = Console(stderr=True)
 

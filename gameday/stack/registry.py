@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from gameday.settings import StackSettings
 from gameday.stack.component import Component
+from gameday.stack.indexer import Indexer
 from gameday.stack.opensearch import OpenSearch
 from gameday.stack.postgres import Postgres
 from gameday.stack.rabbitmq import RabbitMQ
 from gameday.stack.redis import Redis
+from gameday.stack.service import Service
 from gameday.stack.toxiproxy import Toxiproxy
 
-COMPONENTS: list[type[Component]] = [Toxiproxy, Postgres, Redis, RabbitMQ, OpenSearch]
+COMPONENTS: list[type[Component]] = [
+    Toxiproxy, Postgres, Redis, RabbitMQ, OpenSearch, Service, Indexer
+]  # fmt: skip
 
 NAMES = [c.name for c in COMPONENTS]
 
