@@ -17,13 +17,14 @@ from gameday.corpus import Vocabulary
 from gameday.load.config import LoadConfig
 from scenarios import capture
 
-SEARCH = "GET /v1/search"
-AUTOCOMPLETE = "GET /v1/autocomplete"
-GET_DOC = "GET /v1/documents/{id}"
-CREATE = "POST /v1/documents"
-UPDATE = "PUT /v1/documents/{id}"
-DELETE = "DELETE /v1/documents/{id}"
-BULK = "POST /v1/documents/_bulk"
+# Request names; the capture plugin prefixes the method: "GET /v1/search".
+SEARCH = "/v1/search"
+AUTOCOMPLETE = "/v1/autocomplete"
+GET_DOC = "/v1/documents/{id}"
+CREATE = "/v1/documents"
+UPDATE = "/v1/documents/{id}"
+DELETE = "/v1/documents/{id}"
+BULK = "/v1/documents/_bulk"
 STATUSES = ("published", "published", "published", "draft", "archived")
 
 

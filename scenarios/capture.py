@@ -87,7 +87,7 @@ def on_request(
     url = getattr(getattr(response, "request", None), "url", None) or name
     recorder.record(
         second=int(time.time()),
-        endpoint=name,  # our request names carry the method: "GET /v1/search"
+        endpoint=f"{request_type} {name}",
         latency_ms=latency_ms,
         failure_kind=_failure_kind(response, exception),
         request_id=str(context.get("request_id", "")),

@@ -232,6 +232,8 @@ def run_load(
     started = time.monotonic()
     deadline = started + config.duration_s + 60.0
     interrupted = False
+    # A CI job being cancelled sends SIGTERM: stop as cleanly as on Ctrl-C.
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         while master.poll() is None:
             if time.monotonic() > deadline:
@@ -244,6 +246,7 @@ def run_load(
         interrupted = True
     finally:
         _stop_all(processes)
+        signal.signal(signal.SIGTERM, previous)
     generator = _read_json(run_dir / "generator.json")
     record.update(
         ended_at=iso(time.time()),
@@ -258,13 +261,19 @@ def run_load(
     return record
 
 
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
-    """The master first (SIGTERM lets it collect the workers' last reports and
-    write the results), then the workers; SIGKILL whatever is left after 30 s."""
+    """The master first, then the workers. SIGINT, not SIGTERM: Locust's gevent
+    SIGTERM handler did not run here (the process died without writing its
+    results), while SIGINT takes its KeyboardInterrupt path, which collects the
+    workers' last reports and writes everything. SIGKILL what is left after 30 s."""
     for proc in processes:
         if proc.poll() is None:
             try:
-                os.killpg(proc.pid, signal.SIGTERM)
+                os.killpg(proc.pid, signal.SIGINT)
             except ProcessLookupError:
                 pass
         try:
