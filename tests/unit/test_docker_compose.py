@@ -50,3 +50,26 @@ def test_toxiproxy_fronts_every_dependency_on_the_local_stacks_proxy_ports() -> 
         assert str(listen_port) in published
     mounted = compose["services"]["toxiproxy"]["volumes"][0]
     assert mounted.startswith("./deploy/toxiproxy.json:")
+
+
+def test_the_service_and_indexer_reach_every_dependency_through_toxiproxy() -> None:
+    services = _compose()["services"]
+    for name in ("service", "indexer"):
+        env = services[name]["environment"]
+        for key in (
+            "SERVICE_POSTGRES_DSN",
+            "SERVICE_REDIS_URL",
+            "SERVICE_AMQP_URL",
+            "SERVICE_OPENSEARCH_HOSTS",
+        ):
+            assert "@toxiproxy:" in env[key] or "//toxiproxy:" in env[key], (name, key)
+
+
+def test_locust_master_and_scalable_workers_run_the_projects_locustfile() -> None:
+    services = _compose()["services"]
+    master, worker = services["locust-master"], services["locust-worker"]
+    assert "--master" in master["command"] and "--worker" in worker["command"]
+    assert "scenarios/locustfile.py" in master["command"]
+    assert "ports" not in worker, "workers must scale with --scale, so no fixed host ports"
+    config = json.loads(master["environment"]["GAMEDAY_LOAD_CONFIG"])
+    assert config["scenario"] and config["target_rps"] > 0
