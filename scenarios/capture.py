@@ -80,24 +80,27 @@ def on_request(
     **_: Any,
 ) -> None:
     context = context or {}
-    now_mono = time.monotonic()
     intended = context.get("intended")
     # Open model: from the intended start, so time spent queued counts.
-    latency_ms = (now_mono - intended) * 1000.0 if intended is not None else response_time
-    url = getattr(getattr(response, "request", None), "url", None) or name
-    recorder.record(
-        second=int(time.time()),
-        endpoint=f"{request_type} {name}",
-        latency_ms=latency_ms,
-        failure_kind=_failure_kind(response, exception),
-        request_id=str(context.get("request_id", "")),
-        exemplar={
+    latency_ms = (time.monotonic() - intended) * 1000.0 if intended is not None else response_time
+
+    def exemplar() -> dict[str, Any]:
+        url = getattr(getattr(response, "request", None), "url", None) or name
+        return {
             "method": request_type,
             "path": str(url),
             "status": getattr(response, "status_code", 0) or 0,
             "service_ms": round(response_time, 3),
             "wall": iso_now(),
-        },
+        }
+
+    recorder.record(
+        second=int(time.time()),
+        endpoint=f"{request_type} {name}",
+        latency_ms=latency_ms,
+        failure_kind=_failure_kind(response, exception) if exception is not None else None,
+        request_id=str(context.get("request_id", "")),
+        exemplar=exemplar,
     )
 
 
@@ -148,8 +151,9 @@ def planned_arrivals() -> float | None:
         return None
     step = 0.05
     ticks = int(state.config.duration_s / step)
-    return sum((OPEN[state.config.shape](i * step, state.config) or 0.0) * step
-               for i in range(ticks))
+    return sum(
+        (OPEN[state.config.shape](i * step, state.config) or 0.0) * step for i in range(ticks)
+    )
 
 
 def _every_second(environment: Environment) -> None:
@@ -157,6 +161,7 @@ def _every_second(environment: Environment) -> None:
     own_process = psutil.Process()
     own_process.cpu_percent()
     stage = None
+    live = rundir.LiveView(store, int(state.start_epoch))
     while state.stop_epoch is None:
         gevent.sleep(1.0)
         planned = planned_at(time.time() - state.start_epoch)
@@ -175,7 +180,7 @@ def _every_second(environment: Environment) -> None:
         elif runner is not None:
             _note_cpu(own_process.cpu_percent())
             store.merge(recorder.take_delta())
-        snapshot = rundir.live_snapshot(store, int(state.start_epoch), int(time.time()))
+        snapshot = live.snapshot(int(time.time()))
         snapshot["generator"] = _generator_facts()
         rundir.write_atomic(out / "live.json", json.dumps(snapshot))
 

@@ -9,6 +9,7 @@ add, so merged percentiles are exact to HDR precision.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,9 @@ class Bucket:
     failures: int = 0
     kinds: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FAILURE_KINDS, 0))
     exemplars: list[tuple[float, str, dict[str, Any]]] = field(default_factory=list)
+
+    def wants_exemplar(self, latency_ms: float) -> bool:
+        return len(self.exemplars) < EXEMPLARS_PER_SECOND or latency_ms > self.exemplars[0][0]
 
     def add_exemplar(self, latency_ms: float, request_id: str, fields: dict[str, Any]) -> None:
         item = (latency_ms, request_id, fields)
@@ -100,16 +104,24 @@ class Recorder:
         latency_ms: float,
         failure_kind: str | None,
         request_id: str,
-        exemplar: dict[str, Any],
+        exemplar: Callable[[], dict[str, Any]],
     ) -> None:
-        bucket = self.buckets.setdefault(second, {}).setdefault(endpoint, Bucket())
+        """`exemplar` builds the request's details only if it is among the
+        slowest of its second: most requests never pay for it."""
+        endpoints = self.buckets.get(second)
+        if endpoints is None:
+            endpoints = self.buckets[second] = {}
+        bucket = endpoints.get(endpoint)
+        if bucket is None:  # not setdefault: a Bucket allocates a whole histogram
+            bucket = endpoints[endpoint] = Bucket()
         histograms.record_ms(bucket.histogram, latency_ms)
         bucket.requests += 1
         self.total_requests += 1
         if failure_kind is not None:
             bucket.failures += 1
             bucket.kinds[failure_kind] += 1
-        bucket.add_exemplar(latency_ms, request_id, exemplar)
+        if bucket.wants_exemplar(latency_ms):
+            bucket.add_exemplar(latency_ms, request_id, exemplar())
 
     def note_generator(
         self,
@@ -151,12 +163,16 @@ class Store:
         self.generator: dict[int, MergedGenerator] = {}
         self.ledger: list[dict[str, Any]] = []
         self.worker_totals: dict[str, int] = {}
+        self.changed: set[int] = set()  # seconds merged into since the last live snapshot
 
     def merge(self, delta: dict[str, Any], worker: str = "local") -> None:
         for sec, eps in delta["buckets"].items():
+            self.changed.add(int(sec))
             target = self.buckets.setdefault(int(sec), {})
             for endpoint, wire in eps.items():
-                target.setdefault(endpoint, Bucket()).merge_wire(wire)
+                if endpoint not in target:
+                    target[endpoint] = Bucket()
+                target[endpoint].merge_wire(wire)
         for sec, (late, target_rps, in_flight) in delta["generator"].items():
             gen = self.generator.setdefault(int(sec), MergedGenerator())
             gen.late_starts += int(late)

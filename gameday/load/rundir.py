@@ -142,28 +142,44 @@ def write_ledger(store: Store, out: Path) -> None:
             f.write(json.dumps(entry) + "\n")
 
 
-def live_snapshot(
-    store: Store, start_epoch: int, now_epoch: int, window_s: int = 60
-) -> dict[str, Any]:
-    """The last `window_s` complete seconds, for the live view and SLO probes."""
-    seconds = []
-    for epoch in range(max(start_epoch, now_epoch - window_s), now_epoch):
-        eps = store.buckets.get(epoch, {})
-        total = _merged_second(eps)
-        gen = store.generator.get(epoch)
-        seconds.append(
-            {
-                "second": epoch - start_epoch,
-                "requests": total.requests,
-                "failures": total.failures,
-                "hist": histograms.encode(total.histogram),
-                "target_rps": gen.target_rps if gen else None,
-                "late_starts": gen.late_starts if gen else 0,
-            }
-        )
-    return {
-        "updated": iso(now_epoch),
-        "start_epoch": start_epoch,
-        "seconds": seconds,
-        "total_requests": store.total_requests(),
-    }
+class LiveView:
+    """The last `window_s` complete seconds, for the live view and SLO probes.
+
+    Each second's merged histogram is encoded once and cached until a report
+    changes that second again: re-encoding the whole window every second cost
+    the generator a tenth of a core."""
+
+    def __init__(self, store: Store, start_epoch: int, window_s: int = 60) -> None:
+        self.store, self.start_epoch, self.window_s = store, start_epoch, window_s
+        self._cache: dict[int, dict[str, Any]] = {}
+
+    def snapshot(self, now_epoch: int) -> dict[str, Any]:
+        first = max(self.start_epoch, now_epoch - self.window_s)
+        for epoch in list(self._cache):
+            if epoch < first or epoch in self.store.changed:
+                del self._cache[epoch]
+        self.store.changed.clear()
+        seconds = []
+        for epoch in range(first, now_epoch):
+            if epoch not in self._cache:
+                total = _merged_second(self.store.buckets.get(epoch, {}))
+                self._cache[epoch] = {
+                    "second": epoch - self.start_epoch,
+                    "requests": total.requests,
+                    "failures": total.failures,
+                    "hist": histograms.encode(total.histogram),
+                }
+            gen = self.store.generator.get(epoch)
+            seconds.append(
+                {
+                    **self._cache[epoch],
+                    "target_rps": gen.target_rps if gen else None,
+                    "late_starts": gen.late_starts if gen else 0,
+                }
+            )
+        return {
+            "updated": iso(now_epoch),
+            "start_epoch": self.start_epoch,
+            "seconds": seconds,
+            "total_requests": self.store.total_requests(),
+        }

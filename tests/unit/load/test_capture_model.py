@@ -16,7 +16,7 @@ def _record(
         latency_ms=latency_ms,
         failure_kind=failure,
         request_id=f"r{latency_ms}",
-        exemplar={"status": 200},
+        exemplar=lambda: {"status": 200},
     )
 
 
