@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 GAMEDAY := $(BIN)/gameday
 
-.PHONY: bootstrap demo test test-unit lint stack-down clean
+.PHONY: bootstrap demo test test-unit lint stack-down clean bench-setup bench-load
 
 # The venv is rebuilt when pyproject.toml (where every pin lives) changes.
 $(VENV)/.installed: pyproject.toml
@@ -31,6 +31,13 @@ test-unit: $(VENV)/.installed
 lint: $(VENV)/.installed
 	@$(BIN)/ruff check .
 	@$(BIN)/mypy
+
+bench-setup:
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || \
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk nginx-light)
+
+bench-load: bootstrap bench-setup
+	@$(BIN)/python bench/load_per_core.py
 
 stack-down:
 	@$(GAMEDAY) stack down
