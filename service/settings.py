@@ -144,6 +144,7 @@ class IndexerSettings(BaseSettings):
     model_config = _config("SERVICE_INDEXER_")
 
     batch_size: int = Field(default=500, ge=1)
+    concurrency: int = Field(default=2, ge=1, le=16)
     batch_wait_s: float = Field(default=0.05, ge=0)
     max_attempts: int = Field(default=5, ge=1)
     backoff_initial_s: float = Field(default=0.2, ge=0)

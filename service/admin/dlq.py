@@ -16,18 +16,30 @@ from service.runtime import Runtime
 MAX_SCAN = 10_000
 
 
-def _describe(message: Any) -> dict[str, Any]:
+def _payload(body: bytes) -> dict[str, Any]:
+    """A dead letter is one event; an envelope of a whole write also names one tenant."""
     try:
-        payload = orjson.loads(message.body)
+        data = orjson.loads(body)
     except orjson.JSONDecodeError:
-        payload = {"raw": message.body[:512].decode("utf-8", "replace")}
+        return {"raw": body[:512].decode("utf-8", "replace")}
+    if not isinstance(data, dict):
+        return {}
+    events = data.get("events")
+    if isinstance(events, list) and events and isinstance(events[0], dict):
+        return {**events[0], "events": len(events)}
+    return data
+
+
+def _describe(message: Any) -> dict[str, Any]:
+    payload = _payload(message.body)
     headers = dict(message.headers or {})
     return {
         "message_id": message.message_id,
-        "tenant_id": payload.get("tenant_id") if isinstance(payload, dict) else None,
-        "id": payload.get("id") if isinstance(payload, dict) else None,
-        "version": payload.get("version") if isinstance(payload, dict) else None,
-        "op": payload.get("op") if isinstance(payload, dict) else None,
+        "tenant_id": payload.get("tenant_id"),
+        "id": payload.get("id"),
+        "version": payload.get("version"),
+        "op": payload.get("op"),
+        "events": payload.get("events", 1),
         "error": str(headers.get("x-error", "")),
         "attempts": int(headers.get("x-attempts", 0) or 0),
     }
@@ -41,12 +53,7 @@ async def _scan(runtime: Runtime, channel: Any, tenant: str, limit: int) -> tupl
         message = await queue.get(no_ack=False, fail=False)
         if message is None:
             break
-        try:
-            payload = orjson.loads(message.body)
-            owner = payload.get("tenant_id") if isinstance(payload, dict) else None
-        except orjson.JSONDecodeError:
-            owner = None
-        if owner == tenant:
+        if _payload(message.body).get("tenant_id") == tenant:
             mine.append(message)
             if len(mine) >= limit:
                 break

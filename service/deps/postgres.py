@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import json
-
 import asyncpg
+import orjson
 
 from service.migrations import apply_migrations
 from service.settings import PostgresSettings
 
 
+def _encode_json(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec(
+        "jsonb", encoder=_encode_json, decoder=orjson.loads, schema="pg_catalog"
+    )
 
 
 async def create_pool(settings: PostgresSettings, *, migrate: bool = True) -> asyncpg.Pool:

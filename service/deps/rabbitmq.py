@@ -6,6 +6,8 @@ the indexer moves messages it gives up on to ``documents.index.dlq``.
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from typing import Any
 
 import aio_pika
@@ -34,7 +36,7 @@ def make_message(payload: dict[str, Any], *, headers: dict[str, Any] | None = No
         body=orjson.dumps(payload),
         content_type="application/json",
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        message_id=f"{payload.get('id')}:{payload.get('version')}",
+        message_id=uuid.uuid4().hex,
         headers=headers or {},
     )
 
@@ -54,8 +56,6 @@ class Publisher:
 
     async def publish_many(self, payloads: list[dict[str, Any]]) -> None:
         """Returns once every message is confirmed; raises if any is not."""
-        import asyncio
-
         if not payloads:
             return
         await asyncio.gather(

@@ -59,16 +59,16 @@ def _to_out(row: asyncpg.Record) -> DocumentOut:
     return DocumentOut.model_validate(dict(row))
 
 
-async def _record_events(
+async def record_events(
     runtime: Runtime,
     conn: Conn,
     tenant: str,
     events: list[dict[str, Any]],
 ) -> None:
+    """One outbox row (one message) per write request, however many documents it has."""
     if runtime.settings.outbox.enabled and events:
-        await conn.executemany(
-            "INSERT INTO outbox (tenant_id, payload) VALUES ($1, $2)",
-            [(tenant, e) for e in events],
+        await conn.execute(
+            "INSERT INTO outbox (tenant_id, payload) VALUES ($1, $2)", tenant, {"events": events}
         )
 
 
@@ -94,9 +94,9 @@ async def after_commit(runtime: Runtime, tenant: str, events: list[dict[str, Any
     """Wake the relay (outbox) or publish now (naive); then invalidate the tenant's cache."""
     if runtime.settings.outbox.enabled:
         runtime.outbox_wakeup.set()
-    else:
+    elif events:
         try:
-            await runtime.publisher.publish_many(events)
+            await runtime.publisher.publish_many([{"events": events}])
         except Exception as exc:  # best effort by design: this is what the outbox fixes
             log.warning("naive publish lost %d events: %r", len(events), exc)
     try:
@@ -151,7 +151,7 @@ async def create_documents(
                 for r in rows
             ],
         )
-        await _record_events(runtime, conn, tenant, events)
+        await record_events(runtime, conn, tenant, events)
         await _audit(
             conn,
             principal,
@@ -204,7 +204,7 @@ async def update_document(
         if row is None:
             raise NotFound(f"document {doc_id} not found", tenant=tenant)
         events = [index_event(tenant, row)]
-        await _record_events(runtime, conn, tenant, events)
+        await record_events(runtime, conn, tenant, events)
         await _audit(
             conn, principal, "update", doc_id, {"fields": names, "version": row["version"]}
         )
@@ -226,7 +226,7 @@ async def delete_document(
             raise NotFound(f"document {doc_id} not found", tenant=tenant)
         # The delete carries a newer version, so a late older index event cannot resurrect it.
         events = [delete_event(tenant, doc_id, version + 1)]
-        await _record_events(runtime, conn, tenant, events)
+        await record_events(runtime, conn, tenant, events)
         await _audit(conn, principal, "delete", doc_id, {"version": version + 1})
     await after_commit(runtime, tenant, events)
     return WriteAccepted(id=doc_id, version=version + 1)

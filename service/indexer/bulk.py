@@ -32,11 +32,23 @@ class Event:
     doc: dict[str, Any] | None
 
 
-def parse_event(body: bytes) -> Event:
+def parse_message(body: bytes) -> list[dict[str, Any]]:
+    """A message holds one event, or ``{"events": [...]}`` (one per write request)."""
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidEvent(f"not JSON: {exc}") from exc
+    if isinstance(data, dict) and isinstance(data.get("events"), list):
+        events = data["events"]
+        if not events or not all(isinstance(e, dict) for e in events):
+            raise InvalidEvent("events must be a non-empty list of objects")
+        return list(events)
+    if isinstance(data, dict):
+        return [data]
+    raise InvalidEvent("a message must be a JSON object")
+
+
+def parse_event(data: object) -> Event:
     if not isinstance(data, dict):
         raise InvalidEvent("event must be a JSON object")
     op, tenant, doc_id, version = (

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import aio_pika
+import orjson
 import redis.asyncio as aioredis
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
@@ -31,6 +32,7 @@ from service.indexer.bulk import (
     bulk_lines,
     classify_item,
     parse_event,
+    parse_message,
 )
 from service.resilience import backoff_s, indexer_backoff
 from service.settings import Settings
@@ -74,10 +76,9 @@ class Indexer:
             queue = await self._channel.declare_queue(settings.amqp.queue, durable=True)
             tag = await queue.consume(self._inbox.put)
             log.info("indexer consuming %s", settings.amqp.queue)
-            while not self._stop.is_set():
-                batch = await self._next_batch()
-                if batch:
-                    await self._process(batch)
+            # Batches in flight at once: OpenSearch indexes one bulk per shard on one
+            # thread, so two keep both cores busy; external versions make order irrelevant.
+            await asyncio.gather(*(self._work() for _ in range(settings.indexer.concurrency)))
             await queue.cancel(tag)
         finally:
             if self._connection is not None:
@@ -97,80 +98,101 @@ class Indexer:
                 await asyncio.sleep(1.0)
         raise AssertionError("unreachable")
 
+    async def _work(self) -> None:
+        while not self._stop.is_set():
+            batch = await self._next_batch()
+            if batch:
+                await self._process(batch)
+
     async def _next_batch(self) -> list[Any]:
+        """Messages until they hold ``batch_size`` events or ``batch_wait_s`` has passed."""
         try:
             first = await asyncio.wait_for(self._inbox.get(), timeout=0.5)
         except TimeoutError:
             return []
         batch = [first]
+        events = _event_count(first)
         deadline = time.monotonic() + self.settings.indexer.batch_wait_s
-        while len(batch) < self.settings.indexer.batch_size:
+        while events < self.settings.indexer.batch_size:
             try:
-                batch.append(self._inbox.get_nowait())
-                continue
+                message = self._inbox.get_nowait()
             except asyncio.QueueEmpty:
-                pass
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                batch.append(await asyncio.wait_for(self._inbox.get(), timeout=remaining))
-            except TimeoutError:
-                break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    message = await asyncio.wait_for(self._inbox.get(), timeout=remaining)
+                except TimeoutError:
+                    break
+            batch.append(message)
+            events += _event_count(message)
         return batch
 
-    async def _dead_letter(self, message: Any, error: str, attempts: int) -> None:
-        headers = dict(message.headers or {})
-        headers.update({"x-error": error[:1000], "x-attempts": attempts})
+    async def _dead_letter(
+        self, body: bytes, message_id: str | None, error: str, attempts: int
+    ) -> None:
+        """Publishes one dead letter (confirmed); the caller acks the original after."""
         dead = aio_pika.Message(
-            body=message.body,
+            body=body,
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            message_id=message.message_id,
-            headers=headers,
+            message_id=message_id,
+            headers={"x-error": error[:1000], "x-attempts": attempts},
         )
         await self._channel.default_exchange.publish(dead, routing_key=self.settings.amqp.dlq)
-        await message.ack()
         self.dead_lettered += 1
-        log.warning("dead-lettered %s after %d attempt(s): %s", message.message_id, attempts, error)
+        log.warning("dead-lettered %s after %d attempt(s): %s", message_id, attempts, error)
 
     async def _process(self, messages: list[Any]) -> None:
-        pending: list[tuple[Any, Event]] = []
+        """Indexes every event of the batch; a message is acked once all its events are
+        indexed, superseded or dead-lettered (each dead event becomes its own dead letter)."""
+        pending: list[tuple[_Unit, Event]] = []
+        units: list[_Unit] = []
         for message in messages:
             try:
-                pending.append((message, parse_event(message.body)))
+                raw_events = parse_message(message.body)
             except InvalidEvent as exc:
-                await self._dead_letter(message, f"invalid event: {exc}", 1)
+                await self._dead_letter(
+                    message.body, message.message_id, f"invalid message: {exc}", 1
+                )
+                await message.ack()
+                continue
+            unit = _Unit(message, len(raw_events))
+            units.append(unit)
+            for raw in raw_events:
+                try:
+                    pending.append((unit, parse_event(raw)))
+                except InvalidEvent as exc:
+                    await self._dead_letter(
+                        orjson.dumps(raw), message.message_id, f"invalid event: {exc}", 1
+                    )
+                    unit.left -= 1
         attempt = 0
         tenants: set[str] = set()
         while pending:
             try:
                 response = await self._bulk([event for _, event in pending])
             except (OSConnectionError, TransportError, TimeoutError, OSError) as exc:
-                status = getattr(exc, "status_code", None)
-                if isinstance(status, int) and status == 400:
-                    # The request itself is refused: no item got through; count it as an attempt.
-                    response = {
-                        "items": [{"index": {"status": 400, "error": str(exc)}} for _ in pending]
-                    }
-                else:
-                    delay = backoff_s(self._wait, attempt=min(attempt + 1, 10))
-                    log.warning("bulk request failed, retrying in %.2fs: %r", delay, exc)
-                    await asyncio.sleep(delay)
-                    continue
+                delay = backoff_s(self._wait, attempt=min(attempt + 1, 10))
+                log.warning("bulk request failed, retrying in %.2fs: %r", delay, exc)
+                await asyncio.sleep(delay)
+                continue
             attempt += 1
-            retry: list[tuple[Any, Event]] = []
+            retry: list[tuple[_Unit, Event]] = []
             last_error = ""
-            for (message, event), item in zip(pending, response["items"], strict=True):
+            for (unit, event), item in zip(pending, response["items"], strict=True):
                 outcome, reason = classify_item(item)
                 if outcome is Outcome.DONE:
-                    await message.ack()
                     self.indexed += 1
                     tenants.add(event.tenant_id)
+                    unit.left -= 1
                 elif outcome is Outcome.DEAD or attempt >= self.settings.indexer.max_attempts:
-                    await self._dead_letter(message, reason, attempt)
+                    await self._dead_letter(
+                        orjson.dumps(_event_body(event)), unit.message.message_id, reason, attempt
+                    )
+                    unit.left -= 1
                 else:
-                    retry.append((message, event))
+                    retry.append((unit, event))
                     last_error = reason
             pending = retry
             if pending:
@@ -183,6 +205,9 @@ class Indexer:
                     last_error,
                 )
                 await asyncio.sleep(delay)
+        for unit in units:
+            assert unit.left == 0
+            await unit.message.ack()
         await self._invalidate(tenants)
 
     async def _bulk(self, events: list[Event]) -> dict[str, Any]:
@@ -219,3 +244,30 @@ class Indexer:
                 await pipe.execute()
         except Exception as exc:  # the cache TTL still bounds staleness
             log.warning("could not invalidate cached searches: %r", exc)
+
+
+class _Unit:
+    """One delivered message and how many of its events are still unresolved."""
+
+    def __init__(self, message: Any, events: int) -> None:
+        self.message = message
+        self.left = events
+
+
+def _event_count(message: Any) -> int:
+    try:
+        return max(1, len(parse_message(message.body)))
+    except InvalidEvent:
+        return 1
+
+
+def _event_body(event: Event) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "op": event.op,
+        "tenant_id": event.tenant_id,
+        "id": event.id,
+        "version": event.version,
+    }
+    if event.doc is not None:
+        body["doc"] = event.doc
+    return body

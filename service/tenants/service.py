@@ -6,7 +6,7 @@ import logging
 import uuid
 from typing import Any
 
-from service.documents.service import delete_event
+from service.documents.service import delete_event, record_events
 from service.exceptions import NotFound
 from service.runtime import Runtime
 from service.tenants.auth import hash_api_key, new_api_key
@@ -78,11 +78,7 @@ async def erase_subject(runtime: Runtime, principal: Principal, subject: str) ->
             subject,
         )
         events = [delete_event(tenant, r["id"], r["version"] + 1) for r in rows]
-        if runtime.settings.outbox.enabled and events:
-            await conn.executemany(
-                "INSERT INTO outbox (tenant_id, payload) VALUES ($1, $2)",
-                [(tenant, e) for e in events],
-            )
+        await record_events(runtime, conn, tenant, events)
         await conn.execute(
             "INSERT INTO audit_log (tenant_id, actor, action, detail) "
             "VALUES ($1, $2, 'erasure', $3)",
@@ -94,7 +90,7 @@ async def erase_subject(runtime: Runtime, principal: Principal, subject: str) ->
         runtime.outbox_wakeup.set()
     elif events:
         try:
-            await runtime.publisher.publish_many(events)
+            await runtime.publisher.publish_many([{"events": events}])
         except Exception as exc:
             log.warning("naive publish of erasure events failed: %r", exc)
     removed = await _delete_from_engine(runtime, tenant, subject, events)
