@@ -1,0 +1,214 @@
+"""What a fault did, read from the run's timeline and per-second series:
+fault windows, the phases they cut the run into, recovery (RTO) and breaker
+verification. Pure functions of recorded data; nothing here touches the stack.
+
+    windows = fault_windows(events, end_s=600)
+    recovery = measure_recovery(ok_by_second, injected_s=120.0, removed_s=180.0,
+                                sustained_s=10.0, end_s=600)
+    recovery.rto_s, recovery.breach_s
+
+RTO is the time from fault injection to the first second from which every
+second of a sustained window (default 10 s) meets the objectives again. The
+breach runs from the first second that misses them to the last one before
+recovery; its length counts whole seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from gameday.slo.verdict import PhaseKind
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class EventLike(BaseModel):
+    """The event fields this module reads (run data's events have more)."""
+
+    type: str
+    t_s: float
+    name: str | None = None
+    target: str | None = None
+    fault: str | None = None
+    dependency: str | None = None
+    to_state: str | None = None
+
+
+class FaultWindow(_Frozen):
+    name: str
+    target: str | None
+    fault: str | None
+    injected_s: float
+    removed_s: float | None  # None: never removed before the run ended
+
+
+class Phase(_Frozen):
+    name: str  # steady, fault:<name>, recovered, run
+    kind: PhaseKind
+    start_s: float
+    end_s: float
+
+
+class Recovery(_Frozen):
+    rto_s: float | None
+    recovered_at_s: float | None
+    recovery_after_removal_s: float | None
+    impact_after_s: float | None  # fault start to the first second that missed the SLOs
+    breach_start_s: float | None
+    breach_end_s: float | None
+    breach_s: float
+    breached_seconds: int
+
+
+class BreakerCheck(_Frozen):
+    dependency: str
+    opened_after_s: float | None  # fault start to the breaker opening
+    closed_after_s: float | None  # fault removal to the breaker closing again
+    open_within_s: float | None
+    close_within_s: float | None
+    passed: bool
+    note: str | None = None
+
+
+def fault_windows(events: Sequence[EventLike], *, end_s: float) -> list[FaultWindow]:
+    """Pair each fault_injected with the next fault_removed of the same name."""
+    windows: list[FaultWindow] = []
+    open_faults: dict[str, EventLike] = {}
+    for event in sorted(events, key=lambda e: e.t_s):
+        key = event.name or event.target or "fault"
+        if event.type == "fault_injected":
+            open_faults[key] = event
+        elif event.type == "fault_removed" and key in open_faults:
+            start = open_faults.pop(key)
+            windows.append(_window(key, start, event.t_s))
+    for key, start in open_faults.items():
+        windows.append(_window(key, start, None))
+    return sorted(windows, key=lambda w: w.injected_s)
+
+
+def _window(name: str, start: EventLike, removed_s: float | None) -> FaultWindow:
+    return FaultWindow(
+        name=name,
+        target=start.target,
+        fault=start.fault,
+        injected_s=start.t_s,
+        removed_s=removed_s,
+    )
+
+
+def phases(
+    windows: Sequence[FaultWindow], *, end_s: float, recovered_at_s: float | None = None
+) -> list[Phase]:
+    """steady (before the first fault), one per fault window, recovered (from
+    the moment SLOs held again after the last fault, or its removal), and run."""
+    out = [Phase(name="run", kind="run", start_s=0.0, end_s=end_s)]
+    if not windows:
+        return out
+    first = min(w.injected_s for w in windows)
+    if first > 0:
+        out.insert(0, Phase(name="steady", kind="steady", start_s=0.0, end_s=first))
+    for w in windows:
+        stop = w.removed_s if w.removed_s is not None else end_s
+        out.insert(
+            -1, Phase(name=f"fault:{w.name}", kind="fault", start_s=w.injected_s, end_s=stop)
+        )
+    if all(w.removed_s is not None for w in windows):
+        last_removed = max(w.removed_s for w in windows if w.removed_s is not None)
+        start = max(last_removed, recovered_at_s or last_removed)
+        if start < end_s:
+            out.insert(-1, Phase(name="recovered", kind="recovered", start_s=start, end_s=end_s))
+    return out
+
+
+def measure_recovery(
+    ok_by_second: Sequence[bool],
+    *,
+    injected_s: float,
+    removed_s: float | None,
+    sustained_s: float,
+    end_s: float | None = None,
+) -> Recovery:
+    """`ok_by_second[s]` says whether second s met the objectives."""
+    last = len(ok_by_second) if end_s is None else min(len(ok_by_second), math.ceil(end_s))
+    window = max(1, math.ceil(sustained_s))
+    start = max(0, math.floor(injected_s))
+    recovered_at: int | None = None
+    for s in range(start, last - window + 1):
+        if all(ok_by_second[s : s + window]):
+            recovered_at = s
+            break
+    horizon = recovered_at if recovered_at is not None else last
+    missed = [s for s in range(start, horizon) if not ok_by_second[s]]
+    breach_start = missed[0] if missed else None
+    breach_end = missed[-1] + 1 if missed else None
+    rto = None if recovered_at is None else max(0.0, recovered_at - injected_s)
+    if recovered_at is not None and not missed:
+        rto = 0.0
+    after_removal = None
+    if recovered_at is not None and removed_s is not None:
+        after_removal = max(0.0, recovered_at - removed_s)
+    return Recovery(
+        rto_s=rto,
+        recovered_at_s=None if recovered_at is None else float(recovered_at),
+        recovery_after_removal_s=after_removal,
+        impact_after_s=None if breach_start is None else max(0.0, breach_start - injected_s),
+        breach_start_s=None if breach_start is None else float(breach_start),
+        breach_end_s=None if breach_end is None else float(breach_end),
+        breach_s=0.0
+        if breach_start is None or breach_end is None
+        else float(breach_end - breach_start),
+        breached_seconds=len(missed),
+    )
+
+
+def verify_breaker(
+    events: Sequence[EventLike],
+    *,
+    dependency: str,
+    window: FaultWindow,
+    open_within_s: float | None,
+    close_within_s: float | None,
+) -> BreakerCheck:
+    """The breaker must open within `open_within_s` of the fault and be closed
+    again within `close_within_s` of its removal."""
+    transitions = [
+        (e.t_s, (e.to_state or "").lower())
+        for e in sorted(events, key=lambda e: e.t_s)
+        if e.type == "breaker_transition" and e.dependency == dependency
+    ]
+    opened = next(
+        (t for t, state in transitions if state == "open" and t >= window.injected_s), None
+    )
+    closed = None
+    if window.removed_s is not None:
+        closed = next(
+            (t for t, state in transitions if state == "closed" and t >= window.removed_s), None
+        )
+    opened_after = None if opened is None else opened - window.injected_s
+    closed_after = None if closed is None or window.removed_s is None else closed - window.removed_s
+    notes: list[str] = []
+    passed = True
+    if open_within_s is not None:
+        if opened_after is None:
+            passed, notes = False, [*notes, "never opened"]
+        elif opened_after > open_within_s:
+            passed, notes = False, [*notes, f"opened after {opened_after:.1f} s"]
+    if close_within_s is not None:
+        if closed_after is None:
+            passed, notes = False, [*notes, "never closed again"]
+        elif closed_after > close_within_s:
+            passed, notes = False, [*notes, f"closed after {closed_after:.1f} s"]
+    return BreakerCheck(
+        dependency=dependency,
+        opened_after_s=None if opened_after is None else round(opened_after, 3),
+        closed_after_s=None if closed_after is None else round(closed_after, 3),
+        open_within_s=open_within_s,
+        close_within_s=close_within_s,
+        passed=passed,
+        note="; ".join(notes) or None,
+    )

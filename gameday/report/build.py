@@ -1,0 +1,303 @@
+"""Judging a run: run data + SLO file -> `Summary`.
+
+    summary = build_summary(load_run(run_dir), slo, slo_source="slo.yaml")
+
+Overall and per-endpoint objectives are judged per phase. They decide the
+verdict in the steady phase, after recovery, and over the whole run when the
+run had no fault; inside a fault window they are shown for information (the
+experiment's own `during` objectives, RTO, RPO and breaker checks judge it),
+and availability is judged over the whole run against its error budget.
+"""
+
+from __future__ import annotations
+
+from gameday.chaos.analysis import (
+    EventLike,
+    FaultWindow,
+    Phase,
+    Recovery,
+    fault_windows,
+    measure_recovery,
+    phases,
+    verify_breaker,
+)
+from gameday.report.figures import measure, ok_by_second, run_end_s
+from gameday.report.rundata import ALL, RunData
+from gameday.report.summary import (
+    ErrorBudget,
+    ExperimentSummary,
+    PhaseFigures,
+    RunFacts,
+    Summary,
+)
+from gameday.slo.evaluate import judge_objectives
+from gameday.slo.model import SloFile
+from gameday.slo.verdict import Figures, ObjectiveResult, decide, judge
+
+
+def build_summary(run: RunData, slo: SloFile, *, slo_source: str) -> Summary:
+    problems = list(run.problems)
+    end_s = run_end_s(run)
+    events = [EventLike.model_validate(e.model_dump()) for e in run.events]
+    windows = fault_windows(events, end_s=end_s)
+    ok = ok_by_second(
+        run,
+        end_s=end_s,
+        latency_ms=slo.overall.latency.thresholds_ms(),
+        error_rate_pct=slo.overall.error_rate_pct,
+    )
+    recoveries = {
+        id(w): measure_recovery(
+            ok,
+            injected_s=w.injected_s,
+            removed_s=w.removed_s,
+            sustained_s=slo.sustained_window,
+            end_s=end_s,
+        )
+        for w in windows
+    }
+    recovered_at = None
+    if windows and recoveries[id(windows[-1])].recovered_at_s is not None:
+        recovered_at = recoveries[id(windows[-1])].recovered_at_s
+    run_phases = phases(windows, end_s=end_s, recovered_at_s=recovered_at)
+    phase_figures = [_phase_figures(run, phase) for phase in run_phases]
+    whole = next(p for p in phase_figures if p.kind == "run")
+
+    results: list[ObjectiveResult] = []
+    for phase in phase_figures:
+        gating = phase.kind in ("steady", "recovered") or (phase.kind == "run" and not windows)
+        results += judge_objectives(
+            slo.overall, phase.overall, scope="overall", phase=phase.name, gating=gating
+        )
+        for endpoint, objectives in slo.endpoints.items():
+            figures = phase.endpoints.get(endpoint)
+            if figures is None:
+                continue
+            results += judge_objectives(
+                objectives, figures, scope=endpoint, phase=phase.name, gating=gating
+            )
+    for endpoint in slo.endpoints:
+        if endpoint not in run.histograms:
+            problems.append(f"the SLO file names endpoint {endpoint!r}, which the run never called")
+
+    budget = _error_budget(slo, whole.overall, phase_figures)
+    results.append(
+        judge(
+            name="availability [run]",
+            scope="overall",
+            phase="run",
+            metric="availability_pct",
+            comparator=">=",
+            target=slo.availability_pct,
+            measured=budget.availability_pct,
+            unit="%",
+        )
+    )
+    experiments = []
+    for window in windows:
+        summary, checks = _judge_experiment(run, slo, window, recoveries[id(window)], events)
+        phase = next(p for p in phase_figures if p.name == f"fault:{window.name}")
+        during = slo.for_experiment(window.name).during
+        if during is not None:
+            checks += judge_objectives(
+                during, phase.overall, scope=f"experiment:{window.name}", phase=phase.name
+            )
+        experiments.append(
+            summary.model_copy(update={"burn_rate": budget.burn_rates.get(phase.name)})
+        )
+        results += checks
+        if checks and run.reconciliation is None and _needs_reconciliation(slo, window):
+            problems.append(
+                f"reconciliation.json is missing: RPO and lost writes of {window.name} "
+                "cannot be judged"
+            )
+    return Summary(
+        run_id=run.run_id,
+        verdict=decide(results, problems),
+        reasons=problems,
+        slo_source=slo_source,
+        run=_facts(run),
+        objectives=results,
+        overall=whole.overall,
+        endpoints=whole.endpoints,
+        phases=phase_figures,
+        experiments=experiments,
+        error_budget=budget,
+        reconciliation=run.reconciliation.model_dump() if run.reconciliation else None,
+    )
+
+
+def _phase_figures(run: RunData, phase: Phase) -> PhaseFigures:
+    return PhaseFigures(
+        name=phase.name,
+        kind=phase.kind,
+        start_s=phase.start_s,
+        end_s=phase.end_s,
+        overall=measure(run, ALL, phase.start_s, phase.end_s),
+        endpoints={ep: measure(run, ep, phase.start_s, phase.end_s) for ep in run.endpoints},
+    )
+
+
+def _error_budget(slo: SloFile, whole: Figures, phases_: list[PhaseFigures]) -> ErrorBudget:
+    fraction = slo.error_budget_fraction
+    allowed = fraction * whole.count
+    return ErrorBudget(
+        availability_target_pct=slo.availability_pct,
+        availability_pct=(
+            round(100.0 * (1 - whole.errors / whole.count), 6) if whole.count else None
+        ),
+        budget_fraction=round(fraction, 9),
+        allowed_errors=round(allowed, 3),
+        errors=whole.errors,
+        consumed_pct=round(100.0 * whole.errors / allowed, 3) if allowed else None,
+        burn_rates={
+            p.name: round(p.overall.error_rate_pct / 100.0 / fraction, 3)
+            for p in phases_
+            if p.overall.count
+        },
+    )
+
+
+def _needs_reconciliation(slo: SloFile, window: FaultWindow) -> bool:
+    wanted = slo.for_experiment(window.name)
+    return wanted.rpo is not None or wanted.max_lost_writes is not None
+
+
+def _judge_experiment(
+    run: RunData,
+    slo: SloFile,
+    window: FaultWindow,
+    recovery: Recovery,
+    events: list[EventLike],
+) -> tuple[ExperimentSummary, list[ObjectiveResult]]:
+
+    wanted = slo.for_experiment(window.name)
+    scope = f"experiment:{window.name}"
+    phase = f"fault:{window.name}"
+    checks: list[ObjectiveResult] = []
+    rto_limits = [v for v in (wanted.rto, slo.limits.rto) if v is not None]
+    checks.append(
+        judge(
+            name=f"{window.name} RTO",
+            scope=scope,
+            phase=phase,
+            metric="rto_s",
+            comparator="<=",
+            target=min(rto_limits),
+            measured=recovery.rto_s,
+            unit="s",
+            note=None if recovery.rto_s is not None else "SLOs never held again before the end",
+        )
+    )
+    rec = run.reconciliation
+    if rec is not None:
+        rpo_limits = [v for v in (wanted.rpo, slo.limits.rpo) if v is not None]
+        checks.append(
+            judge(
+                name=f"{window.name} RPO",
+                scope=scope,
+                phase=phase,
+                metric="rpo_s",
+                comparator="<=",
+                target=min(rpo_limits),
+                measured=rec.rpo_s,
+                unit="s",
+            )
+        )
+        if wanted.max_lost_writes is not None:
+            checks.append(
+                judge(
+                    name=f"{window.name} lost writes",
+                    scope=scope,
+                    phase=phase,
+                    metric="lost_writes",
+                    comparator="<=",
+                    target=float(wanted.max_lost_writes),
+                    measured=float(rec.lost),
+                    unit="writes",
+                )
+            )
+    breaker = None
+    if wanted.breaker is not None:
+        breaker = verify_breaker(
+            events,
+            dependency=wanted.breaker.dependency,
+            window=window,
+            open_within_s=wanted.breaker.open_within,
+            close_within_s=wanted.breaker.close_within,
+        )
+        if wanted.breaker.open_within is not None:
+            checks.append(
+                judge(
+                    name=f"{window.name} {breaker.dependency} breaker opens",
+                    scope=scope,
+                    phase=phase,
+                    metric="breaker_opened_after_s",
+                    comparator="<=",
+                    target=wanted.breaker.open_within,
+                    measured=breaker.opened_after_s,
+                    unit="s",
+                    note=None if breaker.opened_after_s is not None else "never opened",
+                )
+            )
+        if wanted.breaker.close_within is not None:
+            checks.append(
+                judge(
+                    name=f"{window.name} {breaker.dependency} breaker closes",
+                    scope=scope,
+                    phase=phase,
+                    metric="breaker_closed_after_s",
+                    comparator="<=",
+                    target=wanted.breaker.close_within,
+                    measured=breaker.closed_after_s,
+                    unit="s",
+                    note=None if breaker.closed_after_s is not None else "never closed again",
+                )
+            )
+    summary = ExperimentSummary(
+        name=window.name,
+        target=window.target,
+        fault=window.fault,
+        injected_s=window.injected_s,
+        removed_s=window.removed_s,
+        rto_s=recovery.rto_s,
+        recovered_at_s=recovery.recovered_at_s,
+        recovery_after_removal_s=recovery.recovery_after_removal_s,
+        impact_after_s=recovery.impact_after_s,
+        detected_after_s=breaker.opened_after_s if breaker else recovery.impact_after_s,
+        breach_start_s=recovery.breach_start_s,
+        breach_end_s=recovery.breach_end_s,
+        breach_s=recovery.breach_s,
+        rpo_s=rec.rpo_s if rec else None,
+        lost_writes=rec.lost if rec else None,
+        lost_ids=rec.lost_ids if rec else [],
+        breaker=breaker,
+        burn_rate=None,
+    )
+    return summary, checks
+
+
+def _facts(run: RunData) -> RunFacts:
+    record = run.record
+    if record is None:
+        return RunFacts(run_id=run.run_id)
+    return RunFacts(
+        run_id=record.run_id,
+        scenario=record.scenario,
+        shape=record.shape,
+        model=record.model,
+        target_rps=record.target_rps,
+        users=record.users,
+        duration_s=record.duration_s,
+        workers=record.workers,
+        seed=record.seed,
+        started_at=record.started_at,
+        ended_at=record.ended_at,
+        git_sha=record.git_sha,
+        versions=record.versions,
+        host=record.host,
+        experiment=record.experiment,
+        status=record.status,
+        generator_valid=record.generator.valid if record.generator else None,
+        generator_reasons=record.generator.reasons if record.generator else [],
+    )
