@@ -167,6 +167,8 @@ class LiveView:
                     "second": epoch - self.start_epoch,
                     "requests": total.requests,
                     "failures": total.failures,
+                    # what error-rate objectives count: the service's failures, not 4xx
+                    "errors": total.failures - total.kinds["fail_4xx"],
                     "hist": histograms.encode(total.histogram),
                 }
             gen = self.store.generator.get(epoch)

@@ -1,0 +1,97 @@
+"""Process faults on stack components (Chaos Toolkit python providers):
+SIGKILL, SIGTERM, SIGSTOP/SIGCONT of a component's process group or of one
+service worker, and restarts through the stack supervisor."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from gameday.chaos.events import record_event
+from gameday.errors import StackError
+from gameday.settings import StackSettings
+from gameday.stack import process
+
+__all__ = [
+    "continue_component",
+    "kill_component",
+    "kill_service_worker",
+    "restart_component",
+    "stop_component",
+]
+
+
+def _tracked(component: str) -> process.Tracked:
+    settings = StackSettings()
+    tracked = process.read_tracked(settings.run_dir, component)
+    if tracked is None or not tracked.is_alive():
+        raise StackError(f"{component} is not running: start it with `gameday stack up`")
+    return tracked
+
+
+def _signal(component: str, sig: signal.Signals) -> int:
+    tracked = _tracked(component)
+    os.killpg(tracked.pid, sig)
+    return tracked.pid
+
+
+def kill_component(component: str, signal_name: str = "SIGKILL") -> str:
+    sig = signal.Signals[signal_name]
+    pid = _signal(component, sig)
+    name = f"{component}-{signal_name.lower()}"
+    record_event(
+        "fault_injected", name=name, target=component, fault=signal_name, attributes={"pid": pid}
+    )
+    return name
+
+
+def stop_component(component: str) -> str:
+    """Freeze (SIGSTOP) the whole process group: connections hang, nothing answers."""
+    pid = _signal(component, signal.SIGSTOP)
+    name = f"{component}-frozen"
+    record_event(
+        "fault_injected", name=name, target=component, fault="SIGSTOP", attributes={"pid": pid}
+    )
+    return name
+
+
+def continue_component(component: str) -> None:
+    _signal(component, signal.SIGCONT)
+    record_event("fault_removed", name=f"{component}-frozen", target=component)
+
+
+def service_workers() -> list[int]:
+    """The uvicorn worker processes: children of the service's master process."""
+    master = _tracked("service").pid
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == master:
+                children.append(int(entry.name))
+    return sorted(children)
+
+
+def kill_service_worker(signal_name: str = "SIGKILL", index: int = 0) -> str:
+    workers = service_workers()
+    if not workers:
+        raise StackError("the service has no worker processes (is it running with --workers?)")
+    pid = workers[index % len(workers)]
+    os.kill(pid, signal.Signals[signal_name])
+    name = f"service-worker-{pid}-{signal_name.lower()}"
+    record_event(
+        "fault_injected", name=name, target="service", fault=signal_name, attributes={"pid": pid}
+    )
+    return name
+
+
+def restart_component(component: str) -> None:
+    """Start the component again if it is down (idempotent, like `stack up`)."""
+    from gameday.stack import supervisor
+
+    supervisor.up(StackSettings(), lambda line: None, only=[component])
+    record_event("fault_removed", name=f"{component}-restart", target=component)

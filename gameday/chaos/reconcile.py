@@ -1,0 +1,172 @@
+"""RPO: reconcile the write ledger (every acknowledged write) with the stores.
+
+For each document the ledger's last acknowledged operation says what must be
+true now: present at that version or newer (create, update), or absent
+(delete). PostgreSQL is the system of record; OpenSearch must follow within a
+grace period. A write is lost when PostgreSQL lacks it (or holds an older
+version), or when OpenSearch still lacks it after the grace period. The RPO is
+the span of acknowledgement times of the lost writes (0 when none).
+Indexing lag (found in OpenSearch only after waiting) is reported apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from gameday.load.rundir import iso
+from gameday.settings import StackSettings
+
+
+@dataclass
+class Expectation:
+    id: str
+    tenant: str
+    version: int
+    present: bool
+    t_s: float
+    acked_at: str
+
+
+@dataclass
+class Reconciliation:
+    checked_at: str
+    acknowledged: int
+    documents: int
+    present: int
+    lost: int
+    lost_ids: list[str] = field(default_factory=list)
+    lost_in_postgres: int = 0
+    lost_in_search: int = 0
+    rpo_s: float = 0.0
+    stale_versions: int = 0
+    not_yet_indexed_at_first_check: int = 0
+    max_indexing_lag_s: float = 0.0
+
+
+def expectations(ledger_path: Path) -> dict[str, Expectation]:
+    """The last acknowledged operation per document id."""
+    final: dict[str, Expectation] = {}
+    lines = ledger_path.read_text().splitlines() if ledger_path.exists() else []
+    for line in lines:
+        entry = json.loads(line)
+        final[entry["id"]] = Expectation(
+            id=entry["id"],
+            tenant=entry["tenant"],
+            version=int(entry["version"]),
+            present=entry["op"] != "delete",
+            t_s=float(entry["t_s"]),
+            acked_at=entry["acked_at"],
+        )
+    return final
+
+
+async def _postgres_versions(dsn: str, wanted: dict[str, Expectation]) -> dict[str, int]:
+    by_tenant: dict[str, list[str]] = {}
+    for e in wanted.values():
+        by_tenant.setdefault(e.tenant, []).append(e.id)
+    conn = await asyncpg.connect(dsn, timeout=10)
+    try:
+        found: dict[str, int] = {}
+        for tenant, ids in by_tenant.items():
+            rows = await conn.fetch(
+                "select id::text, version from documents"
+                " where tenant_id = $1 and id = any($2::uuid[])",
+                tenant,
+                ids,
+            )
+            found.update({r["id"]: int(r["version"]) for r in rows})
+        return found
+    finally:
+        await conn.close()
+
+
+def _search_versions(urls: list[str], alias: str, wanted: dict[str, Expectation]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    by_tenant: dict[str, list[str]] = {}
+    for e in wanted.values():
+        by_tenant.setdefault(e.tenant, []).append(e.id)
+    with httpx.Client(base_url=urls[0], timeout=30) as client:
+        client.post(f"/{alias}/_refresh")
+        for tenant, ids in by_tenant.items():
+            for start in range(0, len(ids), 1000):
+                chunk = ids[start : start + 1000]
+                response = client.post(
+                    f"/{alias}/_search",
+                    params={"routing": tenant},
+                    json={
+                        "query": {"ids": {"values": chunk}},
+                        "size": len(chunk),
+                        "version": True,
+                        "_source": False,
+                    },
+                )
+                response.raise_for_status()
+                for hit in response.json()["hits"]["hits"]:
+                    found[hit["_id"]] = int(hit["_version"])
+    return found
+
+
+def reconcile(
+    run_dir: Path, settings: StackSettings, *, grace_s: float = 30.0, alias: str = "documents"
+) -> Reconciliation:
+    final = expectations(run_dir / "ledger.jsonl")
+    acknowledged = (
+        len((run_dir / "ledger.jsonl").read_text().splitlines())
+        if (run_dir / "ledger.jsonl").exists()
+        else 0
+    )
+    pg = asyncio.run(_postgres_versions(settings.postgres_dsn, final)) if final else {}
+    lost_pg = {
+        i
+        for i, e in final.items()
+        if (e.present and pg.get(i, 0) < e.version) or (not e.present and i in pg)
+    }
+    stale = sum(1 for i, e in final.items() if e.present and 0 < pg.get(i, 0) < e.version)
+    # OpenSearch must catch up with what PostgreSQL holds, within the grace period.
+    pending = {i: e for i, e in final.items() if i not in lost_pg}
+    started = time.monotonic()
+    first_missing: int | None = None
+    lag_s = 0.0
+    while True:
+        indexed = _search_versions(settings.opensearch_urls, alias, pending) if pending else {}
+        missing = {
+            i
+            for i, e in pending.items()
+            if (e.present and indexed.get(i, 0) < e.version) or (not e.present and i in indexed)
+        }
+        if first_missing is None:
+            first_missing = len(missing)
+        if not missing or time.monotonic() - started >= grace_s:
+            break
+        lag_s = time.monotonic() - started
+        time.sleep(1.0)
+    lost = sorted(lost_pg | missing, key=lambda i: final[i].t_s)
+    times = [final[i].t_s for i in lost]
+    result = Reconciliation(
+        checked_at=iso(time.time()),
+        acknowledged=acknowledged,
+        documents=len(final),
+        present=sum(1 for i, e in final.items() if e.present and i not in lost),
+        lost=len(lost),
+        lost_ids=lost,
+        lost_in_postgres=len(lost_pg),
+        lost_in_search=len(missing),
+        rpo_s=round(max(times) - min(times), 3) if times else 0.0,
+        stale_versions=stale,
+        not_yet_indexed_at_first_check=first_missing or 0,
+        max_indexing_lag_s=round(lag_s, 3),
+    )
+    (run_dir / "reconciliation.json").write_text(json.dumps(asdict(result), indent=2) + "\n")
+    return result
+
+
+def summary(result: Reconciliation) -> dict[str, Any]:
+    return {"lost": result.lost, "rpo_s": result.rpo_s, "acknowledged": result.acknowledged}
