@@ -11,7 +11,7 @@ import sys
 import typer
 from rich.console import Console
 
-from gameday.cli import run, seed, stack, token
+from gameday.cli import compare, report, run, seed, stack, token
 from gameday.errors import GamedayError
 
 app = typer.Typer(
@@ -24,6 +24,8 @@ app.add_typer(stack.app, name="stack")
 run.register(app)
 token.register(app)
 seed.register(app)
+report.register(app)
+compare.register(app)
 
 _err = Console(stderr=True)
 
