@@ -152,8 +152,10 @@ def disable_proxy(proxy: str) -> str:
 
 def enable_proxy(proxy: str) -> None:
     with _client() as client:
+        was_enabled = client.proxies()[proxy].enabled
         client.set_enabled(proxy, True)
-    record_event("fault_removed", name=f"{proxy}-down", target=proxy)
+    if not was_enabled:  # a rollback after the method already restored it: no new event
+        record_event("fault_removed", name=f"{proxy}-down", target=proxy)
 
 
 def reset_all() -> None:

@@ -15,7 +15,9 @@ from gameday.chaos.events import record_event, run_dir
 from gameday.load import histograms
 from gameday.settings import StackSettings
 
-__all__ = ["error_rate", "p95_ms", "service_ready", "slo_holds"]
+__all__ = [
+    "error_rate", "error_rate_below", "p95_ms", "service_ready", "slo_holds", "wait_until",
+]
 
 
 def _window(window_s: int) -> list[dict[str, Any]]:
@@ -65,9 +67,10 @@ def slo_holds(
     return ok
 
 
-def error_rate_above(threshold: float = 0.5, window_s: int = 30) -> bool:
-    """Stop condition: the service has been mostly failing for `window_s`."""
-    return error_rate(int(window_s)) > float(threshold)
+def error_rate_below(threshold: float = 0.5, window_s: int = 30) -> bool:
+    """Safeguard (stop condition): false once the service has been failing more
+    than `threshold` of its requests over the last `window_s` seconds."""
+    return error_rate(int(window_s)) <= float(threshold)
 
 
 def service_ready(url: str | None = None, timeout_s: float = 2.0) -> bool:

@@ -9,11 +9,18 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from gameday.chaos.experiment import load_experiment
+from gameday.chaos.reconcile import reconcile
+from gameday.chaos.sidecar import ExperimentSidecar
 from gameday.errors import ConfigError
 from gameday.load import engine
 from gameday.load.config import LoadConfig
 from gameday.load.timespan import parse_timespan
-from gameday.settings import StackSettings
+from gameday.settings import PROJECT_ROOT, StackSettings
+from gameday.slo.loader import load_slo
+from gameday.slo.model import SloFile
+
+DEFAULT_SLO = PROJECT_ROOT / "slo.yaml"
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -45,9 +52,15 @@ def run(
         bool, typer.Option("--via-proxy", envvar="GAMEDAY_VIA_PROXY", help="through the api proxy")
     ] = False,
     target: Annotated[str | None, typer.Option(envvar="GAMEDAY_TARGET", help="service URL")] = None,
+    experiment: Annotated[
+        Path | None, typer.Option(envvar="GAMEDAY_EXPERIMENT", help="Chaos Toolkit experiment")
+    ] = None,
+    slo: Annotated[Path, typer.Option(envvar="GAMEDAY_SLO", help="SLO file")] = DEFAULT_SLO,
 ) -> None:
-    """Run a load test; print the run directory."""
+    """Run a load test (with a chaos experiment on the same clock); print the run directory."""
     stack = StackSettings()
+    slo_file = load_slo(slo)  # an invalid SLO file stops the run before any load (exit 2)
+    chaos = load_experiment(experiment) if experiment is not None else None
     if shape is None:
         shape = "constant-rate" if rate is not None else "steady"
     if workers < 0:
@@ -55,6 +68,12 @@ def run(
     duration_s = parse_timespan(duration, what="--duration")
     if duration_s <= 0:
         raise ConfigError("--duration must be positive (e.g. 90s, 5m)")
+    if chaos is not None and duration_s < chaos.planned_total_s:
+        console.print(
+            f"duration extended to {chaos.planned_total_s:.0f}s: warm-up {chaos.warmup_s:.0f}s "
+            f"+ method {chaos.planned_method_s:.0f}s + recovery {chaos.recovery_s:.0f}s"
+        )
+        duration_s = chaos.planned_total_s
     url = target or (
         f"http://{stack.host}:{stack.api_proxy_port}" if via_proxy else stack.service_url
     )
@@ -106,13 +125,42 @@ def run(
                 f"total {live.total}",
             )
 
-        record = engine.run_load(config, run_dir, on_tick=on_tick, stack=stack)
+        sidecar = (
+            ExperimentSidecar(chaos, run_dir, stack, slo_variables(slo_file))
+            if chaos is not None
+            else None
+        )
+        try:
+            record = engine.run_load(config, run_dir, on_tick=on_tick, stack=stack, sidecar=sidecar)
+        finally:
+            outcome = sidecar.finish() if sidecar is not None else None
     generator = record.get("generator", {})
     if not generator.get("valid", True):
         console.print(f"[yellow]generator was the bottleneck:[/] {'; '.join(generator['reasons'])}")
     console.print(f"run {record['status']}: {run_dir}")
     if record["status"] == "interrupted":
         raise typer.Exit(130)
+    if outcome is not None:
+        console.print("reconciling the write ledger with PostgreSQL and OpenSearch ...")
+        rpo = reconcile(run_dir, stack)
+        console.print(
+            f"experiment {outcome['name']}: {outcome['verdict'].upper()}"
+            f"{' - ' + outcome['error'] if outcome['error'] else ''}; "
+            f"lost writes {rpo.lost}, RPO {rpo.rpo_s:.1f}s"
+        )
+        if outcome["verdict"] == "error":
+            raise typer.Exit(2)
+        if outcome["verdict"] == "fail" or rpo.lost:
+            raise typer.Exit(1)
+
+
+def slo_variables(slo_file: SloFile) -> dict[str, float]:
+    """The SLO thresholds experiments read as configuration (`${p95_max_ms}`)."""
+    return {
+        "p95_max_ms": slo_file.overall.latency.p95 or 500.0,
+        "error_rate_max": (slo_file.overall.error_rate_pct or 0.1) / 100.0,
+        "window_s": slo_file.sustained_window,
+    }
 
 
 def register(app: typer.Typer) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -31,6 +31,14 @@ LOCUSTFILE = PROJECT_ROOT / "scenarios" / "locustfile.py"
 DEFAULT_TENANTS = 5
 # A few heavy tenants and a long tail: the share of users (or arrivals) per tenant.
 TENANT_WEIGHTS = [40.0, 25.0, 15.0, 10.0, 10.0]
+
+
+class Sidecar(Protocol):
+    """Something that runs beside the load on its clock (a chaos experiment)."""
+
+    def tick(self, elapsed_s: float) -> None: ...
+
+    def interrupt(self) -> None: ...
 
 
 class RunFailed(GamedayError):
@@ -205,6 +213,7 @@ def run_load(
     *,
     on_tick: Callable[[LiveStats], None],
     stack: StackSettings | None = None,
+    sidecar: Sidecar | None = None,
 ) -> dict[str, Any]:
     """Run the load to its end (or Ctrl-C); return the completed run.json."""
     record: dict[str, Any] = {
@@ -240,10 +249,15 @@ def run_load(
                 raise RunFailed(
                     "Locust did not stop within 60 s of the planned end", run_dir=run_dir
                 )
-            on_tick(read_live(run_dir, config, time.monotonic() - started))
+            elapsed = time.monotonic() - started
+            if sidecar is not None:
+                sidecar.tick(elapsed)
+            on_tick(read_live(run_dir, config, elapsed))
             time.sleep(0.5)
     except KeyboardInterrupt:
         interrupted = True
+        if sidecar is not None:
+            sidecar.interrupt()
     finally:
         _stop_all(processes)
         signal.signal(signal.SIGTERM, previous)

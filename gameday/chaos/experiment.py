@@ -1,0 +1,125 @@
+"""Loading and checking Chaos Toolkit experiments before anything runs.
+
+    experiment = load_experiment(Path("experiments/redis-down.json"))
+    experiment.warmup_s, experiment.recovery_s, experiment.planned_method_s
+
+An experiment names only providers of gameday.chaos (faults, processes,
+probes); an unknown module or function is an `InvalidExperiment` naming where
+it is and what would be valid, like Chaos Toolkit's own validation.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gameday.errors import ConfigError
+
+PROVIDER_MODULES = ("gameday.chaos.faults", "gameday.chaos.processes", "gameday.chaos.probes")
+DEFAULT_WARMUP_S = 10.0
+DEFAULT_RECOVERY_S = 20.0
+
+
+class InvalidExperiment(ConfigError):
+    def __init__(self, path: Path, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+
+
+@dataclass(frozen=True)
+class Experiment:
+    path: Path
+    name: str
+    title: str
+    data: dict[str, Any]
+    warmup_s: float
+    recovery_s: float
+
+    @property
+    def planned_method_s(self) -> float:
+        """Pauses in the method: how long the faults are planned to last."""
+        return sum(_pauses(a) for a in self.data.get("method", []))
+
+    @property
+    def planned_total_s(self) -> float:
+        return self.warmup_s + self.planned_method_s + self.recovery_s
+
+
+def _pauses(activity: dict[str, Any]) -> float:
+    pauses = activity.get("pauses") or {}
+    return float(pauses.get("before", 0)) + float(pauses.get("after", 0))
+
+
+def _functions(module_name: str) -> list[str]:
+    module = importlib.import_module(module_name)
+    return list(getattr(module, "__all__", []))
+
+
+def _check_activity(path: Path, where: str, activity: Any) -> None:
+    if not isinstance(activity, dict):
+        raise InvalidExperiment(path, f"{where} must be an object with type, name and provider")
+    if activity.get("type") not in ("action", "probe"):
+        raise InvalidExperiment(
+            path, f"{where}.type is {activity.get('type')!r}; expected action or probe"
+        )
+    if not activity.get("name"):
+        raise InvalidExperiment(path, f"{where}.name is missing")
+    provider = activity.get("provider")
+    if not isinstance(provider, dict) or provider.get("type") != "python":
+        raise InvalidExperiment(path, f"{where}.provider must be a python provider")
+    module = provider.get("module")
+    if module not in PROVIDER_MODULES:
+        raise InvalidExperiment(
+            path,
+            f"unknown module {module!r} in {where}; expected one of {', '.join(PROVIDER_MODULES)}",
+        )
+    func = provider.get("func")
+    valid = _functions(module)
+    if func not in valid:
+        kind = "fault" if module.endswith(("faults", "processes")) else "probe"
+        raise InvalidExperiment(
+            path, f"unknown {kind} {func!r} in {where}; expected one of {', '.join(valid)}"
+        )
+    arguments = provider.get("arguments", {})
+    if not isinstance(arguments, dict):
+        raise InvalidExperiment(path, f"{where}.provider.arguments must be an object")
+
+
+def load_experiment(path: Path) -> Experiment:
+    if not path.is_file():
+        raise ConfigError(f"experiment file {path} does not exist: see experiments/ for examples")
+    try:
+        text = path.read_text()
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0]
+        raise InvalidExperiment(path, f"not valid JSON/YAML: {first}") from exc
+    if not isinstance(data, dict):
+        raise InvalidExperiment(path, "the experiment must be an object")
+    for key in ("title", "description", "method"):
+        if not data.get(key):
+            raise InvalidExperiment(path, f"'{key}' is missing")
+    if not isinstance(data["method"], list):
+        raise InvalidExperiment(path, "'method' must be a list of activities")
+    hypothesis = data.get("steady-state-hypothesis") or {}
+    for i, probe in enumerate(hypothesis.get("probes", [])):
+        _check_activity(path, f"steady-state-hypothesis.probes[{i}]", probe)
+    for section in ("method", "rollbacks"):
+        for i, activity in enumerate(data.get(section, []) or []):
+            _check_activity(path, f"{section}[{i}]", activity)
+    extension: dict[str, Any] = next(
+        (e for e in data.get("extensions", []) if e.get("name") == "gameday"), {}
+    )
+    return Experiment(
+        path=path,
+        name=path.stem,
+        title=str(data["title"]),
+        data=data,
+        warmup_s=float(extension.get("warmup_s", DEFAULT_WARMUP_S)),
+        recovery_s=float(extension.get("recovery_s", DEFAULT_RECOVERY_S)),
+    )

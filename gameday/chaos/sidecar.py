@@ -1,0 +1,171 @@
+"""Runs one Chaos Toolkit experiment beside the load, on the load's clock.
+
+The engine calls `tick()` while the load runs: after the warm-up it starts
+`chaos run` (rollback strategy `always`, so rollbacks run on failure and
+interruption too). On Ctrl-C `interrupt()` passes SIGINT on. `finish()` waits
+for the experiment, then makes sure the stack is left clean whatever happened:
+a last-resort reset of every proxy, frozen components thawed, and a check that
+no toxic is left (`LeftoverFaults` otherwise). It writes `experiment.json`.
+
+`chaos run` exits 0 when the steady state is already broken before the
+method (it skips the method): the journal, not the exit code, decides.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from gameday.chaos import faults
+from gameday.chaos.events import record_event
+from gameday.chaos.experiment import Experiment
+from gameday.errors import StackError
+from gameday.settings import StackSettings
+from gameday.stack import process
+
+
+class LeftoverFaults(StackError):
+    pass
+
+
+class ExperimentSidecar:
+    def __init__(
+        self,
+        experiment: Experiment,
+        run_dir: Path,
+        settings: StackSettings,
+        variables: dict[str, float],
+    ) -> None:
+        self.experiment = experiment
+        self.run_dir = run_dir
+        self.settings = settings
+        self.variables = variables
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.interrupted = False
+
+    @property
+    def journal_path(self) -> Path:
+        return self.run_dir / "journal.json"
+
+    def tick(self, elapsed_s: float) -> None:
+        if self.proc is None and not self.interrupted and elapsed_s >= self.experiment.warmup_s:
+            self._start()
+
+    def _start(self) -> None:
+        argv = [
+            sys.executable,
+            "-m",
+            "chaostoolkit",
+            "--log-file",
+            str(self.run_dir / "chaostoolkit.log"),
+            "run",
+            "--rollback-strategy",
+            "always",
+            "--journal-path",
+            str(self.journal_path),
+        ]
+        for key, value in self.variables.items():
+            argv += ["--var", f"{key}:float={value}"]
+        argv.append(str(self.experiment.path))
+        env = {
+            **os.environ,
+            "GAMEDAY_RUN_DIR": str(self.run_dir),
+            "GAMEDAY_TOXIPROXY_URL": self.settings.toxiproxy_url,
+        }
+        record_event("experiment_started", name=self.experiment.name, title=self.experiment.title)
+        with open(self.run_dir / "chaos.out", "ab") as out:
+            self.proc = subprocess.Popen(
+                argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def interrupt(self) -> None:
+        self.interrupted = True
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+
+    def finish(self, timeout_s: float = 120.0) -> dict[str, Any]:
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGINT)
+                try:
+                    self.proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                    self.proc.wait()
+        self._thaw_components()
+        leftovers_before_reset = faults.leftover_faults()
+        faults.reset_all()  # last resort, at the end of every run
+        leftovers = faults.leftover_faults()
+        result = self._summarise(leftovers_before_reset)
+        (self.run_dir / "experiment.json").write_text(json.dumps(result, indent=2) + "\n")
+        if leftovers:
+            raise LeftoverFaults(
+                f"faults still in place after the reset: {', '.join(leftovers)}; "
+                "run `gameday stack down` and `gameday stack up`"
+            )
+        return result
+
+    def _thaw_components(self) -> None:
+        """A component left frozen (SIGSTOP) by an interrupted experiment is resumed."""
+        for name in ("service", "indexer", "postgres", "redis", "rabbitmq", "opensearch"):
+            tracked = process.read_tracked(self.settings.run_dir, name)
+            if tracked is not None and tracked.is_alive():
+                try:
+                    os.killpg(tracked.pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+
+    def _summarise(self, leftovers: list[str]) -> dict[str, Any]:
+        journal = _read_json(self.journal_path)
+        steady = journal.get("steady_states") or {}
+        before = (steady.get("before") or {}).get("steady_state_met")
+        after = (steady.get("after") or {}).get("steady_state_met")
+        status = journal.get("status", "not started" if self.proc is None else "no journal")
+        error = None
+        if self.proc is None:
+            error = "the experiment never started (the run ended before its warm-up)"
+        elif before is False:
+            error = (
+                "the steady state was not met before the method: the method was skipped "
+                "and the experiment proved nothing"
+            )
+        elif status not in ("completed",):
+            error = f"the experiment ended with status {status!r}"
+        return {
+            "name": self.experiment.name,
+            "title": self.experiment.title,
+            "status": status,
+            "steady_state_before": before,
+            "steady_state_after": after,
+            "deviated": bool(journal.get("deviated")),
+            "interrupted": self.interrupted,
+            "rollbacks": [
+                {"name": r["activity"]["name"], "status": r["status"]}
+                for r in journal.get("rollbacks", [])
+            ],
+            "leftovers_before_reset": leftovers,
+            "error": error,
+            "verdict": "error"
+            if error and (before is False or self.proc is None)
+            else ("pass" if status == "completed" and not journal.get("deviated") else "fail"),
+        }
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    for _ in range(3):
+        try:
+            data = json.loads(path.read_text())
+            return data if isinstance(data, dict) else {}
+        except FileNotFoundError:
+            return {}
+        except ValueError:
+            time.sleep(0.5)
+    return {}
