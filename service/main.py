@@ -12,7 +12,6 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 
 from service.admin.router import router as admin_router
 from service.deps import opensearch, postgres, rabbitmq, redis
@@ -76,7 +75,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         openapi_url="/openapi.json",
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
     )
     app.state.settings = settings
     app.state.runtime = None

@@ -12,7 +12,7 @@ from tenacity.wait import wait_base
 
 def indexer_backoff(*, initial_s: float, max_s: float) -> wait_base:
     """Exponential from ``initial_s``, doubled each attempt, capped at ``max_s``, jittered."""
-    return tenacity.wait_exponential_jitter(initial=initial_s, max=max_s, jitter=initial_s / 2)
+    return tenacity.wait_exponential_jitter(multiplier=initial_s, max=max_s, jitter=initial_s / 2)
 
 
 def backoff_s(wait: wait_base, *, attempt: int) -> float:

@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -59,7 +60,7 @@ def mint_tokens(tenants: list[str], ttl_s: float = 3600) -> dict[str, str]:
 async def _post_batch(client: httpx.AsyncClient, token: str, docs: list[dict[str, Any]]) -> int:
     async for attempt in tenacity.AsyncRetrying(
         retry=tenacity.retry_if_exception_type((_Retryable, httpx.TransportError)),
-        wait=tenacity.wait_exponential_jitter(initial=0.2, max=5.0),
+        wait=tenacity.wait_exponential_jitter(multiplier=0.2, max=5.0),
         stop=tenacity.stop_after_attempt(5),
         reraise=True,
     ):
@@ -81,10 +82,17 @@ async def _post_batch(client: httpx.AsyncClient, token: str, docs: list[dict[str
 
 
 async def count_indexed(client: httpx.AsyncClient, tokens: dict[str, str]) -> int:
+    """Searchable documents of these tenants, asked of the engine, not the cache: each
+    call uses a different (and harmless) lower date bound, so a different cache key."""
     total = 0
+    bypass = (
+        datetime(1900, 1, 1, tzinfo=UTC) + timedelta(microseconds=time.time_ns() // 1000 % 10**9)
+    ).isoformat()
     for token in tokens.values():
         response = await client.get(
-            "/v1/search", params={"size": 1}, headers={"Authorization": f"Bearer {token}"}
+            "/v1/search",
+            params={"size": 1, "from_date": bypass},
+            headers={"Authorization": f"Bearer {token}"},
         )
         response.raise_for_status()
         total += int(response.json()["total"])
