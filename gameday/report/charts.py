@@ -50,7 +50,9 @@ def _figure(
     )
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(WIDTH_IN, height_in), layout="constrained")
+    # fixed margins, not a layout engine: constrained layout draws every figure twice
+    fig = Figure(figsize=(WIDTH_IN, height_in))
+    fig.subplots_adjust(left=0.09, right=0.93, top=0.96, bottom=0.6 / height_in, hspace=0.12)
     axes = fig.subplots(
         rows, 1, sharex=True, gridspec_kw={"height_ratios": ratios} if ratios else None
     )
@@ -208,7 +210,8 @@ def spectrum(curves: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.flo
     ax.set_xticklabels([f"{100 - 100 / t:g}%" for t in ticks])
     ax.set_xlabel("percentile")
     ax.set_ylabel("latency (ms)")
-    ax.legend(loc="upper left", fontsize=8)
+    if ax.get_legend_handles_labels()[1]:
+        ax.legend(loc="upper left", fontsize=8)
     return _svg(fig)
 
 
