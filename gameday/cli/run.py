@@ -56,6 +56,9 @@ def run(
         Path | None, typer.Option(envvar="GAMEDAY_EXPERIMENT", help="Chaos Toolkit experiment")
     ] = None,
     slo: Annotated[Path, typer.Option(envvar="GAMEDAY_SLO", help="SLO file")] = DEFAULT_SLO,
+    rpo_grace: Annotated[
+        str, typer.Option(envvar="GAMEDAY_RPO_GRACE", help="how long indexing may lag")
+    ] = "30s",
 ) -> None:
     """Run a load test (with a chaos experiment on the same clock); print the run directory."""
     stack = StackSettings()
@@ -142,7 +145,7 @@ def run(
         raise typer.Exit(130)
     if outcome is not None:
         console.print("reconciling the write ledger with PostgreSQL and OpenSearch ...")
-        rpo = reconcile(run_dir, stack)
+        rpo = reconcile(run_dir, stack, grace_s=parse_timespan(rpo_grace, what="--rpo-grace"))
         console.print(
             f"experiment {outcome['name']}: {outcome['verdict'].upper()}"
             f"{' - ' + outcome['error'] if outcome['error'] else ''}; "

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from gameday.load import histograms
-from tests.integration.load.conftest import RunningService, gameday_run
+from tests.integration.own_service import RunningService, gameday_run
 
 WRITE_ENDPOINTS = {"POST /v1/documents", "PUT /v1/documents/{id}", "DELETE /v1/documents/{id}"}
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gameday.stack import process
-from tests.integration.load.conftest import ROOT, RunningService, gameday_run
+from tests.integration.own_service import ROOT, RunningService, gameday_run
 
 
 @pytest.mark.parametrize(
