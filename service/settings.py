@@ -58,6 +58,7 @@ class AmqpSettings(BaseSettings):
     url: str = "amqp://gameday:gameday@127.0.0.1:22672/"
     exchange: str = "documents"
     queue: str = "documents.index"
+    publish_timeout_s: float = Field(default=10.0, gt=0)
 
     @property
     def dlq(self) -> str:

@@ -58,11 +58,15 @@ class Publisher:
         """Returns once every message is confirmed; raises if any is not."""
         if not payloads:
             return
-        await asyncio.gather(
-            *(
-                self._exchange.publish(make_message(p), routing_key=self._settings.queue)
-                for p in payloads
-            )
+        # Bounded: during a broker outage the relay must fail and back off, not hang.
+        await asyncio.wait_for(
+            asyncio.gather(
+                *(
+                    self._exchange.publish(make_message(p), routing_key=self._settings.queue)
+                    for p in payloads
+                )
+            ),
+            timeout=self._settings.publish_timeout_s,
         )
 
     async def close(self) -> None:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import httpx
 from opensearchpy import OpenSearch
 
+from gameday.chaos.toxiproxy import ToxiproxyClient
 from gameday.settings import StackSettings
 from service.settings import AuthSettings
 from service.tenants.auth import issue_token
@@ -26,6 +27,12 @@ class ServiceUnderTest:
     stack: StackSettings
     namespace: str
     logs: Path
+    amqp_proxy: str
+
+    def set_broker_reachable(self, reachable: bool) -> None:
+        """Enables or disables this service's private proxy to RabbitMQ."""
+        with ToxiproxyClient(self.stack.toxiproxy_url) as client:
+            client.set_enabled(self.amqp_proxy, reachable)
 
     def token(self, tenant: str, role: str = "user", ttl_s: float = 600) -> str:
         return issue_token(AuthSettings(), tenant=tenant, role=role, ttl_s=ttl_s)
