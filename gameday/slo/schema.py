@@ -1,6 +1,7 @@
 """The published JSON Schema of the SLO file (docs/slo.schema.json).
 
-python -m gameday.slo.schema > docs/slo.schema.json
+    python -c "import gameday.slo as s, sys; sys.stdout.write(s.render_schema())" \
+        > docs/slo.schema.json
 """
 
 from __future__ import annotations
