@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
@@ -43,6 +44,15 @@ def free_port() -> int:
                 continue
             return port
     raise RuntimeError("no free port in 23000-27999")
+
+
+def _start_uvicorn(port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "uvicorn", "--factory", "service.main:create_app"]
+    argv += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            argv, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
 
 
 def _wait_ready(url: str, procs: list[subprocess.Popen[bytes]], logs: Path) -> None:
@@ -157,28 +167,7 @@ def service_under_test(
     url = f"http://127.0.0.1:{port}"
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        with open(logs / "service.log", "wb") as service_log:
-            procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "uvicorn",
-                        "--factory",
-                        "service.main:create_app",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                        "--workers",
-                        "1",
-                    ],
-                    env=env,
-                    cwd=PROJECT_ROOT,
-                    stdout=service_log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
+        procs.append(_start_uvicorn(port, env, logs / "service.log"))
         _wait_ready(url, procs, logs)  # the service creates the topology and the index
         with open(logs / "indexer.log", "wb") as indexer_log:
             procs.append(
@@ -218,3 +207,23 @@ def new_tenant() -> Callable[[], str]:
         return f"tenant-{uuid.uuid4().hex[:12]}"
 
     return make
+
+
+@pytest.fixture
+def naive_service(service_under_test: ServiceUnderTest) -> Iterator[ServiceUnderTest]:
+    """A second service in the same namespace with the outbox off (the naive design)."""
+    sut = service_under_test
+    env = {**sut.env, "SERVICE_OUTBOX_ENABLED": "false"}
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = _start_uvicorn(port, env, sut.logs / "naive-service.log")
+    try:
+        _wait_ready(url, [proc], sut.logs)
+        yield replace(sut, url=url, env=env)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
