@@ -43,6 +43,8 @@ def _debian_packages_missing() -> list[str]:
         "rabbitmq-server": RABBITMQ_SERVER.exists(),
         "openjdk-17-jdk-headless": shutil.which("javac") is not None,
         "maven": shutil.which("mvn") is not None,
+        # the report's test renders index.html in headless Chromium
+        "chromium": shutil.which("chromium") is not None,
     }
     return [pkg for pkg, present in wanted.items() if not present]
 
