@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -141,9 +142,8 @@ def run(
     if not generator.get("valid", True):
         console.print(f"[yellow]generator was the bottleneck:[/] {'; '.join(generator['reasons'])}")
     console.print(f"run {record['status']}: {run_dir}")
-    if record["status"] == "interrupted":
-        raise typer.Exit(130)
-    if outcome is not None:
+    verdicts: list[str] = []
+    if outcome is not None and record["status"] != "interrupted":
         console.print("reconciling the write ledger with PostgreSQL and OpenSearch ...")
         rpo = reconcile(run_dir, stack, grace_s=parse_timespan(rpo_grace, what="--rpo-grace"))
         console.print(
@@ -151,10 +151,27 @@ def run(
             f"{' - ' + outcome['error'] if outcome['error'] else ''}; "
             f"lost writes {rpo.lost}, RPO {rpo.rpo_s:.1f}s"
         )
-        if outcome["verdict"] == "error":
-            raise typer.Exit(2)
-        if outcome["verdict"] == "fail" or rpo.lost:
-            raise typer.Exit(1)
+        verdicts.append("fail" if rpo.lost and outcome["verdict"] == "pass" else outcome["verdict"])
+    # The evidence is on disk; now the report judges it against the SLO file.
+    shutil.copyfile(slo, run_dir / "slo.yaml")
+    console.print("building the report ...")
+    from gameday.report.write import write_report  # keeps pandas out of CLI start-up
+
+    summary = write_report(run_dir, slo_path=run_dir / "slo.yaml")
+    verdicts.append(summary.verdict.value)
+    for reason in summary.reasons:
+        console.print(f"  error: {reason}")
+    for result in summary.violated():
+        measured = "nothing" if result.measured is None else f"{result.measured:g} {result.unit}"
+        console.print(
+            f"  violated: {result.name}: {measured} "
+            f"(target {result.comparator} {result.target:g} {result.unit})"
+        )
+    verdict = "error" if "error" in verdicts else ("fail" if "fail" in verdicts else "pass")
+    console.print(f"verdict {verdict.upper()}  report: {run_dir / 'index.html'}")
+    if record["status"] == "interrupted":
+        raise typer.Exit(130)
+    raise typer.Exit({"pass": 0, "fail": 1, "error": 2}[verdict])
 
 
 def slo_variables(slo_file: SloFile) -> dict[str, float]:
