@@ -34,16 +34,17 @@ START_TIMEOUT_S = 60.0
 
 
 def free_port() -> int:
-    """A free loopback port below the ephemeral range (so no client socket can take it)."""
+    """A free loopback port below the ephemeral range (so no client socket can take it),
+    in 25000-25999: other suites use 23xxx (a second stack), 24xxx and 26xxx."""
     for _ in range(200):
-        port = random.randint(23000, 27999)
+        port = random.randint(25000, 25999)
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    raise RuntimeError("no free port in 23000-27999")
+    raise RuntimeError("no free port in 25000-25999")
 
 
 def _start_uvicorn(port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
