@@ -89,14 +89,11 @@ def check_service(url: str) -> None:
 
 
 def mint_tokens(tenants: int, ttl_s: float) -> dict[str, str]:
-    from service.settings import AuthSettings
-    from service.tenants.auth import issue_token
+    """One user token per tenant, the same tenants `gameday seed` writes for."""
+    from gameday.seed.generator import tenant_names
+    from gameday.seed.loader import mint_tokens as mint
 
-    auth = AuthSettings()
-    return {
-        f"tenant-{i}": issue_token(auth, tenant=f"tenant-{i}", role="user", ttl_s=ttl_s)
-        for i in range(1, tenants + 1)
-    }
+    return mint(tenant_names(tenants), ttl_s=ttl_s)
 
 
 def new_run_dir(base: Path | None, scenario: str) -> Path:
