@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from gameday.load import histograms
+from gameday.settings import StackSettings
 from tests.integration.own_service import ROOT, RunningService, gameday_run
 
 # These tests are about the generator: objectives loose enough that only broken
@@ -240,3 +241,26 @@ def _tokens_by_tenant(out: Path) -> dict[str, str]:
         json.loads(line)["tenant"] for line in (out / "ledger.jsonl").read_text().splitlines()
     }
     return {t: issue_token(AuthSettings(), tenant=t, role="user", ttl_s=600) for t in tenants}
+
+
+def test_via_proxy_sends_the_load_through_the_api_proxy(
+    stack: StackSettings, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    result = gameday_run(
+        *LENIENT,
+        "--scenario",
+        "read_only",
+        "--rate",
+        "10",
+        "--duration",
+        "5s",
+        "--via-proxy",
+        "--out",
+        str(out),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = _run_json(out)
+    assert run["via_proxy"] is True
+    assert run["target_url"] == f"http://127.0.0.1:{stack.api_proxy_port}"
+    assert run["generator"]["total_requests"] >= 45
