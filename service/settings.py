@@ -10,6 +10,7 @@ Pool sizes default to what a 2-core machine runs well with two uvicorn workers.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -146,6 +147,8 @@ class IndexerSettings(BaseSettings):
 
     batch_size: int = Field(default=500, ge=1)
     concurrency: int = Field(default=2, ge=1, le=16)
+    prefetch: int = Field(default=64, ge=1)
+    heartbeat_file: Path | None = None  # written every 2s; the stack's health check reads it
     batch_wait_s: float = Field(default=0.05, ge=0)
     max_attempts: int = Field(default=5, ge=1)
     backoff_initial_s: float = Field(default=0.2, ge=0)

@@ -1,14 +1,20 @@
-"""The indexer (``python -m service.indexer``): healthy when it consumes the queue."""
+"""The indexer (``python -m service.indexer``): healthy while its heartbeat file is
+fresh and says it is consuming. The file lives in the run dir, so the check needs no
+dependency of its own (a Redis or broker outage should not hide a live indexer)."""
 
 from __future__ import annotations
 
 import sys
+import time
+from pathlib import Path
 
-import aio_pika
+import orjson
 
 from gameday.settings import PROJECT_ROOT
 from gameday.stack.component import Component, Health, Launch
-from service.settings import AmqpSettings, env_for_stack
+from service.settings import env_for_stack
+
+STALE_AFTER_S = 10.0
 
 
 class Indexer(Component):
@@ -23,25 +29,32 @@ class Indexer(Component):
     def listen_ports(self) -> list[int]:
         return []
 
+    @property
+    def heartbeat_path(self) -> Path:
+        return self.settings.run_dir / "indexer.heartbeat"
+
     def missing(self) -> str | None:
         return None
 
+    def prepare(self) -> None:
+        self.heartbeat_path.unlink(missing_ok=True)  # a stale file must not pass for a live one
+
     def launch(self) -> Launch:
-        return Launch(
-            argv=[sys.executable, "-m", "service.indexer"],
-            env=env_for_stack(self.settings),
-            cwd=PROJECT_ROOT,
-        )
+        env = env_for_stack(self.settings)
+        env["SERVICE_INDEXER_HEARTBEAT_FILE"] = str(self.heartbeat_path)
+        return Launch(argv=[sys.executable, "-m", "service.indexer"], env=env, cwd=PROJECT_ROOT)
 
     async def check(self) -> Health:
-        queue_name = AmqpSettings().queue
-        connection = await aio_pika.connect(self.settings.amqp_url, timeout=2.0)
         try:
-            channel = await connection.channel()
-            queue = await channel.declare_queue(queue_name, passive=True)
-            consumers = int(queue.declaration_result.consumer_count or 0)
-        finally:
-            await connection.close()
-        if consumers < 1:
-            return Health(healthy=False, error=f"no consumer on queue {queue_name}")
-        return Health(healthy=True, version=f"{consumers} consumer(s)")
+            state = orjson.loads(self.heartbeat_path.read_bytes())
+        except FileNotFoundError:
+            return Health(healthy=False, error="no heartbeat yet")
+        age_s = time.time() - float(state.get("at", 0))
+        if age_s > STALE_AFTER_S:
+            return Health(healthy=False, error=f"heartbeat {age_s:.0f}s old")
+        if not state.get("consuming"):
+            return Health(healthy=False, error="not consuming (broker unreachable?)")
+        version = (
+            f"indexed {state.get('indexed', 0)}, dead-lettered {state.get('dead_lettered', 0)}"
+        )
+        return Health(healthy=True, version=version)

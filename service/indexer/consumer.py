@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -39,6 +40,7 @@ from service.settings import Settings
 
 log = logging.getLogger("service.indexer")
 T = TypeVar("T")
+HEARTBEAT_EVERY_S = 2.0
 
 
 class Indexer:
@@ -56,6 +58,7 @@ class Indexer:
         self._opensearch: AsyncOpenSearch | None = None
         self._redis: aioredis.Redis | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self._consuming = False
 
     def stop(self) -> None:
         self._stop.set()
@@ -64,6 +67,7 @@ class Indexer:
         settings = self.settings
         self._opensearch = opensearch_dep.create_client(settings.opensearch)
         self._redis = redis_dep.create_client(settings.redis)
+        heartbeat = asyncio.get_running_loop().create_task(self._beat())
         try:
             client = self._opensearch
             await self._until_ready(
@@ -71,20 +75,50 @@ class Indexer:
             )
             self._connection = await self._until_ready(lambda: rabbitmq_dep.connect(settings.amqp))
             self._channel = await self._connection.channel(publisher_confirms=True)
-            await self._channel.set_qos(prefetch_count=settings.indexer.batch_size * 2)
+            # Messages, not events: an envelope holds up to 500 documents.
+            await self._channel.set_qos(prefetch_count=settings.indexer.prefetch)
             await rabbitmq_dep.declare_topology(self._channel, settings.amqp)
             queue = await self._channel.declare_queue(settings.amqp.queue, durable=True)
             tag = await queue.consume(self._inbox.put)
             log.info("indexer consuming %s", settings.amqp.queue)
+            self._consuming = True
             # Batches in flight at once: OpenSearch indexes one bulk per shard on one
             # thread, so two keep both cores busy; external versions make order irrelevant.
             await asyncio.gather(*(self._work() for _ in range(settings.indexer.concurrency)))
             await queue.cancel(tag)
         finally:
+            heartbeat.cancel()
+            self._consuming = False
+            self._write_heartbeat()
             if self._connection is not None:
                 await self._connection.close()
             await self._opensearch.close()
             await self._redis.aclose()
+
+    def _write_heartbeat(self) -> None:
+        """What `gameday stack status` reads: fresh, consuming, connected, counts."""
+        path = self.settings.indexer.heartbeat_file
+        if path is None:
+            return
+        connected = self._connection is not None and not self._connection.is_closed
+        state = {
+            "pid": os.getpid(),
+            "at": time.time(),
+            "consuming": self._consuming and connected,
+            "indexed": self.indexed,
+            "dead_lettered": self.dead_lettered,
+        }
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(orjson.dumps(state))
+        tmp.replace(path)
+
+    async def _beat(self) -> None:
+        while True:
+            try:
+                self._write_heartbeat()
+            except OSError as exc:
+                log.warning("could not write the heartbeat: %r", exc)
+            await asyncio.sleep(HEARTBEAT_EVERY_S)
 
     async def _until_ready(self, factory: Callable[[], Awaitable[T]]) -> T:
         # Start-up must survive dependencies that come up after us (one minute).

@@ -89,7 +89,7 @@ def _wait_consumer(stack: StackSettings, queue: str) -> None:
     eventually(lambda: asyncio.run(consumers()) >= 1 or None, timeout_s=START_TIMEOUT_S)
 
 
-def _drop_namespace(stack: StackSettings, env: dict[str, str]) -> None:
+def _drop_namespace(stack: StackSettings, env: dict[str, str]) -> list[str]:
     schema = env["SERVICE_POSTGRES_SCHEMA"]
 
     async def drop_schema() -> None:
@@ -112,18 +112,29 @@ def _drop_namespace(stack: StackSettings, env: dict[str, str]) -> None:
         finally:
             await connection.close()
 
-    asyncio.run(drop_schema())
-    asyncio.run(drop_queues())
-    search = OpenSearch(hosts=stack.opensearch_urls, timeout=15)
-    alias = env["SERVICE_OPENSEARCH_ALIAS"]
-    search.indices.delete(index=f"{alias}-v*", ignore=[404])
-    search.indices.delete_index_template(name=f"{alias}-template", ignore=[404])
-    search.close()
-    client = redis.Redis.from_url(stack.redis_url)
-    keys = list(client.scan_iter(match=f"{env['SERVICE_REDIS_PREFIX']}*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    def drop_search() -> None:
+        search = OpenSearch(hosts=stack.opensearch_urls, timeout=15)
+        alias = env["SERVICE_OPENSEARCH_ALIAS"]
+        search.indices.delete(index=f"{alias}-v*", ignore=[404])
+        search.indices.delete_index_template(name=f"{alias}-template", ignore=[404])
+        search.close()
+
+    def drop_keys() -> None:
+        client = redis.Redis.from_url(stack.redis_url)
+        keys = list(client.scan_iter(match=f"{env['SERVICE_REDIS_PREFIX']}*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+    # Every step runs even if one fails; the failures are reported together.
+    failures: list[str] = []
+    for step in (lambda: asyncio.run(drop_schema()), lambda: asyncio.run(drop_queues()),
+                 drop_search, drop_keys):  # fmt: skip
+        try:
+            step()
+        except Exception as exc:
+            failures.append(repr(exc))
+    return failures
 
 
 @pytest.fixture(scope="session")
@@ -193,13 +204,14 @@ def service_under_test(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        _drop_namespace(stack, env)
+        cleanup_failures = _drop_namespace(stack, env)
         httpx.delete(f"{stack.toxiproxy_url}/proxies/{amqp_proxy}", timeout=5.0)
     service_log_text = (logs / "service.log").read_text(errors="replace")
     # Any 500 is logged by our catch-all handler or by uvicorn; the broker outage test
     # makes aiormq log tracebacks of dropped connections, which are expected.
     for sign in ("unexpected error on", "Exception in ASGI application"):
         assert sign not in service_log_text, f"the service answered a 500; see {logs}"
+    assert not cleanup_failures, f"could not drop namespace {namespace}: {cleanup_failures}"
 
 
 @pytest.fixture
