@@ -11,7 +11,7 @@ import sys
 import typer
 from rich.console import Console
 
-from gameday.cli import compare, report, run, seed, stack, token
+from gameday.cli import capacity, compare, report, run, seed, stack, token
 from gameday.errors import GamedayError
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ token.register(app)
 seed.register(app)
 report.register(app)
 compare.register(app)
+capacity.register(app)
 
 _err = Console(stderr=True)
 
