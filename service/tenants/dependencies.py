@@ -18,6 +18,7 @@ from service.tenants.schemas import Principal, Role
 log = logging.getLogger("service.auth")
 # Revoked keys stop working within this TTL in every worker.
 _api_key_cache: TTLCache[str, Principal] = TTLCache(maxsize=4096, ttl=10.0)
+MAX_PENDING_AUDITS = 100
 
 
 async def _audit_auth_failure(runtime: Runtime, request: Request, reason: str) -> None:
@@ -69,7 +70,8 @@ async def get_principal(request: Request, settings: SettingsDep) -> Principal:
             return await _principal_from_api_key(runtime, api_key)
         raise Unauthorized("missing credentials: send 'Authorization: Bearer <token>' or X-API-Key")
     except Unauthorized as exc:
-        if runtime is not None:
+        # Bounded, so that a flood of bad credentials cannot pile up database writes.
+        if runtime is not None and len(runtime.background) < MAX_PENDING_AUDITS:
             runtime.spawn(_audit_auth_failure(runtime, request, exc.detail))
         raise
 

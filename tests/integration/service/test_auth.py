@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Callable
 
+import asyncpg
 import httpx
 import jwt
 import pytest
-from service_helpers import ServiceUnderTest, make_document
+from service_helpers import ServiceUnderTest, eventually, make_document
 
 from service.settings import AuthSettings
 from service.tenants.auth import issue_token
@@ -119,3 +122,38 @@ def test_api_keys_authenticate_rotate_and_revoke(
             httpx.get(f"{url}/v1/search", headers={"X-API-Key": fresh["key"]}), 401
         )  # revoked before first use, so no cached principal
         _assert_problem(admin.post(f"/v1/tenants/{new_tenant()}/api-keys", json={}), 404)
+
+
+def test_writes_and_auth_failures_are_audited(
+    service_under_test: ServiceUnderTest, new_tenant: Callable[[], str]
+) -> None:
+
+    import asyncpg
+
+    tenant = new_tenant()
+    marker = f"/v1/documents/00000000-0000-0000-0000-{uuid.uuid4().hex[:12]}"
+    with service_under_test.client(tenant) as client:
+        doc_id = client.post("/v1/documents", json=make_document()).json()["id"]
+    httpx.get(f"{service_under_test.url}{marker}", headers={"Authorization": "Bearer nope"})
+
+    async def audit_rows() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(service_under_test.stack.postgres_dsn)
+        try:
+            schema = service_under_test.env["SERVICE_POSTGRES_SCHEMA"]
+            return await conn.fetch(
+                f"SELECT action, tenant_id, document_id::text AS doc, detail::text AS detail "
+                f'FROM "{schema}".audit_log WHERE tenant_id = $1 OR detail::text LIKE $2',
+                tenant,
+                f"%{marker}%",
+            )
+        finally:
+            await conn.close()
+
+    def both_rows() -> list[asyncpg.Record] | None:
+        found = asyncio.run(audit_rows())
+        return found if len(found) >= 2 else None  # the 401 is audited in the background
+
+    rows = eventually(both_rows)
+    actions = {(row["action"], row["doc"]) for row in rows}
+    assert ("create", doc_id) in actions
+    assert any(row["action"] == "auth_failed" and marker in row["detail"] for row in rows)
