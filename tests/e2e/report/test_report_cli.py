@@ -160,3 +160,56 @@ def test_the_page_is_self_contained_and_renders_in_headless_chromium(outage: Pat
         shutil.rmtree(profile, ignore_errors=True)
     assert shot.exists(), result.stderr
     assert shot.stat().st_size > 50_000  # a blank 1280x4000 PNG is a few kB
+
+
+def test_the_page_makes_no_network_request_and_logs_no_console_error(outage: Path) -> None:
+    from playwright.sync_api import ConsoleMessage, Request, sync_playwright
+
+    assert _gameday("report", str(outage)).returncode == 1
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("chromium is not installed and apt-get could not install it")
+    uri = (outage / "index.html").as_uri()
+    requested: list[str] = []
+    errors: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type in ("error", "warning"):
+            errors.append(f"{message.type}: {message.text}")
+
+    def on_request(request: Request) -> None:
+        requested.append(request.url)
+
+    with sync_playwright() as playwright:
+        # Debian's chromium; Playwright's own browser download is never used.
+        browser = playwright.chromium.launch(executable_path=chromium, args=BROWSER_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 1600})
+            context.on("request", on_request)
+            context.on("console", on_console)
+            page = context.new_page()
+            page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+            page.goto(uri, wait_until="networkidle")
+            verdict = page.locator("#verdict")
+            assert verdict.is_visible()
+            assert verdict.inner_text().startswith("FAIL")
+            assert page.get_by_text("opensearch-down lost writes").first.is_visible()
+            assert page.locator("svg").count() >= 4
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "report-playwright.png"), full_page=True)
+        finally:
+            browser.close()
+    assert requested == [uri]  # the page itself, nothing else
+    assert errors == []
+
+
+BROWSER_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
