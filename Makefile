@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 GAMEDAY := $(BIN)/gameday
 
-.PHONY: bootstrap demo test test-unit lint stack-down clean bench-setup bench-load
+.PHONY: bootstrap demo test test-unit lint stack-down clean bench-setup bench-load example-report
 
 # The venv is rebuilt when pyproject.toml (where every pin lives) changes.
 $(VENV)/.installed: pyproject.toml
@@ -52,3 +52,17 @@ stack-down:
 
 clean: stack-down
 	@$(GAMEDAY) stack down --purge
+
+# The committed example report (reports/example/) from a real short run with the
+# Redis outage against the running stack, and the README's screenshot of it.
+# Locust's own HTML report (about 1 MB) is dropped; a FAIL verdict is kept as found.
+example-report: $(VENV)/.installed
+	@rm -rf reports/example
+	@$(GAMEDAY) run --scenario search_mix --rate 20 --experiment experiments/redis-down.json \
+		--target http://127.0.0.1:28080 --out reports/example; \
+		code=$$?; rm -f reports/example/locust/report.html; [ $$code -le 1 ] || exit $$code
+	@mkdir -p docs/img && profile=$$(mktemp -d) && chromium --headless --no-sandbox --disable-gpu \
+		--disable-quic --no-first-run --disable-background-networking --disable-component-update \
+		--disable-sync --hide-scrollbars --user-data-dir=$$profile --window-size=1280,1600 \
+		--screenshot=docs/img/report.png "file://$(CURDIR)/reports/example/index.html"; \
+		code=$$?; rm -rf $$profile; exit $$code

@@ -1,0 +1,88 @@
+"""The GitHub Actions workflow parses and runs the short game day it claims to."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+WORKFLOW = ROOT / ".github" / "workflows" / "gameday.yml"
+
+
+@pytest.fixture(scope="module")
+def steps() -> dict[str, dict[str, Any]]:
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    # YAML 1.1 reads the bare key `on` as True
+    assert "push" in workflow[True]
+    (job,) = workflow["jobs"].values()
+    named = {step.get("name", step.get("uses", "")): step for step in job["steps"]}
+    assert len(named) == len(job["steps"]), "two steps share a name"
+    return named
+
+
+def _gameday_argv(run: str) -> list[str]:
+    argv = shlex.split(run.replace('"$RUN_DIR"', "reports/ci"))
+    assert argv[0] == ".venv/bin/gameday", run
+    return argv[1:]
+
+
+def _known_flags(path: list[str]) -> set[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "gameday.cli", *path, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
+        check=True,
+    )
+    return set(re.findall(r"--[a-z][a-z0-9-]*", result.stdout))
+
+
+def test_the_workflow_bootstraps_starts_the_stack_seeds_and_runs_redis_down(
+    steps: dict[str, dict[str, Any]],
+) -> None:
+    order = list(steps)
+    expected = ["Bootstrap", "Stack up", "Seed", "Game day"]
+    assert [name for name in order if name in expected] == expected
+    assert steps["Bootstrap"]["run"].strip() == "make bootstrap"
+    assert _gameday_argv(steps["Stack up"]["run"])[:2] == ["stack", "up"]
+    assert _gameday_argv(steps["Seed"]["run"])[0] == "seed"
+    argv = _gameday_argv(steps["Game day"]["run"])
+    assert argv[0] == "run"
+    experiment = argv[argv.index("--experiment") + 1]
+    assert experiment == "experiments/redis-down.json" and (ROOT / experiment).is_file()
+
+
+@pytest.mark.parametrize(
+    ("step", "path"),
+    [("Stack up", ["stack", "up"]), ("Seed", ["seed"]), ("Game day", ["run"])],
+    ids=["stack-up", "seed", "run"],
+)
+def test_every_flag_the_workflow_passes_exists(
+    steps: dict[str, dict[str, Any]], step: str, path: list[str]
+) -> None:
+    known = _known_flags(path)
+    flags = [arg for arg in _gameday_argv(steps[step]["run"]) if arg.startswith("--")]
+    assert set(flags) <= known, f"{step}: unknown {sorted(set(flags) - known)}"
+
+
+def test_junit_xml_is_published_and_the_run_directory_uploaded_even_on_failure(
+    steps: dict[str, dict[str, Any]],
+) -> None:
+    junit = next(s for s in steps.values() if "junit-report" in s.get("uses", ""))
+    upload = next(s for s in steps.values() if "upload-artifact" in s.get("uses", ""))
+    run_dir = "${{ env.RUN_DIR }}"
+    assert junit["with"]["report_paths"] == f"{run_dir}/junit.xml"
+    assert upload["with"]["path"] == run_dir
+    for step in (junit, upload):
+        assert step["if"] == "${{ !cancelled() }}"
+    assert '--out "$RUN_DIR"' in steps["Game day"]["run"]
