@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import aio_pika
 import orjson
 import redis.asyncio as aioredis
+from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import TransportError
@@ -135,8 +136,20 @@ class Indexer:
     async def _work(self) -> None:
         while not self._stop.is_set():
             batch = await self._next_batch()
-            if batch:
+            if not batch:
+                continue
+            try:
                 await self._process(batch)
+            except (AMQPError, ChannelInvalidStateError, ConnectionError) as exc:
+                # The broker went away under this batch (its channel is closed): the
+                # unacked messages are requeued by the broker and delivered again once
+                # the robust connection is back; indexing twice is harmless (external
+                # versions). Dropping the batch here keeps the indexer alive.
+                log.warning(
+                    "broker connection lost mid-batch (%d message(s) will be redelivered): %r",
+                    len(batch),
+                    exc,
+                )
 
     async def _next_batch(self) -> list[Any]:
         """Messages until they hold ``batch_size`` events or ``batch_wait_s`` has passed."""
