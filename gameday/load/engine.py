@@ -211,6 +211,7 @@ def run_load(
     on_tick: Callable[[LiveStats], None],
     stack: StackSettings | None = None,
     sidecar: Sidecar | None = None,
+    facts_extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run the load to its end (or Ctrl-C); return the completed run.json."""
     record: dict[str, Any] = {
@@ -231,6 +232,7 @@ def run_load(
         "versions": facts.versions(),
         "host": facts.host(),
         "status": "running",
+        **(facts_extra or {}),
     }
     write_atomic(run_dir / "run.json", json.dumps(record, indent=2) + "\n")
     processes = start_locust(config, run_dir)

@@ -49,7 +49,14 @@ def measure(run: RunData, endpoint: str, start_s: float, end_s: float) -> Figure
     series = run.histograms.get(endpoint)
     counts = series.merged(lo, hi) if series is not None else hdr.empty()
     values = hdr.percentiles_ms(counts, list(REPORTED_PERCENTILES.values()))
-    duration_s = float(max(hi - lo, 1))
+    # From the first to the last second that saw traffic: the run's start-up and the
+    # drain after the last arrival are not load, and would dilute the rate.
+    seconds = (
+        [int(v) for v in selected["second"][selected["requests"] > 0]] if len(selected) else []
+    )
+    duration_s = (
+        float(max(max(seconds) - min(seconds) + 1, 1)) if seconds else float(max(hi - lo, 1))
+    )
     achieved = None
     if endpoint == ALL and not selected.empty and "target_rps" in selected.columns:
         scheduled = pd.to_numeric(selected["target_rps"], errors="coerce").dropna()
