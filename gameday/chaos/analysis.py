@@ -109,7 +109,9 @@ def phases(
     out = [Phase(name="run", kind="run", start_s=0.0, end_s=end_s)]
     if not windows:
         return out
-    first = min(w.injected_s for w in windows)
+    # Steady state ends at the last whole second before the first fault: the
+    # second the fault lands in is part of the fault, not of the steady state.
+    first = float(math.floor(min(w.injected_s for w in windows)))
     if first > 0:
         out.insert(0, Phase(name="steady", kind="steady", start_s=0.0, end_s=first))
     for w in windows:

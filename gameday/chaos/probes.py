@@ -68,9 +68,20 @@ def slo_holds(
 
 
 def error_rate_below(threshold: float = 0.5, window_s: int = 30) -> bool:
-    """Safeguard (stop condition): false once the service has been failing more
-    than `threshold` of its requests over the last `window_s` seconds."""
-    return error_rate(int(window_s)) <= float(threshold)
+    """Safeguard (stop condition): false once the error rate has stayed above
+    `threshold` in every one of the last `window_s` seconds ("above 50% for
+    30 s"); a second with no completed request counts as failing. A shorter
+    outage, however deep, does not trip it."""
+    seconds = _window(int(window_s))
+    if len(seconds) < int(window_s):
+        return True
+
+    def failing(second: dict[str, Any]) -> bool:
+        requests = int(second["requests"])
+        errors = int(second.get("errors", second["failures"]))
+        return requests == 0 or errors / requests > float(threshold)
+
+    return not all(failing(s) for s in seconds)
 
 
 def service_ready(url: str | None = None, timeout_s: float = 2.0) -> bool:

@@ -227,3 +227,32 @@ def test_a_malformed_experiment_is_a_one_line_error_naming_the_field(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_a_controlled_twenty_second_outage_is_measured_as_a_twenty_second_breach(
+    stack: StackSettings, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    lenient = ROOT / "tests" / "data" / "slo-lenient.yaml"  # judge the breach, not the budget
+    result = gameday_run(
+        "--scenario",
+        "read_only",
+        "--rate",
+        "20",
+        "--via-proxy",
+        "--slo",
+        str(lenient),
+        "--experiment",
+        str(EXPERIMENTS / "api-partition.json"),
+        "--out",
+        str(out),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _json(out / "experiment.json")["verdict"] == "pass"
+    start, end = _window(out, "api-down")
+    assert 19 <= end - start <= 22
+    (experiment,) = _json(out / "summary.json")["experiments"]
+    assert abs(experiment["breach_s"] - (end - start)) <= 3, experiment
+    assert experiment["recovery_after_removal_s"] is not None
+    assert experiment["recovery_after_removal_s"] <= 3
+    _assert_no_fault_left(stack)
