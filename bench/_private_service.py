@@ -1,0 +1,158 @@
+"""A private copy of the reference service for benchmark 3: its own uvicorn
+processes on free ports in 24000-24999, in its own namespace (PostgreSQL schema,
+Redis prefix, RabbitMQ queue and exchange, OpenSearch alias, the same variables the
+integration tests use), so the shared service at :28080 never sees this load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from gameday.settings import PROJECT_ROOT, StackSettings
+from service.settings import env_for_stack
+
+
+def free_port() -> int:
+    for _ in range(200):
+        port = random.randint(24000, 24999)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 24000-24999")
+
+
+def namespace_env(stack: StackSettings) -> dict[str, str]:
+    namespace = f"bench{uuid.uuid4().hex[:8]}"
+    return {
+        **os.environ,
+        **env_for_stack(stack),
+        "SERVICE_POSTGRES_SCHEMA": namespace,
+        "SERVICE_REDIS_PREFIX": f"{namespace}:",
+        "SERVICE_AMQP_QUEUE": f"{namespace}.index",
+        "SERVICE_AMQP_EXCHANGE": namespace,
+        "SERVICE_OPENSEARCH_ALIAS": namespace,
+    }
+
+
+def start_uvicorn(
+    app: str, port: int, env: dict[str, str], log: Path, *, workers: int, loop: str, http: str
+) -> subprocess.Popen[bytes]:
+    """The stack's own service command line (gameday/stack/service.py), with the
+    loop, parser and worker count as knobs."""
+    argv = [sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1"]
+    argv += ["--port", str(port), "--workers", str(workers), "--no-access-log"]
+    argv += ["--loop", loop, "--http", http]
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            argv,
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def start_indexer(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "service.indexer"],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!r} exited {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"{url} not ready within {timeout_s}s")
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def drop_namespace(stack: StackSettings, env: dict[str, str]) -> list[str]:
+    """Drop what the private service created; every step runs, failures are returned."""
+    import aio_pika
+    import asyncpg
+    import redis
+    from opensearchpy import OpenSearch
+
+    schema, queue = env["SERVICE_POSTGRES_SCHEMA"], env["SERVICE_AMQP_QUEUE"]
+
+    async def drop_schema() -> None:
+        conn = await asyncpg.connect(stack.postgres_dsn)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+
+    async def drop_queues() -> None:
+        connection = await aio_pika.connect(stack.amqp_url, timeout=5)
+        try:
+            channel = await connection.channel()
+            for name in (queue, f"{queue}.dlq"):
+                await channel.queue_delete(name)
+            await channel.exchange_delete(env["SERVICE_AMQP_EXCHANGE"])
+        finally:
+            await connection.close()
+
+    def drop_search() -> None:
+        search = OpenSearch(hosts=stack.opensearch_urls, timeout=15)
+        alias = env["SERVICE_OPENSEARCH_ALIAS"]
+        search.indices.delete(index=f"{alias}-v*", ignore=[404])
+        search.indices.delete_index_template(name=f"{alias}-template", ignore=[404])
+        search.close()
+
+    def drop_keys() -> None:
+        client = redis.Redis.from_url(stack.redis_url)
+        keys = list(client.scan_iter(match=f"{env['SERVICE_REDIS_PREFIX']}*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+    failures: list[str] = []
+    for step in (
+        lambda: asyncio.run(drop_schema()),
+        lambda: asyncio.run(drop_queues()),
+        drop_search,
+        drop_keys,
+    ):
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - reported together at the end
+            failures.append(repr(exc))
+    return failures
