@@ -59,6 +59,14 @@ class DependencyUnavailable(ServiceError):
     title = "Dependency unavailable"
     type_slug = "dependency-unavailable"
 
-    def __init__(self, detail: str, *, dependency: str, tenant: str | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        dependency: str,
+        tenant: str | None = None,
+        retry_after_s: float = 1.0,
+    ) -> None:
         super().__init__(detail, tenant=tenant)
         self.dependency = dependency
+        self.retry_after_s = retry_after_s

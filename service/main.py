@@ -9,17 +9,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 
+from service import metrics
 from service.admin.router import router as admin_router
 from service.deps import opensearch, postgres, rabbitmq, redis
+from service.deps.guards import build_guards
 from service.documents.outbox import run_relay
 from service.documents.router import router as documents_router
+from service.health.router import probes_router
 from service.health.router import router as health_router
 from service.limits import BodyLimitMiddleware
+from service.logs import RequestContextMiddleware, configure_logging
 from service.problems import install_problem_handlers
+from service.resilience import set_testing
 from service.runtime import Runtime
 from service.search.cache import SearchCache
 from service.search.router import router as search_router
@@ -32,9 +38,14 @@ log = logging.getLogger("service")
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    configure_logging(settings.logging)
+    set_testing(settings.resilience.testing)
+    startup: dict[str, object] = app.state.startup
     pool = await postgres.create_pool(settings.postgres)
+    startup["migrations_applied"] = True
     redis_client = redis.create_client(settings.redis)
-    search_client = opensearch.create_client(settings.opensearch)
+    search_client = opensearch.create_client(settings.opensearch, max_retries=0)
+    guards = app.state.guards
     amqp = None
     relay: asyncio.Task[None] | None = None
     try:
@@ -49,14 +60,25 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             opensearch=search_client,
             amqp=amqp,
             publisher=publisher,
-            cache=SearchCache(settings.cache, redis_client, settings.redis.prefix),
+            cache=SearchCache(
+                settings.cache,
+                redis_client,
+                settings.redis.prefix,
+                guard=guards["redis"],
+                redis_timeout_s=settings.redis.timeout_s,
+                stale_max_age_s=settings.resilience.stale_max_age_s,
+            ),
+            guards=guards,
         )
         if settings.outbox.enabled:
             relay = asyncio.create_task(run_relay(runtime), name="outbox-relay")
         app.state.runtime = runtime
+        startup["pools_created"] = True
+        startup["started_at"] = time.time()
         yield
     finally:
         app.state.runtime = None
+        startup["pools_created"] = False
         if relay is not None:
             relay.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -78,12 +100,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.runtime = None
+    app.state.guards = build_guards(settings.resilience)
+    app.state.startup = {"migrations_applied": False, "pools_created": False}
     app.add_middleware(
         BodyLimitMiddleware,
         max_body_bytes=settings.http.max_body_bytes,
         max_bulk_body_bytes=settings.http.max_bulk_body_bytes,
     )
+    app.add_middleware(RequestContextMiddleware)  # outermost: sees every answer, 413s too
     install_problem_handlers(app)
-    for router in (health_router, documents_router, search_router, tenants_router, admin_router):
+    for router in (
+        health_router,
+        probes_router,
+        documents_router,
+        search_router,
+        tenants_router,
+        admin_router,
+    ):
         app.include_router(router)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        """Prometheus text format; every worker's values (multiprocess mode)."""
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
     return app

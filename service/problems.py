@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import asyncpg
@@ -18,7 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.exceptions import ServiceError
+from service.exceptions import DependencyUnavailable, ServiceError
+from service.resilience import BreakerOpen
 
 PROBLEM_TYPE_BASE = "https://gameday.dev/problems/"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -71,10 +73,26 @@ def _describe_validation(exc: RequestValidationError) -> tuple[str, list[dict[st
 async def _on_service_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    extra = None
+    if isinstance(exc, DependencyUnavailable):
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+        extra = {"dependency": exc.dependency}
     if exc.status >= 500:
         log.warning("%s: %s", type(exc).__name__, exc.detail)
     return problem_response(
-        exc.status, exc.title, exc.detail, type_slug=exc.type_slug, headers=headers
+        exc.status, exc.title, exc.detail, type_slug=exc.type_slug, headers=headers, extra=extra
+    )
+
+
+async def _on_breaker_open(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BreakerOpen)
+    return problem_response(
+        503,
+        "Dependency unavailable",
+        f"{exc}; retry later",
+        type_slug="dependency-unavailable",
+        extra={"dependency": exc.dependency},
+        headers={"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))},
     )
 
 
@@ -122,6 +140,7 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _on_service_error)
+    app.add_exception_handler(BreakerOpen, _on_breaker_open)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(asyncpg.DataError, _on_data_error)

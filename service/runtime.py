@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import contextlib
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,7 @@ import redis.asyncio as aioredis
 from opensearchpy import AsyncOpenSearch
 
 from service.deps.rabbitmq import Publisher
+from service.resilience import Guard
 from service.search.cache import SearchCache
 from service.settings import Settings
 
@@ -25,8 +27,30 @@ class Runtime:
     amqp: Any
     publisher: Publisher
     cache: SearchCache
+    guards: dict[str, Guard] = field(default_factory=dict)
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    @contextlib.asynccontextmanager
+    async def pg_transaction(self) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy]:
+        """A pooled connection in a transaction, behind the PostgreSQL breaker: with the
+        breaker open (or the pool exhausted past ``acquire_timeout_s``) it fails fast,
+        which the problem handlers turn into a 503. Not retried: a write whose commit
+        outcome is unknown must not be sent twice."""
+        from service.deps.guards import postgres_failure  # guards imports metrics, not us
+
+        guard = self.guards.get("postgres")
+        timeout_s = self.settings.postgres.acquire_timeout_s
+        if guard is None:
+            async with self.pool.acquire(timeout=timeout_s) as conn, conn.transaction():
+                yield conn
+            return
+        async with (
+            guard.track(is_failure=postgres_failure),
+            self.pool.acquire(timeout=timeout_s) as conn,
+            conn.transaction(),
+        ):
+            yield conn
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Fire and forget, keeping a reference so the task is not collected."""

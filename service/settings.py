@@ -37,7 +37,9 @@ class PostgresSettings(BaseSettings):
     )
     pool_min: int = Field(default=1, ge=1)
     pool_max: int = Field(default=5, ge=1)
-    command_timeout_s: float = Field(default=10.0, gt=0)
+    command_timeout_s: float = Field(default=10.0, gt=0)  # start-up: connect, migrations
+    statement_timeout_s: float = Field(default=2.0, gt=0)  # every request's statement
+    acquire_timeout_s: float = Field(default=1.0, gt=0)  # waiting for a pooled connection
 
 
 class RedisSettings(BaseSettings):
@@ -48,7 +50,7 @@ class RedisSettings(BaseSettings):
     url: str = "redis://127.0.0.1:22379/0"
     prefix: str = "gd:"
     max_connections: int = Field(default=20, ge=1)
-    timeout_s: float = Field(default=2.0, gt=0)
+    timeout_s: float = Field(default=0.1, gt=0)
 
 
 class AmqpSettings(BaseSettings):
@@ -59,7 +61,7 @@ class AmqpSettings(BaseSettings):
     url: str = "amqp://gameday:gameday@127.0.0.1:22672/"
     exchange: str = "documents"
     queue: str = "documents.index"
-    publish_timeout_s: float = Field(default=10.0, gt=0)
+    publish_timeout_s: float = Field(default=2.0, gt=0)  # waiting for the confirms
 
     @property
     def dlq(self) -> str:
@@ -76,7 +78,9 @@ class OpenSearchSettings(BaseSettings):
     refresh_interval: str = Field(default="1s", pattern=r"^(-1|\d+(\.\d+)?(ms|s|m))$")
     replicas: int = Field(default=0, ge=0)
     shards: int = Field(default=1, ge=1)
-    timeout_s: float = Field(default=10.0, gt=0)
+    timeout_s: float = Field(default=10.0, gt=0)  # the client's own (indexer bulks)
+    search_timeout_s: float = Field(default=0.8, gt=0)  # a search, retries included
+    max_connections: int = Field(default=10, ge=1)  # per host, per worker
 
     @property
     def host_list(self) -> list[str]:
@@ -155,6 +159,39 @@ class IndexerSettings(BaseSettings):
     backoff_max_s: float = Field(default=5.0, ge=0)
 
 
+class ResilienceSettings(BaseSettings):
+    """Breakers, retries and fallbacks, the same numbers for every dependency.
+
+    ``SERVICE_RESILIENCE_BREAKER_OPEN_DURATION_S=3`` shortens the open state (tests do).
+    ``SERVICE_RESILIENCE_TESTING=true`` removes the retry sleeps.
+    """
+
+    model_config = _config("SERVICE_RESILIENCE_")
+
+    breaker_window_size: int = Field(default=10, ge=1)
+    breaker_min_calls: int = Field(default=10, ge=1)
+    breaker_failure_rate: float = Field(default=0.5, gt=0, le=1)
+    breaker_open_duration_s: float = Field(default=30.0, gt=0)
+    breaker_half_open_calls: int = Field(default=5, ge=1)
+    retry_max: int = Field(default=3, ge=0)
+    retry_base_s: float = Field(default=0.1, ge=0)
+    retry_max_s: float = Field(default=5.0, ge=0)
+    retry_budget_ratio: float = Field(default=0.1, ge=0, le=1)
+    retry_budget_window_s: float = Field(default=10.0, gt=0)
+    retry_budget_min: int = Field(default=3, ge=0)
+    stale_max_age_s: float = Field(default=300.0, ge=0)  # stale-cache fallback of search
+    testing: bool = False
+
+
+class ObservabilitySettings(BaseSettings):
+    """``SERVICE_LOG_FORMAT=json`` (default) or ``text``; ``SERVICE_LOG_LEVEL``."""
+
+    model_config = _config("SERVICE_LOG_")
+
+    format: Literal["json", "text"] = "json"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
 class HttpSettings(BaseSettings):
     """Request limits: ``SERVICE_HTTP_MAX_BODY_BYTES`` (413 beyond), bulk has its own."""
 
@@ -176,6 +213,8 @@ class Settings(BaseModel):
     outbox: OutboxSettings
     indexer: IndexerSettings
     http: HttpSettings
+    resilience: ResilienceSettings = Field(default_factory=ResilienceSettings)
+    logging: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -189,6 +228,8 @@ class Settings(BaseModel):
             outbox=OutboxSettings(),
             indexer=IndexerSettings(),
             http=HttpSettings(),
+            resilience=ResilienceSettings(),
+            logging=ObservabilitySettings(),
         )
 
 

@@ -42,6 +42,11 @@ class Indexer(Component):
     def launch(self) -> Launch:
         env = env_for_stack(self.settings)
         env["SERVICE_INDEXER_HEARTBEAT_FILE"] = str(self.heartbeat_path)
+        # The service's /metrics merges the indexer's values too (the service component
+        # empties this folder when it starts, before the indexer).
+        metrics_dir = self.settings.run_dir / "metrics"
+        metrics_dir.mkdir(parents=True, exist_ok=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
         return Launch(argv=[sys.executable, "-m", "service.indexer"], env=env, cwd=PROJECT_ROOT)
 
     async def check(self) -> Health:

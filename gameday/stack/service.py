@@ -6,7 +6,9 @@ lets experiments put faults between the load and the service.
 
 from __future__ import annotations
 
+import shutil
 import sys
+from pathlib import Path
 
 import httpx
 
@@ -30,6 +32,16 @@ class Service(Component):
     def missing(self) -> str | None:
         return None  # installed with the package
 
+    @property
+    def metrics_dir(self) -> Path:
+        """prometheus-client multiprocess files of every worker (and of the indexer)."""
+        return self.settings.run_dir / "metrics"
+
+    def prepare(self) -> None:
+        # Values of dead processes must not be summed with the new ones.
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)
+        self.metrics_dir.mkdir(parents=True, exist_ok=True)
+
     def launch(self) -> Launch:
         return Launch(
             argv=[
@@ -46,7 +58,10 @@ class Service(Component):
                 str(self.settings.service_workers),
                 "--no-access-log",
             ],
-            env=env_for_stack(self.settings),
+            env={
+                **env_for_stack(self.settings),
+                "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
+            },
             cwd=PROJECT_ROOT,
         )
 

@@ -32,3 +32,9 @@ async def replay_dead_letters(
 async def cache_stats(principal: AdminDep, runtime: RuntimeDep) -> dict[str, int]:
     """Hit and miss counts of this worker's cache (metrics come later)."""
     return runtime.cache.stats.as_dict()
+
+
+@router.get("/breakers")
+async def breakers(principal: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
+    """This worker's circuit breakers: state, failure rate over the window, time in state."""
+    return {name: guard.breaker.snapshot() for name, guard in runtime.guards.items()}

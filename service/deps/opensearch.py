@@ -14,11 +14,13 @@ from opensearchpy.exceptions import RequestError
 from service.settings import OpenSearchSettings
 
 
-def create_client(settings: OpenSearchSettings) -> AsyncOpenSearch:
+def create_client(settings: OpenSearchSettings, *, max_retries: int = 1) -> AsyncOpenSearch:
+    """The service passes ``max_retries=0``: its guard retries (with a budget), not the client."""
     return AsyncOpenSearch(
         hosts=settings.host_list,
         timeout=settings.timeout_s,
-        max_retries=1,
+        maxsize=settings.max_connections,
+        max_retries=max_retries,
         retry_on_timeout=False,
         http_compress=False,
     )

@@ -31,9 +31,11 @@ async def create_pool(settings: PostgresSettings, *, migrate: bool = True) -> as
         settings.dsn,
         min_size=settings.pool_min,
         max_size=settings.pool_max,
-        command_timeout=settings.command_timeout_s,
+        # Client side and server side: a stuck statement is cancelled on both ends.
+        command_timeout=settings.statement_timeout_s,
         timeout=settings.command_timeout_s,
         server_settings={
+            "statement_timeout": str(int(settings.statement_timeout_s * 1000)),
             "search_path": settings.schema_name,
             "application_name": "gameday-service",
         },

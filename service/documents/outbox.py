@@ -10,6 +10,8 @@ import asyncio
 import contextlib
 import logging
 
+from service import metrics
+from service.deps.guards import rabbitmq_failure
 from service.runtime import Runtime
 
 log = logging.getLogger("service.outbox")
@@ -24,11 +26,25 @@ async def relay_once(runtime: Runtime) -> int:
         )
         if not rows:
             return 0
-        await runtime.publisher.publish_many([r["payload"] for r in rows])
+        guard = runtime.guards.get("rabbitmq")
+        payloads = [r["payload"] for r in rows]
+        if guard is None:
+            await runtime.publisher.publish_many(payloads)
+        else:  # breaker open: the relay backs off without touching the broker
+            async with guard.track(is_failure=rabbitmq_failure):
+                await runtime.publisher.publish_many(payloads)
         await conn.execute(
             "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
         )
     return len(rows)
+
+
+async def _observe_backlog(runtime: Runtime) -> None:
+    try:
+        backlog = await runtime.pool.fetchval("SELECT count(*) FROM outbox", timeout=1.0)
+        metrics.outbox_backlog.set(int(backlog or 0))
+    except Exception as exc:  # PostgreSQL away: the gauge keeps its last value
+        log.debug("could not count the outbox backlog: %r", exc)
 
 
 async def run_relay(runtime: Runtime) -> None:
@@ -46,10 +62,12 @@ async def run_relay(runtime: Runtime) -> None:
         except Exception as exc:
             failures += 1
             delay_s = min(5.0, 0.1 * 2**failures)
+            await _observe_backlog(runtime)
             log.warning(
                 "outbox relay failed (%d in a row), retrying in %.1fs: %r", failures, delay_s, exc
             )
             await asyncio.sleep(delay_s)
             continue
+        await _observe_backlog(runtime)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(runtime.outbox_wakeup.wait(), timeout=settings.poll_interval_s)

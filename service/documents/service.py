@@ -128,7 +128,7 @@ async def create_documents(
         )
     tenant = principal.tenant
     events = [index_event(tenant, r) for r in rows]
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with runtime.pg_transaction() as conn:
         await conn.executemany(
             "INSERT INTO documents (tenant_id, id, version, title, body, tags, status, "
             "subject_id, metadata, published_at, created_at, updated_at) "
@@ -164,11 +164,12 @@ async def create_documents(
 
 
 async def get_document(runtime: Runtime, principal: Principal, doc_id: uuid.UUID) -> DocumentOut:
-    row = await runtime.pool.fetchrow(
-        f"SELECT {_COLUMNS} FROM documents WHERE tenant_id = $1 AND id = $2",
-        principal.tenant,
-        doc_id,
-    )
+    async with runtime.pg_transaction() as conn:
+        row = await conn.fetchrow(
+            f"SELECT {_COLUMNS} FROM documents WHERE tenant_id = $1 AND id = $2",
+            principal.tenant,
+            doc_id,
+        )
     if row is None:
         raise NotFound(f"document {doc_id} not found", tenant=principal.tenant)
     return _to_out(row)
@@ -199,7 +200,7 @@ async def update_document(
         f"WHERE tenant_id = $1 AND id = $2 RETURNING {_COLUMNS}"
     )
     tenant = principal.tenant
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with runtime.pg_transaction() as conn:
         row = await conn.fetchrow(sql, tenant, doc_id, *(values[n] for n in names))
         if row is None:
             raise NotFound(f"document {doc_id} not found", tenant=tenant)
@@ -216,7 +217,7 @@ async def delete_document(
     runtime: Runtime, principal: Principal, doc_id: uuid.UUID
 ) -> WriteAccepted:
     tenant = principal.tenant
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with runtime.pg_transaction() as conn:
         version = await conn.fetchval(
             "DELETE FROM documents WHERE tenant_id = $1 AND id = $2 RETURNING version",
             tenant,

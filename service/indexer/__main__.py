@@ -7,7 +7,8 @@ import logging
 import signal
 
 from service.indexer.consumer import Indexer
-from service.settings import Settings
+from service.logs import configure_logging
+from service.settings import ObservabilitySettings, Settings
 
 
 async def _main() -> None:
@@ -19,7 +20,7 @@ async def _main() -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(ObservabilitySettings())
     logging.getLogger("opensearch").setLevel(logging.WARNING)  # one line per request otherwise
     asyncio.run(_main())
 

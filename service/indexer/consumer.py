@@ -14,6 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import aio_pika
@@ -24,6 +25,7 @@ from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import TransportError
 
+from service import metrics
 from service.deps import opensearch as opensearch_dep
 from service.deps import rabbitmq as rabbitmq_dep
 from service.deps import redis as redis_dep
@@ -231,6 +233,7 @@ class Indexer:
                 outcome, reason = classify_item(item)
                 if outcome is Outcome.DONE:
                     self.indexed += 1
+                    _observe_lag(event)
                     tenants.add(event.tenant_id)
                     unit.left -= 1
                 elif outcome is Outcome.DEAD or attempt >= self.settings.indexer.max_attempts:
@@ -305,6 +308,19 @@ class _Unit:
     def __init__(self, message: Any, events: int) -> None:
         self.message = message
         self.left = events
+
+
+def _observe_lag(event: Event) -> None:
+    """Write committed (``updated_at``, the moment of the 202) to indexed; searchable
+    follows within one refresh interval."""
+    metrics.indexer_events.labels(event.op).inc()
+    if event.doc is None:
+        return
+    try:
+        committed = datetime.fromisoformat(str(event.doc["updated_at"]))
+    except (KeyError, ValueError):
+        return
+    metrics.indexer_lag.observe(max(0.0, (datetime.now(UTC) - committed).total_seconds()))
 
 
 def _event_count(message: Any) -> int:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from service.dependencies import RuntimeDep
 from service.search import service
@@ -19,10 +19,17 @@ router = APIRouter(prefix="/v1", tags=["search"])
 
 @router.get("/search", response_model=SearchResponse)
 async def search(
-    params: Annotated[SearchParams, Query()], principal: ReaderDep, runtime: RuntimeDep
+    params: Annotated[SearchParams, Query()],
+    principal: ReaderDep,
+    runtime: RuntimeDep,
+    response: Response,
 ) -> SearchResponse:
-    """Full text over title (boosted) and body; filters in filter context; cached per tenant."""
-    return await service.search(runtime, principal, params)
+    """Full text over title (boosted) and body; filters in filter context; cached per tenant.
+    With OpenSearch failing: the last good result, ``degraded`` and ``X-Degraded``; or 503."""
+    result = await service.search(runtime, principal, params)
+    if result.degraded:
+        response.headers["X-Degraded"] = result.degraded
+    return result
 
 
 @router.get("/autocomplete", response_model=AutocompleteResponse)

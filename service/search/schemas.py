@@ -92,6 +92,8 @@ class SearchResponse(BaseModel):
     page: int
     size: int
     source: Literal["engine", "cache"]
+    degraded: Literal["stale-cache"] | None = None  # OpenSearch failed: last good result
+    stale_age_s: float | None = None
 
 
 class AutocompleteResponse(BaseModel):

@@ -1,4 +1,9 @@
-"""Search and autocomplete: cache first, then OpenSearch routed and filtered by tenant."""
+"""Search and autocomplete: cache first, then OpenSearch routed and filtered by tenant.
+
+OpenSearch is called through its guard: breaker, ``SERVICE_OPENSEARCH_SEARCH_TIMEOUT_S``
+for the whole call (retries of transient failures included). When it fails, a search
+answers the last good result of the same query (``degraded: "stale-cache"``), or 503.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,10 @@ import logging
 import time
 from typing import Any
 
+from service import metrics
+from service.deps.guards import opensearch_transient
+from service.exceptions import DependencyUnavailable
+from service.resilience import BreakerOpen
 from service.runtime import Runtime
 from service.search.query import build_autocomplete, build_search, normalized_search
 from service.search.schemas import (
@@ -41,6 +50,31 @@ def _to_response(params: SearchParams, raw: dict[str, Any], took_ms: int) -> Sea
     )
 
 
+async def _engine_search(runtime: Runtime, body: dict[str, Any], tenant: str) -> dict[str, Any]:
+    timeout_s = runtime.settings.opensearch.search_timeout_s
+
+    async def call() -> dict[str, Any]:
+        raw: dict[str, Any] = await runtime.opensearch.search(
+            index=runtime.settings.opensearch.alias, body=body, routing=tenant
+        )
+        return raw
+
+    return await runtime.guards["opensearch"].call(
+        call, timeout_s=timeout_s, deadline_s=timeout_s, is_transient=opensearch_transient
+    )
+
+
+def _unavailable(runtime: Runtime, exc: BaseException, tenant: str) -> DependencyUnavailable:
+    retry_after_s = exc.retry_after_s if isinstance(exc, BreakerOpen) else 1.0
+    return DependencyUnavailable(
+        f"search is unavailable ({type(exc).__name__}) and no cached result is recent enough; "
+        "retry later",
+        dependency="opensearch",
+        tenant=tenant,
+        retry_after_s=retry_after_s,
+    )
+
+
 async def search(runtime: Runtime, principal: Principal, params: SearchParams) -> SearchResponse:
     tenant = principal.tenant
     cache = runtime.cache
@@ -66,11 +100,27 @@ async def search(runtime: Runtime, principal: Principal, params: SearchParams) -
         except Exception as exc:  # a cache outage degrades to the engine, never to an error
             log.warning("cache read failed: %r", exc)
             key = None
-    raw = await runtime.opensearch.search(
-        index=runtime.settings.opensearch.alias,
-        body=build_search(tenant, params),
-        routing=tenant,
-    )
+    try:
+        raw = await _engine_search(runtime, build_search(tenant, params), tenant)
+    except Exception as exc:
+        if not (isinstance(exc, BreakerOpen) or opensearch_transient(exc)):
+            raise
+        stale = await cache.get_stale(key) if key is not None else None
+        if stale is None:
+            raise _unavailable(runtime, exc, tenant) from exc
+        value, age_s = stale
+        response = SearchResponse.model_validate(value)
+        response.source = "cache"
+        response.degraded = "stale-cache"
+        response.stale_age_s = round(age_s, 3)
+        response.took_ms = int((time.perf_counter() - started) * 1000)
+        metrics.cache_stale_serves.inc()
+        metrics.degraded_responses.labels("stale-cache").inc()
+        log.warning(
+            "search degraded to the stale cache: %s", type(exc).__name__,
+            extra={"event": "degraded", "reason": "stale-cache", "age_s": round(age_s, 3)},
+        )  # fmt: skip
+        return response
     response = _to_response(params, raw, int((time.perf_counter() - started) * 1000))
     if key is not None:
         try:
@@ -83,11 +133,14 @@ async def search(runtime: Runtime, principal: Principal, params: SearchParams) -
 async def autocomplete(
     runtime: Runtime, principal: Principal, params: AutocompleteParams
 ) -> AutocompleteResponse:
-    raw = await runtime.opensearch.search(
-        index=runtime.settings.opensearch.alias,
-        body=build_autocomplete(principal.tenant, params),
-        routing=principal.tenant,
-    )
+    try:
+        raw = await _engine_search(
+            runtime, build_autocomplete(principal.tenant, params), principal.tenant
+        )
+    except Exception as exc:
+        if not (isinstance(exc, BreakerOpen) or opensearch_transient(exc)):
+            raise
+        raise _unavailable(runtime, exc, principal.tenant) from exc
     seen: list[str] = []
     for hit in raw["hits"]["hits"]:
         title = hit.get("_source", {}).get("title")

@@ -1,0 +1,144 @@
+"""Prometheus metrics of the service and the indexer, served at ``/metrics``.
+
+Several uvicorn workers: prometheus-client's multiprocess mode. When
+``PROMETHEUS_MULTIPROC_DIR`` is set (the stack's ``service`` component sets it and empties
+the folder before starting), each process writes its values to files there and
+``/metrics`` merges them, so any worker answers for all of them (and for the indexer when it
+shares the folder). Counters and histograms are summed; gauges say how they merge below.
+Without the variable the default in-process registry is used (one worker).
+
+    render() -> (body, content_type)
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from service.resilience import BreakerState
+
+LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.8, 1.0, 2.5, 5.0, 10.0)
+
+http_requests = Counter(
+    "service_http_requests_total",
+    "HTTP requests by route template, method and status class (2xx, 4xx, 5xx).",
+    ["route", "method", "status_class"],
+)
+http_latency = Histogram(
+    "service_http_request_duration_seconds",
+    "HTTP request latency by route template and status class.",
+    ["route", "method", "status_class"],
+    buckets=LATENCY_BUCKETS_S,
+)
+dependency_latency = Histogram(
+    "service_dependency_call_duration_seconds",
+    "Latency of each call (attempt) to a dependency, by outcome (ok, error, timeout).",
+    ["dependency", "outcome"],
+    buckets=LATENCY_BUCKETS_S,
+)
+dependency_errors = Counter(
+    "service_dependency_errors_total",
+    "Failed calls to a dependency (timeouts included).",
+    ["dependency"],
+)
+dependency_timeouts = Counter(
+    "service_dependency_timeouts_total", "Calls to a dependency that timed out.", ["dependency"]
+)
+dependency_retries = Counter(
+    "service_dependency_retries_total", "Retries of a call to a dependency.", ["dependency"]
+)
+dependency_rejected = Counter(
+    "service_dependency_rejected_total",
+    "Calls refused without trying because the dependency's breaker was open.",
+    ["dependency"],
+)
+breaker_state = Gauge(
+    "service_breaker_state",
+    "Circuit breaker state: 0 closed, 1 half-open, 2 open (the worst over live workers).",
+    ["dependency"],
+    multiprocess_mode="livemax",
+)
+breaker_transitions = Counter(
+    "service_breaker_transitions_total",
+    "Circuit breaker state changes.",
+    ["dependency", "from", "to"],
+)
+cache_lookups = Counter(
+    "service_cache_lookups_total",
+    "Search cache lookups by tier (l1, l2, stale) and result (hit, miss).",
+    ["tier", "result"],
+)
+cache_stale_serves = Counter(
+    "service_cache_stale_serves_total",
+    "Searches answered from the stale cache because OpenSearch failed.",
+)
+cache_evictions = Counter(
+    "service_cache_evictions_total",
+    "Entries evicted from an in-process tier before they expired (size bound).",
+    ["tier"],
+)
+degraded_responses = Counter(
+    "service_degraded_responses_total", "Responses marked degraded, by reason.", ["reason"]
+)
+outbox_backlog = Gauge(
+    "service_outbox_backlog",
+    "Outbox rows not yet published (as last seen by a relay).",
+    multiprocess_mode="livemax",
+)
+indexer_lag = Histogram(
+    "service_indexer_lag_seconds",
+    "Time from the write being acknowledged (committed) to the document being indexed.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0),
+)
+indexer_events = Counter(
+    "service_indexer_events_total", "Events the indexer handled, by result.", ["result"]
+)
+
+
+def set_breaker_state(dependency: str, state: BreakerState) -> None:
+    breaker_state.labels(dependency).set(state.gauge_value)
+
+
+def record_transition(dependency: str, before: BreakerState, after: BreakerState) -> None:
+    breaker_transitions.labels(dependency, before.value, after.value).inc()
+    set_breaker_state(dependency, after)
+
+
+def record_call(dependency: str, duration_s: float, outcome: str) -> None:
+    dependency_latency.labels(dependency, outcome).observe(duration_s)
+    if outcome != "ok":
+        dependency_errors.labels(dependency).inc()
+    if outcome == "timeout":
+        dependency_timeouts.labels(dependency).inc()
+
+
+def record_retry(dependency: str, exc: BaseException) -> None:
+    dependency_retries.labels(dependency).inc()
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def render() -> tuple[bytes, str]:
+    if multiprocess_dir():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def mark_process_dead(pid: int) -> None:
+    """For a supervisor (uvicorn's workers exit on their own: live gauges drop their files)."""
+    if multiprocess_dir():
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
