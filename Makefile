@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 GAMEDAY := $(BIN)/gameday
 
-.PHONY: bootstrap demo test test-unit lint stack-down clean bench-setup bench-load example-report
+.PHONY: bootstrap demo test test-unit lint stack-down clean bench-setup bench-load example-report bench
 
 # The venv is rebuilt when pyproject.toml (where every pin lives) changes.
 $(VENV)/.installed: pyproject.toml
@@ -46,6 +46,16 @@ bench-setup:
 
 bench-load: bootstrap bench-setup
 	@$(BIN)/python bench/load_per_core.py
+
+# All five benchmarks, each printing its table and ratios (bench/RESULTS.md has the
+# last published ones). The service and stack benchmarks need the running stack
+# (`gameday stack up`) and start their own private processes; about 30 minutes.
+bench: bootstrap bench-setup
+	@$(BIN)/python bench/load_per_core.py
+	@$(BIN)/python bench/histogram_merge.py
+	@$(BIN)/python bench/service.py
+	@$(BIN)/python bench/report_build.py
+	@$(BIN)/python bench/stack_startup.py
 
 stack-down:
 	@$(GAMEDAY) stack down
