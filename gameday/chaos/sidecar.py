@@ -25,6 +25,7 @@ from typing import Any
 from gameday.chaos import faults
 from gameday.chaos.events import record_event
 from gameday.chaos.experiment import Experiment
+from gameday.chaos.suite import Suite
 from gameday.errors import StackError
 from gameday.settings import StackSettings
 from gameday.stack import process
@@ -41,20 +42,29 @@ class ExperimentSidecar:
         run_dir: Path,
         settings: StackSettings,
         variables: dict[str, float],
+        *,
+        start_at_s: float | None = None,
+        file_suffix: str = "",
     ) -> None:
         self.experiment = experiment
         self.run_dir = run_dir
         self.settings = settings
         self.variables = variables
+        self.start_at_s = experiment.warmup_s if start_at_s is None else start_at_s
+        self.suffix = file_suffix  # "-<name>" in a suite: one journal per experiment
         self.proc: subprocess.Popen[bytes] | None = None
         self.interrupted = False
 
     @property
     def journal_path(self) -> Path:
-        return self.run_dir / "journal.json"
+        return self.run_dir / f"journal{self.suffix}.json"
+
+    @property
+    def done(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
 
     def tick(self, elapsed_s: float) -> None:
-        if self.proc is None and not self.interrupted and elapsed_s >= self.experiment.warmup_s:
+        if self.proc is None and not self.interrupted and elapsed_s >= self.start_at_s:
             self._start()
 
     def _start(self) -> None:
@@ -79,7 +89,7 @@ class ExperimentSidecar:
             "GAMEDAY_TOXIPROXY_URL": self.settings.toxiproxy_url,
         }
         record_event("experiment_started", name=self.experiment.name, title=self.experiment.title)
-        with open(self.run_dir / "chaos.out", "ab") as out:
+        with open(self.run_dir / f"chaos{self.suffix}.out", "ab") as out:
             self.proc = subprocess.Popen(
                 argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
@@ -105,7 +115,9 @@ class ExperimentSidecar:
         faults.reset_all()  # last resort, at the end of every run
         leftovers = faults.leftover_faults()
         result = self._summarise(leftovers_before_reset)
-        (self.run_dir / "experiment.json").write_text(json.dumps(result, indent=2) + "\n")
+        (self.run_dir / f"experiment{self.suffix}.json").write_text(
+            json.dumps(result, indent=2) + "\n"
+        )
         if leftovers:
             raise LeftoverFaults(
                 f"faults still in place after the reset: {', '.join(leftovers)}; "
@@ -169,3 +181,46 @@ def _read_json(path: Path) -> dict[str, Any]:
         except ValueError:
             time.sleep(0.5)
     return {}
+
+
+class SuiteSidecar:
+    """Experiments one after another on the load's clock: the next one starts at
+    its planned time, but never while the previous `chaos run` is still going."""
+
+    def __init__(
+        self, suite: Suite, run_dir: Path, settings: StackSettings, variables: dict[str, float]
+    ) -> None:
+        self.suite = suite
+        single = len(suite.experiments) == 1
+        self.sidecars = [
+            ExperimentSidecar(
+                experiment,
+                run_dir,
+                settings,
+                variables,
+                start_at_s=start,
+                file_suffix="" if single else f"-{experiment.name}",
+            )
+            for experiment, start in zip(suite.experiments, suite.starts_s(), strict=True)
+        ]
+
+    def tick(self, elapsed_s: float) -> None:
+        for previous, sidecar in zip([None, *self.sidecars], self.sidecars, strict=False):
+            if sidecar.proc is None:
+                if previous is None or previous.done:
+                    sidecar.tick(elapsed_s)
+                return
+
+    def interrupt(self) -> None:
+        for sidecar in self.sidecars:
+            sidecar.interrupt()
+
+    def finish(self) -> list[dict[str, Any]]:
+        outcomes = []
+        starts = self.suite.starts_s()
+        for i, sidecar in enumerate(self.sidecars):
+            outcome = sidecar.finish()
+            end = starts[i + 1] if i + 1 < len(starts) else float("inf")
+            outcome["span_s"] = [starts[i], end]
+            outcomes.append(outcome)
+        return outcomes

@@ -11,7 +11,7 @@ import sys
 import typer
 from rich.console import Console
 
-from gameday.cli import capacity, compare, report, run, seed, stack, token
+from gameday.cli import capacity, compare, gameday_cmd, report, run, seed, stack, token
 from gameday.errors import GamedayError
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app = typer.Typer(
 )
 app.add_typer(stack.app, name="stack")
 run.register(app)
+gameday_cmd.register(app)
 token.register(app)
 seed.register(app)
 report.register(app)

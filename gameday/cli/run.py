@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +13,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gameday.chaos.experiment import load_experiment
 from gameday.chaos.reconcile import reconcile
-from gameday.chaos.sidecar import ExperimentSidecar
+from gameday.chaos.sidecar import SuiteSidecar
+from gameday.chaos.suite import Suite, resilience_score, suite_of
 from gameday.errors import ConfigError
 from gameday.load import engine
 from gameday.load.config import LoadConfig
@@ -62,9 +64,49 @@ def run(
     ] = "30s",
 ) -> None:
     """Run a load test (with a chaos experiment on the same clock); print the run directory."""
-    stack = StackSettings()
     slo_file = load_slo(slo)  # an invalid SLO file stops the run before any load (exit 2)
-    chaos = load_experiment(experiment) if experiment is not None else None
+    suite = suite_of([load_experiment(experiment)]) if experiment is not None else None
+    execute(
+        scenario=scenario,
+        shape=shape,
+        rate=rate,
+        users=users,
+        spawn_rate=spawn_rate,
+        duration=duration,
+        workers=workers,
+        tenants=tenants,
+        seed=seed,
+        out=out,
+        via_proxy=via_proxy,
+        target=target,
+        suite=suite,
+        slo=slo,
+        slo_file=slo_file,
+        rpo_grace=rpo_grace,
+    )
+
+
+def execute(
+    *,
+    scenario: str,
+    shape: str | None,
+    rate: float | None,
+    users: int | None,
+    spawn_rate: float | None,
+    duration: str,
+    workers: int,
+    tenants: int,
+    seed: int,
+    out: Path | None,
+    via_proxy: bool,
+    target: str | None,
+    suite: Suite | None,
+    slo: Path,
+    slo_file: SloFile,
+    rpo_grace: str,
+) -> None:
+    """Load, faults on the same clock, reconciliation, report, exit code."""
+    stack = StackSettings()
     if shape is None:
         shape = "constant-rate" if rate is not None else "steady"
     if workers < 0:
@@ -72,12 +114,12 @@ def run(
     duration_s = parse_timespan(duration, what="--duration")
     if duration_s <= 0:
         raise ConfigError("--duration must be positive (e.g. 90s, 5m)")
-    if chaos is not None and duration_s < chaos.planned_total_s:
+    if suite is not None and duration_s < suite.planned_total_s:
         console.print(
-            f"duration extended to {chaos.planned_total_s:.0f}s: warm-up {chaos.warmup_s:.0f}s "
-            f"+ method {chaos.planned_method_s:.0f}s + recovery {chaos.recovery_s:.0f}s"
+            f"duration extended to {suite.planned_total_s:.0f}s: the experiments' warm-up, "
+            "methods, recoveries and cool-downs"
         )
-        duration_s = chaos.planned_total_s
+        duration_s = suite.planned_total_s
     url = target or (
         f"http://{stack.host}:{stack.api_proxy_port}" if via_proxy else stack.service_url
     )
@@ -130,28 +172,31 @@ def run(
             )
 
         sidecar = (
-            ExperimentSidecar(chaos, run_dir, stack, slo_variables(slo_file))
-            if chaos is not None
+            SuiteSidecar(suite, run_dir, stack, slo_variables(slo_file))
+            if suite is not None
             else None
         )
         try:
             record = engine.run_load(config, run_dir, on_tick=on_tick, stack=stack, sidecar=sidecar)
         finally:
-            outcome = sidecar.finish() if sidecar is not None else None
+            outcomes = sidecar.finish() if sidecar is not None else []
     generator = record.get("generator", {})
     if not generator.get("valid", True):
         console.print(f"[yellow]generator was the bottleneck:[/] {'; '.join(generator['reasons'])}")
     console.print(f"run {record['status']}: {run_dir}")
     verdicts: list[str] = []
-    if outcome is not None and record["status"] != "interrupted":
+    if outcomes and record["status"] != "interrupted":
         console.print("reconciling the write ledger with PostgreSQL and OpenSearch ...")
         rpo = reconcile(run_dir, stack, grace_s=parse_timespan(rpo_grace, what="--rpo-grace"))
-        console.print(
-            f"experiment {outcome['name']}: {outcome['verdict'].upper()}"
-            f"{' - ' + outcome['error'] if outcome['error'] else ''}; "
-            f"lost writes {rpo.lost}, RPO {rpo.rpo_s:.1f}s"
-        )
-        verdicts.append("fail" if rpo.lost and outcome["verdict"] == "pass" else outcome["verdict"])
+        console.print(f"lost writes {rpo.lost}, RPO {rpo.rpo_s:.1f}s")
+        for outcome in outcomes:
+            console.print(
+                f"experiment {outcome['name']}: {outcome['verdict'].upper()}"
+                f"{' - ' + outcome['error'] if outcome['error'] else ''}"
+            )
+            verdicts.append(outcome["verdict"])
+        if rpo.lost:
+            verdicts.append("fail")
     # The evidence is on disk; now the report judges it against the SLO file.
     shutil.copyfile(slo, run_dir / "slo.yaml")
     console.print("building the report ...")
@@ -167,6 +212,11 @@ def run(
             f"  violated: {result.name}: {measured} "
             f"(target {result.comparator} {result.target:g} {result.unit})"
         )
+    if outcomes:
+        score = resilience_score(json.loads((run_dir / "summary.json").read_text()), outcomes)
+        score["title"] = suite.title if suite is not None else ""
+        (run_dir / "suite.json").write_text(json.dumps(score, indent=2) + "\n")
+        console.print(f"resilience score {score['resilience_score']:.1f}/100")
     verdict = "error" if "error" in verdicts else ("fail" if "fail" in verdicts else "pass")
     console.print(f"verdict {verdict.upper()}  report: {run_dir / 'index.html'}")
     if record["status"] == "interrupted":

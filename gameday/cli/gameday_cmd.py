@@ -1,0 +1,59 @@
+"""`gameday gameday SUITE`: several experiments in sequence under one load,
+with cool-downs between them, one report for them all and a resilience score."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gameday.chaos.suite import load_suite
+from gameday.cli.run import DEFAULT_SLO, execute
+from gameday.load.engine import DEFAULT_TENANTS
+from gameday.slo.loader import load_slo
+
+
+def gameday(
+    suite_file: Annotated[Path, typer.Argument(help="suite YAML (see experiments/suite.yaml)")],
+    rate: Annotated[float | None, typer.Option(envvar="GAMEDAY_RATE")] = None,
+    users: Annotated[int | None, typer.Option(envvar="GAMEDAY_USERS")] = None,
+    scenario: Annotated[str | None, typer.Option(envvar="GAMEDAY_SCENARIO")] = None,
+    workers: Annotated[int | None, typer.Option(envvar="GAMEDAY_WORKERS")] = None,
+    out: Annotated[Path | None, typer.Option(envvar="GAMEDAY_OUT")] = None,
+    target: Annotated[str | None, typer.Option(envvar="GAMEDAY_TARGET")] = None,
+    via_proxy: Annotated[bool, typer.Option("--via-proxy", envvar="GAMEDAY_VIA_PROXY")] = False,
+    slo: Annotated[Path, typer.Option(envvar="GAMEDAY_SLO")] = DEFAULT_SLO,
+    rpo_grace: Annotated[str, typer.Option(envvar="GAMEDAY_RPO_GRACE")] = "30s",
+    seed: Annotated[int, typer.Option(envvar="GAMEDAY_SEED")] = 42,
+) -> None:
+    """Run a game day: the suite's experiments one after another under one load."""
+    slo_file = load_slo(slo)
+    suite = load_suite(suite_file)
+    load = suite.load
+    chosen_rate = rate if rate is not None else load.get("rate")
+    chosen_users = users if users is not None else load.get("users")
+    if chosen_rate is None and chosen_users is None:
+        chosen_rate = 20.0
+    execute(
+        scenario=scenario or str(load.get("scenario", "search_mix")),
+        shape=load.get("shape"),
+        rate=None if chosen_rate is None else float(chosen_rate),
+        users=None if chosen_users is None else int(chosen_users),
+        spawn_rate=load.get("spawn_rate"),
+        duration="1s",  # extended to the suite's planned length
+        workers=workers if workers is not None else int(load.get("workers", 0)),
+        tenants=DEFAULT_TENANTS,
+        seed=seed,
+        out=out,
+        via_proxy=via_proxy,
+        target=target,
+        suite=suite,
+        slo=slo,
+        slo_file=slo_file,
+        rpo_grace=rpo_grace,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("gameday")(gameday)
