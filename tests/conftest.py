@@ -20,11 +20,12 @@ def _progress(line: str) -> None:
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackSettings]:
     settings = StackSettings()
-    running = supervisor.status(settings)
-    reuse = bool(running) and all(s.healthy for s in running)
-    if not reuse:
-        supervisor.up(settings, _progress)
+    # Reuse what runs; start the rest; at the end stop only what this session started
+    # (another session may be using the components it found running).
+    already = {s.name for s in supervisor.status(settings) if s.pid is not None}
+    supervisor.up(settings, _progress)
     settings = supervisor.recorded_settings(settings)
     yield settings
-    if not reuse and not os.environ.get("GAMEDAY_KEEP_STACK"):
-        supervisor.down(settings, _progress)
+    started = [s.name for s in supervisor.status(settings) if s.name not in already]
+    if started and not os.environ.get("GAMEDAY_KEEP_STACK"):
+        supervisor.down(settings, _progress, only=started)

@@ -11,7 +11,17 @@ import sys
 import typer
 from rich.console import Console
 
-from gameday.cli import capacity, compare, gameday_cmd, report, run, seed, stack, token
+from gameday.cli import (
+    capacity,
+    compare,
+    gameday_cmd,
+    matrix,
+    report,
+    run,
+    seed,
+    stack,
+    token,
+)
 from gameday.errors import GamedayError
 
 app = typer.Typer(
@@ -23,6 +33,7 @@ app = typer.Typer(
 app.add_typer(stack.app, name="stack")
 run.register(app)
 gameday_cmd.register(app)
+matrix.register(app)
 token.register(app)
 seed.register(app)
 report.register(app)

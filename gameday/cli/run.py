@@ -104,6 +104,7 @@ def execute(
     slo: Path,
     slo_file: SloFile,
     rpo_grace: str,
+    reuse_run_dir: bool = False,
 ) -> None:
     """Load, faults on the same clock, reconciliation, report, exit code."""
     stack = StackSettings()
@@ -142,7 +143,7 @@ def execute(
     engine.check_service(url)
     tokens = engine.mint_tokens(tenants, ttl_s=duration_s + 3600)
     weights = engine.TENANT_WEIGHTS + [5.0] * max(0, tenants - len(engine.TENANT_WEIGHTS))
-    run_dir = engine.new_run_dir(out, scenario)
+    run_dir = engine.new_run_dir(out, scenario, allow_existing=reuse_run_dir)
     config = config.model_copy(
         update={
             "tokens": tokens,

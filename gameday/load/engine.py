@@ -96,10 +96,10 @@ def mint_tokens(tenants: int, ttl_s: float) -> dict[str, str]:
     return mint(tenant_names(tenants), ttl_s=ttl_s)
 
 
-def new_run_dir(base: Path | None, scenario: str) -> Path:
+def new_run_dir(base: Path | None, scenario: str, *, allow_existing: bool = False) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     run_dir = base if base is not None else PROJECT_ROOT / "reports" / f"{stamp}-{scenario}"
-    if run_dir.exists() and any(run_dir.iterdir()):
+    if run_dir.exists() and any(run_dir.iterdir()) and not allow_existing:
         raise ConfigError(f"run directory {run_dir} is not empty: choose another --out")
     (run_dir / "locust").mkdir(parents=True, exist_ok=True)
     return run_dir

@@ -209,9 +209,11 @@ def status_json(statuses: list[ComponentStatus]) -> str:
     return json.dumps({"components": [asdict(s) for s in statuses]}, indent=2)
 
 
-def down(settings: StackSettings, report: Report, *, purge: bool = False) -> None:
+def down(
+    settings: StackSettings, report: Report, *, purge: bool = False, only: list[str] | None = None
+) -> None:
     settings = recorded_settings(settings)
-    for component in reversed(build_components(settings)):
+    for component in reversed(build_components(settings, only)):
         tracked = process.read_tracked(settings.run_dir, component.name)
         if tracked is None:
             continue
