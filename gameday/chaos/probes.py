@@ -16,7 +16,12 @@ from gameday.load import histograms
 from gameday.settings import StackSettings
 
 __all__ = [
-    "error_rate", "error_rate_below", "p95_ms", "service_ready", "slo_holds", "wait_until",
+    "error_rate",
+    "error_rate_below",
+    "p95_ms",
+    "service_ready",
+    "slo_holds",
+    "wait_until",
 ]
 
 
