@@ -35,6 +35,11 @@ class Bucket:
         return len(self.exemplars) < EXEMPLARS_PER_SECOND or latency_ms > self.exemplars[0][0]
 
     def add_exemplar(self, latency_ms: float, request_id: str, fields: dict[str, Any]) -> None:
+        # Items compare as tuples: an equal (latency, request id) would compare the dicts
+        # and raise TypeError (in heapq here, in sorted() when written). Such a twin adds
+        # nothing, so it is skipped.
+        if any(e[0] == latency_ms and e[1] == request_id for e in self.exemplars):
+            return
         item = (latency_ms, request_id, fields)
         if len(self.exemplars) < EXEMPLARS_PER_SECOND:
             heapq.heappush(self.exemplars, item)

@@ -1,0 +1,82 @@
+"""Where a private service worker spends a cached search: py-spy samples one uvicorn
+worker (1 worker, the stack's settings) while wrk saturates it, and the top frames
+by own time and by inclusive time are printed (collapsed stacks kept for a flame graph).
+
+    .venv/bin/python bench/profile_service.py [--seconds 10] [--mode cached]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # bench/service.py shadows service
+
+from bench._private_service import (  # noqa: E402
+    drop_namespace,
+    free_port,
+    namespace_env,
+    start_uvicorn,
+    stop,
+    wait_ready,
+)
+from gameday.settings import PROJECT_ROOT, StackSettings  # noqa: E402
+
+BIN = Path(sys.executable).parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--mode", default="cached")
+    args = parser.parse_args()
+    stack = StackSettings()
+    env = namespace_env(stack)
+    logs = Path(tempfile.mkdtemp(prefix="bench-profile-"))
+    words = logs / "words.txt"
+    words.write_text("alpha\nbeta\n")
+    token = subprocess.run([BIN / "gameday", "token", "--tenant", "tenant-1"],
+                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    port = free_port()
+    proc = start_uvicorn("service.main:create_app", port, env, logs / "service.log",
+                         workers=1, loop="uvloop", http="httptools")  # fmt: skip
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/v1/health/ready", proc)
+        wrk = subprocess.Popen(
+            ["wrk", "-t1", "-c32", f"-d{args.seconds + 2}s", "-s",
+             str(PROJECT_ROOT / "bench/wrk/service.lua"), f"http://127.0.0.1:{port}", "--",
+             args.mode, token, str(words)], stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        raw = logs / "stacks.txt"
+        subprocess.run([BIN / "py-spy", "record", "--pid", str(proc.pid), "--duration",
+                        str(args.seconds), "--format", "raw", "--output", str(raw),
+                        "--nonblocking"], check=True, capture_output=True)  # fmt: skip
+        print(wrk.communicate()[0].strip().splitlines()[-2])
+    finally:
+        stop([proc])
+        drop_namespace(stack, env)
+    own: collections.Counter[str] = collections.Counter()
+    inclusive: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack_text, _, count_text = line.rpartition(" ")
+        count = int(count_text)
+        frames = stack_text.split(";")
+        total += count
+        own[frames[-1]] += count
+        for frame in set(frames):
+            inclusive[frame] += count
+    print(f"\n{total} samples; collapsed stacks in {raw}\n\nby own time:")
+    for frame, count in own.most_common(15):
+        print(f"{100 * count / total:5.1f}%  {frame}")
+    print("\nby inclusive time:")
+    for frame, count in inclusive.most_common(40):
+        print(f"{100 * count / total:5.1f}%  {frame}")
+
+
+if __name__ == "__main__":
+    main()
