@@ -48,7 +48,8 @@ def current_request_id() -> str | None:
 
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-_PHONE = re.compile(r"(?<![\w-])\+?\d[\d ().-]{7,}\d(?![\w-])")
+# Digits with spaces, dashes or brackets; dots are left out so that IPs stay readable.
+_PHONE = re.compile(r"(?<![\w.:-])\+?\d[\d ()-]{7,}\d(?![\w.-])")
 _SUBJECT = re.compile(r"(subject(?:_id)?[\"']?\s*[:=/]\s*[\"']?)([^\s\"',}/&]+)", re.IGNORECASE)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
@@ -101,17 +102,22 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(settings: ObservabilitySettings) -> None:
-    """Replaces the root handlers with one stderr handler in the chosen format."""
+    """One stderr handler on the root logger in the chosen format, unless the host
+    process configured the root logger already (pytest does; uvicorn does not)."""
+    root = logging.getLogger()
+    if root.handlers and not any(getattr(h, "_gameday", False) for h in root.handlers):
+        return
     handler = logging.StreamHandler()
+    handler._gameday = True  # type: ignore[attr-defined]  # marks our own handler
     if settings.format == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.level)
+    logging.getLogger("opensearch").setLevel(logging.WARNING)  # one line per request otherwise
     # uvicorn's own loggers go through the root handler, in the same format.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)

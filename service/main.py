@@ -38,7 +38,6 @@ log = logging.getLogger("service")
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    configure_logging(settings.logging)
     set_testing(settings.resilience.testing)
     startup: dict[str, object] = app.state.startup
     pool = await postgres.create_pool(settings.postgres)
@@ -92,6 +91,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
+    configure_logging(settings.logging)  # before uvicorn's first line of this worker
     app = FastAPI(
         title="gameday reference search service",
         version="1.0.0",

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 
 from service.dependencies import SettingsDep
 from service.exceptions import Forbidden, Unauthorized
+from service.logs import bind
 from service.runtime import Runtime
 from service.tenants.auth import API_KEY_PREFIX, decode_token, hash_api_key
 from service.tenants.schemas import Principal, Role
@@ -55,6 +56,12 @@ async def _principal_from_api_key(runtime: Runtime | None, key: str) -> Principa
 
 
 async def get_principal(request: Request, settings: SettingsDep) -> Principal:
+    principal = await _authenticate(request, settings)
+    bind(tenant=principal.tenant, user=principal.subject)
+    return principal
+
+
+async def _authenticate(request: Request, settings: SettingsDep) -> Principal:
     runtime: Runtime | None = getattr(request.app.state, "runtime", None)
     authorization = request.headers.get("authorization")
     api_key = request.headers.get("x-api-key")

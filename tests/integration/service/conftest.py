@@ -176,6 +176,8 @@ def service_under_test(
     )
     env["SERVICE_AMQP_PUBLISH_TIMEOUT_S"] = "3"
     logs = tmp_path_factory.mktemp("service")
+    # Multiprocess metrics, as the stack runs them (the indexer writes there too).
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path_factory.mktemp("metrics"))
     url = f"http://127.0.0.1:{port}"
     procs: list[subprocess.Popen[bytes]] = []
     try:

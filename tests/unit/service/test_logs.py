@@ -1,0 +1,74 @@
+"""JSON log lines: one object per line, the request's context, personal data masked."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import httpx
+import pytest
+
+from service.logs import JsonFormatter, bind, mask
+from service.main import create_app
+from service.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mail jane.doe+x@example.org now", "mail ***@*** now"),
+        ("call +44 20 7946 0958 today", "call *** today"),
+        ("phone 555-123-4567", "phone ***"),
+        ("erasing subject_id=abc-123 for t", "erasing subject_id=*** for t"),
+        ('{"subject_id": "abc-123"}', '{"subject_id": "***"}'),
+        ("127.0.0.1:43874 - GET /v1/search", "127.0.0.1:43874 - GET /v1/search"),
+        ("took 1234567 us, version 12", "took 1234567 us, version 12"),
+    ],
+    ids=["email", "phone-intl", "phone-dashes", "subject-kv", "subject-json", "ip", "numbers"],
+)
+def test_personal_data_is_masked(text: str, expected: str) -> None:
+    assert mask(text) == expected
+
+
+def test_a_record_is_one_json_object_with_masked_fields() -> None:
+    record = logging.makeLogRecord(
+        {"name": "service.x", "levelname": "INFO", "msg": "for %s", "args": ("a@b.io",)}
+    )
+    record.detail = {"subject_id": "s-1", "email": "x@y.org", "count": 2}
+    doc = json.loads(JsonFormatter().format(record))
+    assert doc["msg"] == "for ***@***"
+    assert doc["detail"] == {"subject_id": "***", "email": "***@***", "count": 2}
+    assert doc["level"] == "info" and doc["logger"] == "service.x"
+
+
+async def test_the_request_id_is_echoed_and_logged_with_the_tenant(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = create_app(Settings.from_env())
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    caplog.set_level(logging.INFO, logger="service.access")
+    formatter = JsonFormatter()
+    lines: list[str] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(formatter.format(record))
+
+    handler = Capture()
+    logging.getLogger("service.access").addHandler(handler)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            response = await client.get("/v1/nope", headers={"X-Request-ID": "abc-123"})
+            generated = (await client.get("/v1/nope")).headers["x-request-id"]
+    finally:
+        logging.getLogger("service.access").removeHandler(handler)
+    assert response.headers["x-request-id"] == "abc-123"
+    assert len(generated) == 32 and generated != "abc-123"
+    docs = [json.loads(line) for line in lines]
+    assert docs[0]["request_id"] == "abc-123"
+    assert docs[0]["status"] == 404 and docs[0]["route"] == "unmatched"
+    assert docs[1]["request_id"] == generated
+
+
+def test_bind_outside_a_request_does_nothing() -> None:
+    bind(tenant="t")  # no context: no error, nothing kept
