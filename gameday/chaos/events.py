@@ -26,9 +26,11 @@ def load_start_epoch(directory: Path) -> float | None:
         return None
 
 
-def record_event(kind: str, **fields: Any) -> dict[str, Any]:
+def record_event(kind: str, directory: Path | None = None, **fields: Any) -> dict[str, Any]:
+    """Append one event; the run directory comes from GAMEDAY_RUN_DIR (the chaos
+    process) unless given (the gameday run process itself)."""
     now = time.time()
-    directory = run_dir()
+    directory = directory or run_dir()
     start = load_start_epoch(directory) if directory else None
     event = {
         "type": kind,

@@ -5,24 +5,33 @@ a hypothesis can be checked during the method, not only before and after."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from gameday.chaos.events import record_event, run_dir
 from gameday.load import histograms
 from gameday.settings import StackSettings
 
 __all__ = [
+    "breaker_is",
+    "breaker_state",
+    "document_count",
     "error_rate",
     "error_rate_below",
+    "outbox_backlog",
     "p95_ms",
+    "queue_depth",
     "service_ready",
     "slo_holds",
     "wait_until",
 ]
+
+BREAKER_STATES = {0: "closed", 1: "half_open", 2: "open"}
 
 
 def _window(window_s: int) -> list[dict[str, Any]]:
@@ -87,6 +96,58 @@ def error_rate_below(threshold: float = 0.5, window_s: int = 30) -> bool:
         return requests == 0 or errors / requests > float(threshold)
 
     return not all(failing(s) for s in seconds)
+
+
+def _service_url(url: str | None) -> str:
+    return url or os.environ.get("GAMEDAY_SERVICE_URL") or StackSettings().service_url
+
+
+def service_metrics(url: str | None = None) -> dict[str, float]:
+    """The service's Prometheus samples, as `name{label="v",...}` -> value."""
+    text = httpx.get(f"{_service_url(url)}/metrics", timeout=2.0).text
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}"] = float(sample.value)
+    return samples
+
+
+def breaker_state(dependency: str, url: str | None = None) -> str:
+    """closed, half_open or open, from the service's service_breaker_state gauge."""
+    value = service_metrics(url).get(f'service_breaker_state{{dependency="{dependency}"}}')
+    return "unknown" if value is None else BREAKER_STATES.get(int(value), "unknown")
+
+
+def breaker_is(dependency: str, state: str, url: str | None = None) -> bool:
+    return breaker_state(dependency, url) == state
+
+
+def outbox_backlog(url: str | None = None) -> float:
+    return service_metrics(url).get("service_outbox_backlog{}", 0.0)
+
+
+def queue_depth(queue: str = "documents.index") -> int:
+    """Messages ready in a RabbitMQ queue (the DLQ is `documents.index.dlq`)."""
+    import asyncio
+
+    import aio_pika
+
+    async def depth() -> int:
+        connection = await aio_pika.connect(StackSettings().amqp_url, timeout=5)
+        async with connection:
+            channel = await connection.channel()
+            declared = await channel.declare_queue(queue, passive=True)
+            return int(declared.declaration_result.message_count or 0)
+
+    return asyncio.run(depth())
+
+
+def document_count(alias: str = "documents") -> int:
+    """Documents searchable in OpenSearch right now (all tenants)."""
+    response = httpx.get(f"{StackSettings().opensearch_urls[0]}/{alias}/_count", timeout=5.0)
+    response.raise_for_status()
+    return int(response.json()["count"])
 
 
 def service_ready(url: str | None = None, timeout_s: float = 2.0) -> bool:

@@ -22,9 +22,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
 from gameday.chaos import faults
 from gameday.chaos.events import record_event
 from gameday.chaos.experiment import Experiment
+from gameday.chaos.probes import BREAKER_STATES
 from gameday.chaos.suite import Suite
 from gameday.errors import StackError
 from gameday.settings import StackSettings
@@ -88,7 +92,12 @@ class ExperimentSidecar:
             "GAMEDAY_RUN_DIR": str(self.run_dir),
             "GAMEDAY_TOXIPROXY_URL": self.settings.toxiproxy_url,
         }
-        record_event("experiment_started", name=self.experiment.name, title=self.experiment.title)
+        record_event(
+            "experiment_started",
+            self.run_dir,
+            name=self.experiment.name,
+            title=self.experiment.title,
+        )
         with open(self.run_dir / f"chaos{self.suffix}.out", "ab") as out:
             self.proc = subprocess.Popen(
                 argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -183,14 +192,55 @@ def _read_json(path: Path) -> dict[str, Any]:
     return {}
 
 
+class BreakerWatcher:
+    """Puts the service's circuit-breaker transitions on the run's timeline
+    (`breaker_transition` events), read from its /metrics once a second."""
+
+    def __init__(self, service_url: str, run_dir: Path) -> None:
+        self.service_url = service_url
+        self.run_dir = run_dir
+        self.states: dict[str, str] = {}
+        self.last_poll = -1.0
+
+    def poll(self, elapsed_s: float) -> None:
+        if elapsed_s - self.last_poll < 1.0:
+            return
+        self.last_poll = elapsed_s
+        try:
+            response = httpx.get(f"{self.service_url}/metrics", timeout=0.5)
+            families = text_string_to_metric_families(response.text)
+            current = {
+                sample.labels["dependency"]: BREAKER_STATES.get(int(sample.value), "unknown")
+                for family in families
+                if family.name == "service_breaker_state"
+                for sample in family.samples
+            }
+        except (httpx.HTTPError, ValueError):
+            return  # the service may be the thing that is down: try again next second
+        for dependency, state in current.items():
+            before = self.states.get(dependency)
+            if before is not None and before != state:
+                record_event(
+                    "breaker_transition", dependency=dependency, from_state=before, to_state=state
+                )
+            self.states[dependency] = state
+
+
 class SuiteSidecar:
     """Experiments one after another on the load's clock: the next one starts at
     its planned time, but never while the previous `chaos run` is still going."""
 
     def __init__(
-        self, suite: Suite, run_dir: Path, settings: StackSettings, variables: dict[str, float]
+        self,
+        suite: Suite,
+        run_dir: Path,
+        settings: StackSettings,
+        variables: dict[str, float],
+        *,
+        service_url: str | None = None,
     ) -> None:
         self.suite = suite
+        self.watcher = BreakerWatcher(service_url or settings.service_url, run_dir)
         single = len(suite.experiments) == 1
         self.sidecars = [
             ExperimentSidecar(
@@ -205,6 +255,7 @@ class SuiteSidecar:
         ]
 
     def tick(self, elapsed_s: float) -> None:
+        self.watcher.poll(elapsed_s)
         for previous, sidecar in zip([None, *self.sidecars], self.sidecars, strict=False):
             if sidecar.proc is None:
                 if previous is None or previous.done:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Annotated
@@ -144,6 +145,7 @@ def execute(
     tokens = engine.mint_tokens(tenants, ttl_s=duration_s + 3600)
     weights = engine.TENANT_WEIGHTS + [5.0] * max(0, tenants - len(engine.TENANT_WEIGHTS))
     run_dir = engine.new_run_dir(out, scenario, allow_existing=reuse_run_dir)
+    os.environ["GAMEDAY_RUN_DIR"] = str(run_dir)  # this process's chaos events go there too
     config = config.model_copy(
         update={
             "tokens": tokens,
@@ -173,7 +175,14 @@ def execute(
             )
 
         sidecar = (
-            SuiteSidecar(suite, run_dir, stack, slo_variables(slo_file))
+            SuiteSidecar(
+                suite,
+                run_dir,
+                stack,
+                slo_variables(slo_file),
+                # breakers are read from the service itself, not through a cut api proxy
+                service_url=stack.service_url if via_proxy else url,
+            )
             if suite is not None
             else None
         )
