@@ -256,3 +256,51 @@ def test_a_controlled_twenty_second_outage_is_measured_as_a_twenty_second_breach
     assert experiment["recovery_after_removal_s"] is not None
     assert experiment["recovery_after_removal_s"] <= 3
     _assert_no_fault_left(stack)
+
+
+@pytest.mark.parametrize(
+    ("experiment", "scenario", "own_target"),
+    [
+        ("opensearch-down", "read_only", True),
+        ("opensearch-latency", "read_only", True),
+        ("postgres-partition", "write_heavy", True),
+        ("slow-network", "search_mix", True),
+        # the stack's own service: the experiment kills one of its uvicorn workers
+        ("service-worker-killed", "read_only", False),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_every_short_experiment_runs_judges_and_cleans_up(
+    own_service: RunningService,
+    stack: StackSettings,
+    tmp_path: Path,
+    experiment: str,
+    scenario: str,
+    own_target: bool,
+) -> None:
+    out = tmp_path / "run"
+    target = ("--target", own_service.url) if own_target else ()
+    result = gameday_run(
+        "--scenario",
+        scenario,
+        "--rate",
+        "15",
+        *target,
+        "--experiment",
+        str(EXPERIMENTS / f"{experiment}.json"),
+        "--rpo-grace",
+        "20s",
+        "--out",
+        str(out),
+    )
+    # a verdict (pass or an SLO failure), never a harness error
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    outcome = _json(out / "experiment.json")
+    assert outcome["steady_state_before"] is True, outcome
+    assert outcome["verdict"] in ("pass", "fail")
+    faults = [e for e in _events(out) if e["type"] == "fault_injected"]
+    assert faults, "the method injected nothing"
+    summary = _json(out / "summary.json")
+    assert summary["verdict"] in ("pass", "fail")
+    assert {e["name"] for e in summary["experiments"]} >= {f["name"] for f in faults}
+    _assert_no_fault_left(stack)
