@@ -157,22 +157,37 @@ def service_under_test(
         "SERVICE_INDEXER_BACKOFF_MAX_S": "0.2",
         "SERVICE_OUTBOX_POLL_INTERVAL_S": "0.2",
     }
-    # A private proxy in front of RabbitMQ, so a test can cut the broker off from this
-    # service alone without touching the stack's shared proxies.
+    # Private proxies in front of every dependency: a test can cut the broker off from this
+    # service alone, and other suites' faults on the stack's shared proxies (chaos
+    # experiments running at the same time) do not reach this service or open its breakers.
     amqp_proxy = f"{namespace}-amqp"
-    amqp_port = free_port()
+    ports = {name: free_port() for name in ("amqp", "opensearch", "redis", "postgres")}
+    upstreams = {
+        "amqp": stack.rabbitmq_port,
+        "opensearch": stack.opensearch_port,
+        "redis": stack.redis_port,
+        "postgres": stack.postgres_port,
+    }
+    private_proxies = [f"{namespace}-{name}" for name in ports]
     with ToxiproxyClient(stack.toxiproxy_url) as toxiproxy:
         toxiproxy.populate(
             [
                 Proxy(
-                    name=amqp_proxy,
-                    listen=f"127.0.0.1:{amqp_port}",
-                    upstream=f"127.0.0.1:{stack.rabbitmq_port}",
+                    name=f"{namespace}-{name}",
+                    listen=f"127.0.0.1:{port}",
+                    upstream=f"127.0.0.1:{upstreams[name]}",
                 )
+                for name, port in ports.items()
             ]
         )
     env["SERVICE_AMQP_URL"] = (
-        f"amqp://{stack.amqp_user}:{stack.amqp_password}@127.0.0.1:{amqp_port}/"
+        f"amqp://{stack.amqp_user}:{stack.amqp_password}@127.0.0.1:{ports['amqp']}/"
+    )
+    env["SERVICE_OPENSEARCH_HOSTS"] = f"http://127.0.0.1:{ports['opensearch']}"
+    env["SERVICE_REDIS_URL"] = f"redis://127.0.0.1:{ports['redis']}/0"
+    env["SERVICE_POSTGRES_DSN"] = (
+        f"postgresql://{stack.db_user}:{stack.db_password}@127.0.0.1:{ports['postgres']}/"
+        f"{stack.db_name}"
     )
     env["SERVICE_AMQP_PUBLISH_TIMEOUT_S"] = "3"
     logs = tmp_path_factory.mktemp("service")
@@ -207,7 +222,8 @@ def service_under_test(
                 proc.kill()
                 proc.wait()
         cleanup_failures = _drop_namespace(stack, env)
-        httpx.delete(f"{stack.toxiproxy_url}/proxies/{amqp_proxy}", timeout=5.0)
+        for name in private_proxies:
+            httpx.delete(f"{stack.toxiproxy_url}/proxies/{name}", timeout=5.0)
     service_log_text = (logs / "service.log").read_text(errors="replace")
     # Any 500 is logged by our catch-all handler or by uvicorn; the broker outage test
     # makes aiormq log tracebacks of dropped connections, which are expected.

@@ -37,6 +37,7 @@ class FaultyService:
     sut: ServiceUnderTest
     opensearch_proxy: str
     redis_proxy: str
+    postgres_proxy: str
     log_path: Path
 
     def toxiproxy(self) -> ToxiproxyClient:
@@ -67,7 +68,8 @@ def faulty(service_under_test: ServiceUnderTest) -> Iterator[FaultyService]:
     stack = sut.stack
     suffix = uuid.uuid4().hex[:6]
     os_proxy, redis_proxy = f"r4-opensearch-{suffix}", f"r4-redis-{suffix}"
-    os_port, redis_port, port = free_port(), free_port(), free_port()
+    pg_proxy = f"r4-postgres-{suffix}"
+    os_port, redis_port, pg_port, port = free_port(), free_port(), free_port(), free_port()
     with ToxiproxyClient(stack.toxiproxy_url) as toxiproxy:
         toxiproxy.populate(
             [
@@ -81,6 +83,11 @@ def faulty(service_under_test: ServiceUnderTest) -> Iterator[FaultyService]:
                     listen=f"127.0.0.1:{redis_port}",
                     upstream=f"127.0.0.1:{stack.redis_port}",
                 ),
+                Proxy(
+                    name=pg_proxy,
+                    listen=f"127.0.0.1:{pg_port}",
+                    upstream=f"127.0.0.1:{stack.postgres_port}",
+                ),
             ]
         )
     metrics_dir = sut.logs / f"metrics-{suffix}"
@@ -89,6 +96,9 @@ def faulty(service_under_test: ServiceUnderTest) -> Iterator[FaultyService]:
         **sut.env,
         "SERVICE_OPENSEARCH_HOSTS": f"http://127.0.0.1:{os_port}",
         "SERVICE_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "SERVICE_POSTGRES_DSN": (
+            f"postgresql://{stack.db_user}:{stack.db_password}@127.0.0.1:{pg_port}/{stack.db_name}"
+        ),
         "SERVICE_RESILIENCE_BREAKER_OPEN_DURATION_S": str(OPEN_DURATION_S),
         "SERVICE_OPENSEARCH_SEARCH_TIMEOUT_S": str(SEARCH_TIMEOUT_S),
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
@@ -103,6 +113,7 @@ def faulty(service_under_test: ServiceUnderTest) -> Iterator[FaultyService]:
             sut=replace(sut, url=url, env=env),
             opensearch_proxy=os_proxy,
             redis_proxy=redis_proxy,
+            postgres_proxy=pg_proxy,
             log_path=log_path,
         )
     finally:
@@ -113,7 +124,7 @@ def faulty(service_under_test: ServiceUnderTest) -> Iterator[FaultyService]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        for name in (os_proxy, redis_proxy):
+        for name in (os_proxy, redis_proxy, pg_proxy):
             httpx.delete(f"{stack.toxiproxy_url}/proxies/{name}", timeout=5.0)
     text = log_path.read_text(errors="replace")
     for sign in ("unexpected error on", "Exception in ASGI application"):
@@ -357,7 +368,7 @@ def _opensearch_breaker_closed_after(faulty: FaultyService) -> Iterator[None]:
     """Each test starts with both proxies up and the OpenSearch breaker closed."""
     yield
     with faulty.toxiproxy() as toxiproxy:
-        for proxy in (faulty.opensearch_proxy, faulty.redis_proxy):
+        for proxy in (faulty.opensearch_proxy, faulty.redis_proxy, faulty.postgres_proxy):
             toxiproxy.set_enabled(proxy, True)
     _wait_closed(faulty, f"tenant-{uuid.uuid4().hex[:12]}", "opensearch")
 
@@ -388,3 +399,42 @@ def test_probes_list_every_dependency_with_its_breaker(faulty: FaultyService) ->
         with faulty.toxiproxy() as toxiproxy:
             toxiproxy.set_enabled(faulty.redis_proxy, True)
     assert httpx.get(f"{base}/v1/health/ready", timeout=5).status_code == 200
+
+
+def test_writes_fail_fast_with_503_while_postgresql_is_down(faulty: FaultyService) -> None:
+    tenant = f"tenant-{uuid.uuid4().hex[:12]}"
+    with faulty.sut.client(tenant) as client:
+        assert client.post("/v1/documents", json=make_document()).status_code == 202
+        with faulty.toxiproxy() as toxiproxy:
+            toxiproxy.set_enabled(faulty.postgres_proxy, False)
+        try:
+            timings: list[tuple[int, float, str | None]] = []
+            for _ in range(14):
+                started = time.monotonic()
+                response = client.post("/v1/documents", json=make_document())
+                timings.append(
+                    (
+                        response.status_code,
+                        time.monotonic() - started,
+                        response.headers.get("retry-after"),
+                    )
+                )
+            assert {status for status, _, _ in timings} == {503}, timings
+            assert all(retry_after for _, _, retry_after in timings), timings
+            assert max(elapsed for _, elapsed, _ in timings) < 1.5, timings
+            assert faulty.breakers(tenant)["postgres"]["state"] == "open"
+            # Once open: refused without trying.
+            assert max(elapsed for _, elapsed, _ in timings[-4:]) < 0.2, timings
+            # Searches do not need PostgreSQL.
+            assert client.get("/v1/search", params={"q": "x"}).status_code == 200
+        finally:
+            with faulty.toxiproxy() as toxiproxy:
+                toxiproxy.set_enabled(faulty.postgres_proxy, True)
+
+        def closed_after_a_write() -> bool:
+            """Half-open needs five good trial writes; each poll makes one."""
+            client.post("/v1/documents", json=make_document())
+            return faulty.breakers(tenant)["postgres"]["state"] == "closed"
+
+        eventually(closed_after_a_write, timeout_s=4 * OPEN_DURATION_S, every_s=0.2)
+        assert client.post("/v1/documents", json=make_document()).status_code == 202
