@@ -33,16 +33,22 @@ from service.settings import env_for_stack
 START_TIMEOUT_S = 60.0
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
     """A free loopback port below the ephemeral range (so no client socket can take it),
     in 25000-25999: other suites use 23xxx (a second stack), 24xxx and 26xxx."""
     for _ in range(200):
         port = random.randint(25000, 25999)
+        if port in _handed_out:  # not bound yet (a proxy listens later): never twice
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _handed_out.add(port)
             return port
     raise RuntimeError("no free port in 25000-25999")
 
