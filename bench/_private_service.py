@@ -6,7 +6,6 @@ integration tests use), so the shared service at :28080 never sees this load.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import socket
@@ -102,57 +101,3 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-def drop_namespace(stack: StackSettings, env: dict[str, str]) -> list[str]:
-    """Drop what the private service created; every step runs, failures are returned."""
-    import aio_pika
-    import asyncpg
-    import redis
-    from opensearchpy import OpenSearch
-
-    schema, queue = env["SERVICE_POSTGRES_SCHEMA"], env["SERVICE_AMQP_QUEUE"]
-
-    async def drop_schema() -> None:
-        conn = await asyncpg.connect(stack.postgres_dsn)
-        try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await conn.close()
-
-    async def drop_queues() -> None:
-        connection = await aio_pika.connect(stack.amqp_url, timeout=5)
-        try:
-            channel = await connection.channel()
-            for name in (queue, f"{queue}.dlq"):
-                await channel.queue_delete(name)
-            await channel.exchange_delete(env["SERVICE_AMQP_EXCHANGE"])
-        finally:
-            await connection.close()
-
-    def drop_search() -> None:
-        search = OpenSearch(hosts=stack.opensearch_urls, timeout=15)
-        alias = env["SERVICE_OPENSEARCH_ALIAS"]
-        search.indices.delete(index=f"{alias}-v*", ignore=[404])
-        search.indices.delete_index_template(name=f"{alias}-template", ignore=[404])
-        search.close()
-
-    def drop_keys() -> None:
-        client = redis.Redis.from_url(stack.redis_url)
-        keys = list(client.scan_iter(match=f"{env['SERVICE_REDIS_PREFIX']}*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
-
-    failures: list[str] = []
-    for step in (
-        lambda: asyncio.run(drop_schema()),
-        lambda: asyncio.run(drop_queues()),
-        drop_search,
-        drop_keys,
-    ):
-        try:
-            step()
-        except Exception as exc:  # noqa: BLE001 - reported together at the end
-            failures.append(repr(exc))
-    return failures

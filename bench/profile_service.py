@@ -17,7 +17,6 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # bench/service.py shadows service
 
 from bench._private_service import (  # noqa: E402
-    drop_namespace,
     free_port,
     namespace_env,
     start_uvicorn,
@@ -25,6 +24,7 @@ from bench._private_service import (  # noqa: E402
     wait_ready,
 )
 from gameday.settings import PROJECT_ROOT, StackSettings  # noqa: E402
+from service.namespace import drop_namespace  # noqa: E402
 
 BIN = Path(sys.executable).parent
 

@@ -34,7 +34,6 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from bench._private_service import (  # noqa: E402
-    drop_namespace,
     free_port,
     namespace_env,
     start_indexer,
@@ -45,6 +44,7 @@ from bench._private_service import (  # noqa: E402
 from bench.fixed_rate import measure  # noqa: E402
 from gameday.corpus import Vocabulary  # noqa: E402
 from gameday.settings import PROJECT_ROOT, StackSettings  # noqa: E402
+from service.namespace import drop_namespace  # noqa: E402
 
 GAMEDAY = str(Path(sys.executable).parent / "gameday")
 LUA = PROJECT_ROOT / "bench" / "wrk" / "service.lua"

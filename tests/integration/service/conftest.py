@@ -9,75 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
-import redis
-from opensearchpy import OpenSearch
-from service_helpers import ServiceUnderTest, eventually
+from service_helpers import (
+    START_TIMEOUT_S,
+    ServiceUnderTest,
+    eventually,
+    free_port,
+    start_uvicorn,
+    wait_ready,
+)
 
 from gameday.chaos.toxiproxy import Proxy, ToxiproxyClient
 from gameday.settings import PROJECT_ROOT, StackSettings
+from service.namespace import drop_namespace
 from service.settings import env_for_stack
-
-START_TIMEOUT_S = 60.0
-
-
-_handed_out: set[int] = set()
-
-
-def free_port() -> int:
-    """A free loopback port below the ephemeral range (so no client socket can take it),
-    in 25000-25999: other suites use 23xxx (a second stack), 24xxx and 26xxx."""
-    for _ in range(200):
-        port = random.randint(25000, 25999)
-        if port in _handed_out:  # not bound yet (a proxy listens later): never twice
-            continue
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            _handed_out.add(port)
-            return port
-    raise RuntimeError("no free port in 25000-25999")
-
-
-def _start_uvicorn(port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    argv = [sys.executable, "-m", "uvicorn", "--factory", "service.main:create_app"]
-    argv += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    with open(log_path, "wb") as log:
-        return subprocess.Popen(
-            argv, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT
-        )
-
-
-def _wait_ready(url: str, procs: list[subprocess.Popen[bytes]], logs: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    last = ""
-    while time.monotonic() < deadline:
-        for proc in procs:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{proc.args!r} exited {proc.returncode}; see {logs}")
-        try:
-            response = httpx.get(f"{url}/v1/health/ready", timeout=2.0)
-            if response.status_code == 200:
-                return
-            last = response.text
-        except httpx.HTTPError as exc:
-            last = repr(exc)
-        time.sleep(0.25)
-    raise RuntimeError(f"service not ready within {START_TIMEOUT_S}s: {last}; see {logs}")
 
 
 def _wait_consumer(stack: StackSettings, queue: str) -> None:
@@ -93,54 +45,6 @@ def _wait_consumer(stack: StackSettings, queue: str) -> None:
             await connection.close()
 
     eventually(lambda: asyncio.run(consumers()) >= 1 or None, timeout_s=START_TIMEOUT_S)
-
-
-def _drop_namespace(stack: StackSettings, env: dict[str, str]) -> list[str]:
-    schema = env["SERVICE_POSTGRES_SCHEMA"]
-
-    async def drop_schema() -> None:
-        conn = await asyncpg.connect(stack.postgres_dsn)
-        try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await conn.close()
-
-    async def drop_queues() -> None:
-        import aio_pika
-
-        connection = await aio_pika.connect(stack.amqp_url, timeout=5)
-        try:
-            channel = await connection.channel()
-            queue = env["SERVICE_AMQP_QUEUE"]
-            for name in (queue, f"{queue}.dlq"):
-                await channel.queue_delete(name)
-            await channel.exchange_delete(env["SERVICE_AMQP_EXCHANGE"])
-        finally:
-            await connection.close()
-
-    def drop_search() -> None:
-        search = OpenSearch(hosts=stack.opensearch_urls, timeout=15)
-        alias = env["SERVICE_OPENSEARCH_ALIAS"]
-        search.indices.delete(index=f"{alias}-v*", ignore=[404])
-        search.indices.delete_index_template(name=f"{alias}-template", ignore=[404])
-        search.close()
-
-    def drop_keys() -> None:
-        client = redis.Redis.from_url(stack.redis_url)
-        keys = list(client.scan_iter(match=f"{env['SERVICE_REDIS_PREFIX']}*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
-
-    # Every step runs even if one fails; the failures are reported together.
-    failures: list[str] = []
-    for step in (lambda: asyncio.run(drop_schema()), lambda: asyncio.run(drop_queues()),
-                 drop_search, drop_keys):  # fmt: skip
-        try:
-            step()
-        except Exception as exc:
-            failures.append(repr(exc))
-    return failures
 
 
 @pytest.fixture(scope="session")
@@ -202,8 +106,8 @@ def service_under_test(
     url = f"http://127.0.0.1:{port}"
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        procs.append(_start_uvicorn(port, env, logs / "service.log"))
-        _wait_ready(url, procs, logs)  # the service creates the topology and the index
+        procs.append(start_uvicorn(port, env, logs / "service.log"))
+        wait_ready(url, procs, logs)  # the service creates the topology and the index
         with open(logs / "indexer.log", "wb") as indexer_log:
             procs.append(
                 subprocess.Popen(
@@ -227,7 +131,7 @@ def service_under_test(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        cleanup_failures = _drop_namespace(stack, env)
+        cleanup_failures = drop_namespace(stack, env)
         for name in private_proxies:
             httpx.delete(f"{stack.toxiproxy_url}/proxies/{name}", timeout=5.0)
     service_log_text = (logs / "service.log").read_text(errors="replace")
@@ -253,9 +157,9 @@ def naive_service(service_under_test: ServiceUnderTest) -> Iterator[ServiceUnder
     env = {**sut.env, "SERVICE_OUTBOX_ENABLED": "false"}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = _start_uvicorn(port, env, sut.logs / "naive-service.log")
+    proc = start_uvicorn(port, env, sut.logs / "naive-service.log")
     try:
-        _wait_ready(url, [proc], sut.logs)
+        wait_ready(url, [proc], sut.logs)
         yield replace(sut, url=url, env=env)
     finally:
         proc.terminate()
