@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import random
+import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -13,7 +17,7 @@ import httpx
 from opensearchpy import OpenSearch
 
 from gameday.chaos.toxiproxy import ToxiproxyClient
-from gameday.settings import StackSettings
+from gameday.settings import PROJECT_ROOT, StackSettings
 from service.settings import AuthSettings
 from service.tenants.auth import issue_token
 
@@ -84,3 +88,53 @@ def search_ids(client: httpx.Client, **params: Any) -> set[str]:
     response = client.get("/v1/search", params=params)
     assert response.status_code == 200, response.text
     return {hit["id"] for hit in response.json()["hits"]}
+
+
+START_TIMEOUT_S = 60.0
+
+
+_handed_out: set[int] = set()
+
+
+def free_port() -> int:
+    """A free loopback port below the ephemeral range (so no client socket can take it),
+    in 25000-25999: other suites use 23xxx (a second stack), 24xxx and 26xxx."""
+    for _ in range(200):
+        port = random.randint(25000, 25999)
+        if port in _handed_out:  # not bound yet (a proxy listens later): never twice
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no free port in 25000-25999")
+
+
+def start_uvicorn(port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "uvicorn", "--factory", "service.main:create_app"]
+    argv += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            argv, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
+
+
+def wait_ready(url: str, procs: list[subprocess.Popen[bytes]], logs: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    last = ""
+    while time.monotonic() < deadline:
+        for proc in procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{proc.args!r} exited {proc.returncode}; see {logs}")
+        try:
+            response = httpx.get(f"{url}/v1/health/ready", timeout=2.0)
+            if response.status_code == 200:
+                return
+            last = response.text
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        time.sleep(0.25)
+    raise RuntimeError(f"service not ready within {START_TIMEOUT_S}s: {last}; see {logs}")

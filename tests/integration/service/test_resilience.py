@@ -20,9 +20,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import _start_uvicorn, _wait_ready, free_port
 from prometheus_client.parser import text_string_to_metric_families
-from service_helpers import ServiceUnderTest, eventually, make_document
+from service_helpers import (
+    ServiceUnderTest,
+    eventually,
+    free_port,
+    make_document,
+    start_uvicorn,
+    wait_ready,
+)
 
 from gameday.chaos.toxiproxy import Proxy, Toxic, ToxiproxyClient
 
@@ -107,8 +113,8 @@ def faulty(service_under_test: ServiceUnderTest) -> Iterator[FaultyService]:
     log_path = sut.logs / f"faulty-service-{suffix}.log"
     proc: subprocess.Popen[bytes] | None = None
     try:
-        proc = _start_uvicorn(port, env, log_path)
-        _wait_ready(url, [proc], sut.logs)
+        proc = start_uvicorn(port, env, log_path)
+        wait_ready(url, [proc], sut.logs)
         yield FaultyService(
             sut=replace(sut, url=url, env=env),
             opensearch_proxy=os_proxy,
