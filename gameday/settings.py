@@ -45,6 +45,9 @@ class StackSettings(BaseSettings):
     toxiproxy_port: int = 21474
     postgres_port: int = 21432
     postgres_proxy_port: int = 22432
+    postgres_replica_port: int = 21433  # the streaming hot standby (`stack up --pg-replica`)
+    postgres_replica_proxy_port: int = 22433
+    pg_replica: bool = Field(default=False, description="start a streaming PostgreSQL replica")
     redis_port: int = 21379
     redis_proxy_port: int = 22379
     rabbitmq_port: int = 21672
@@ -73,6 +76,8 @@ class StackSettings(BaseSettings):
         "toxiproxy_port",
         "postgres_port",
         "postgres_proxy_port",
+        "postgres_replica_port",
+        "postgres_replica_proxy_port",
         "redis_port",
         "redis_proxy_port",
         "rabbitmq_port",
@@ -133,6 +138,16 @@ class StackSettings(BaseSettings):
         return (
             f"postgresql://{self.db_user}:{self.db_password}@{self.host}:"
             f"{self.postgres_proxy_port}/{self.db_name}"
+        )
+
+    @property
+    def postgres_replica_dsn(self) -> str | None:
+        """The replica's proxy, or None without `--pg-replica`."""
+        if not self.pg_replica:
+            return None
+        return (
+            f"postgresql://{self.db_user}:{self.db_password}@{self.host}:"
+            f"{self.postgres_replica_proxy_port}/{self.db_name}"
         )
 
     @property

@@ -1,4 +1,4 @@
-"""`gameday stack install|up|status|down`: the local stack of real servers."""
+"""`gameday stack install|up|status|down|promote-replica`: the local stack of real servers."""
 
 from __future__ import annotations
 
@@ -55,11 +55,22 @@ def up_cmd(
         str | None,
         typer.Option("--only", help="comma-separated subset of components to start"),
     ] = None,
+    pg_replica: Annotated[
+        bool | None,
+        typer.Option(
+            "--pg-replica/--no-pg-replica",
+            envvar="GAMEDAY_PG_REPLICA",
+            help="also start a streaming hot-standby PostgreSQL replica",
+            show_default=False,
+        ),
+    ] = None,
     state_dir: StateDir = None,
 ) -> None:
     """Start every component that is not running (idempotent)."""
-    settings = load_settings(state_dir=state_dir, search_nodes=search_nodes)
     subset = _parse_only(only)
+    if subset is not None and "postgres-replica" in subset:
+        pg_replica = True
+    settings = load_settings(state_dir=state_dir, search_nodes=search_nodes, pg_replica=pg_replica)
     took = supervisor.up(settings, _say, only=subset)
     console.print(f"stack up in {took:.1f}s (state in {settings.state_dir})")
 
@@ -102,6 +113,14 @@ def status_cmd(
             )
         console.print(table)
     raise typer.Exit(0 if statuses and all(s.healthy for s in statuses) else 1)
+
+
+@app.command("promote-replica")
+def promote_replica_cmd(state_dir: StateDir = None) -> None:
+    """Promote the streaming replica to a primary and wait until it accepts writes."""
+    settings = load_settings(state_dir=state_dir)
+    took = supervisor.promote_replica(settings, _say)
+    console.print(f"replica promoted in {took:.2f}s (writable)")
 
 
 @app.command("down")

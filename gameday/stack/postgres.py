@@ -17,6 +17,7 @@ from gameday.errors import ComponentFailed
 from gameday.stack.component import Component, Health, Launch, proxy
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+REPLICATION_USER = "replicator"  # pg_basebackup and the standby's walreceiver log in as it
 
 
 def _run_as() -> str | None:
@@ -150,5 +151,16 @@ class Postgres(Component):
                 # and is quoted as an identifier.
                 name = self.settings.db_name.replace('"', '""')
                 await conn.execute(f'create database "{name}"')
+            if not await conn.fetchval("select pg_is_in_recovery()"):
+                await _ensure_replication_user(conn, self.settings.db_password)
         finally:
             await conn.close()
+
+
+async def _ensure_replication_user(conn: asyncpg.Connection, password: str) -> None:
+    """A login with only the REPLICATION privilege, for the streaming replica."""
+    exists = await conn.fetchval("select 1 from pg_roles where rolname = $1", REPLICATION_USER)
+    if not exists:
+        # CREATE ROLE takes no bind parameters; the password is quoted as a literal.
+        literal = "'" + password.replace("'", "''") + "'"
+        await conn.execute(f"create role {REPLICATION_USER} replication login password {literal}")

@@ -1,6 +1,7 @@
 """The stack's components, in start order. Later parts (the service, the
 indexer) register here with `after_proxies = True` so they start once every
-proxy exists."""
+proxy exists; the PostgreSQL replica has `after_infra = True` (it copies the
+running primary) and is built only when `settings.pg_replica` is set."""
 
 from __future__ import annotations
 
@@ -9,17 +10,22 @@ from gameday.stack.component import Component
 from gameday.stack.indexer import Indexer
 from gameday.stack.opensearch import OpenSearch
 from gameday.stack.postgres import Postgres
+from gameday.stack.postgres_replica import PostgresReplica
 from gameday.stack.rabbitmq import RabbitMQ
 from gameday.stack.redis import Redis
 from gameday.stack.service import Service
 from gameday.stack.toxiproxy import Toxiproxy
 
 COMPONENTS: list[type[Component]] = [
-    Toxiproxy, Postgres, Redis, RabbitMQ, OpenSearch, Service, Indexer
+    Toxiproxy, Postgres, PostgresReplica, Redis, RabbitMQ, OpenSearch, Service, Indexer
 ]  # fmt: skip
 
 NAMES = [c.name for c in COMPONENTS]
 
 
 def build_components(settings: StackSettings, only: list[str] | None = None) -> list[Component]:
-    return [c(settings) for c in COMPONENTS if only is None or c.name in only]
+    return [
+        c(settings)
+        for c in COMPONENTS
+        if (only is None or c.name in only) and (c is not PostgresReplica or settings.pg_replica)
+    ]

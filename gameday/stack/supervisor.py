@@ -1,8 +1,9 @@
-"""`up`, `status` and `down` over the stack's components.
+"""`up`, `status`, `down` and `promote_replica` over the stack's components.
 
-Facts that must survive between commands (which components `up` started and
-with how many search nodes) live in `<state>/run/stack.json`, so `status` and
-`down` act on what is running, whatever flags they are given.
+Facts that must survive between commands (which components `up` started, with
+how many search nodes, with or without the PostgreSQL replica) live in
+`<state>/run/stack.json`, so `status` and `down` act on what is running,
+whatever flags they are given. A later `up` keeps a replica that is running.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from gameday.errors import ComponentFailed, InstallError, PortInUseError, StackE
 from gameday.settings import StackSettings
 from gameday.stack import process
 from gameday.stack.component import Component, Health, Report, port_is_free
+from gameday.stack.postgres_replica import PostgresReplica
 from gameday.stack.registry import NAMES, build_components
 
 
@@ -44,13 +46,25 @@ def recorded_settings(settings: StackSettings) -> StackSettings:
             record = json.load(f)
     except (FileNotFoundError, ValueError):
         return settings
-    return settings.model_copy(update={"search_nodes": int(record["search_nodes"])})
+    return settings.model_copy(
+        update={
+            "search_nodes": int(record["search_nodes"]),
+            "pg_replica": bool(record.get("pg_replica", False)),
+        }
+    )
 
 
 def _write_record(settings: StackSettings, components: list[str]) -> None:
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     with open(_record_path(settings), "w") as f:
-        json.dump({"search_nodes": settings.search_nodes, "components": components}, f)
+        json.dump(
+            {
+                "search_nodes": settings.search_nodes,
+                "pg_replica": settings.pg_replica,
+                "components": components,
+            },
+            f,
+        )
 
 
 def _running(settings: StackSettings) -> list[str]:
@@ -72,6 +86,8 @@ def up(settings: StackSettings, report: Report, only: list[str] | None = None) -
             f"the stack is running with {recorded.search_nodes} search node(s), not "
             f"{settings.search_nodes}: run `gameday stack down` first"
         )
+    if recorded.pg_replica and not settings.pg_replica and PostgresReplica.name in running:
+        settings = settings.model_copy(update={"pg_replica": True})  # keep what runs
     components = build_components(settings, only)
     for component in components:
         fix = component.missing()
@@ -81,7 +97,10 @@ def up(settings: StackSettings, report: Report, only: list[str] | None = None) -
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     infra = [c for c in components if not getattr(c, "after_proxies", False)]
     apps = [c for c in components if getattr(c, "after_proxies", False)]
-    asyncio.run(_start_all(settings, infra, report))
+    copies = [c for c in infra if getattr(c, "after_infra", False)]
+    asyncio.run(_start_all(settings, [c for c in infra if c not in copies], report))
+    if copies:
+        asyncio.run(_start_all(settings, copies, report))
     if _tracked_alive(settings, "toxiproxy"):
         _ensure_proxies(settings, components, report)
     if apps:
@@ -209,10 +228,23 @@ def status_json(statuses: list[ComponentStatus]) -> str:
     return json.dumps({"components": [asdict(s) for s in statuses]}, indent=2)
 
 
+def promote_replica(settings: StackSettings, report: Report) -> float:
+    """Promote the streaming replica; return the seconds until it accepted a write."""
+    settings = recorded_settings(settings)
+    if not settings.pg_replica or not _tracked_alive(settings, PostgresReplica.name):
+        raise StackError(
+            "the stack has no running PostgreSQL replica: start one with "
+            "`gameday stack up --pg-replica`"
+        )
+    replica = PostgresReplica(settings)
+    return asyncio.run(replica.promote(report))
+
+
 def down(
     settings: StackSettings, report: Report, *, purge: bool = False, only: list[str] | None = None
 ) -> None:
-    settings = recorded_settings(settings)
+    # Whatever the record says, a replica that has a pid file is stopped too.
+    settings = recorded_settings(settings).model_copy(update={"pg_replica": True})
     for component in reversed(build_components(settings, only)):
         tracked = process.read_tracked(settings.run_dir, component.name)
         if tracked is None:
