@@ -13,8 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from service.secret_files import SecretSettings, dsn_with
+from service.tenants.keys import KID_PATTERN, KeySet, load_keyset, single_keyset
 
 if TYPE_CHECKING:
     from gameday.settings import StackSettings
@@ -26,8 +29,13 @@ def _config(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(env_prefix=prefix, extra="ignore", populate_by_name=True)
 
 
-class PostgresSettings(BaseSettings):
-    """``SERVICE_POSTGRES_DSN``, ``SERVICE_POSTGRES_SCHEMA`` (tests use their own)."""
+class PostgresSettings(SecretSettings):
+    """``SERVICE_POSTGRES_DSN``, ``SERVICE_POSTGRES_SCHEMA`` (tests use their own).
+
+    Secrets: ``SERVICE_POSTGRES_DSN_FILE`` or ``SERVICE_POSTGRES_PASSWORD(_FILE)``, which
+    replaces the DSN's password. ``SERVICE_POSTGRES_SSLMODE=require`` (or ``verify-full``
+    with ``SERVICE_POSTGRES_SSLROOTCERT``) makes asyncpg refuse a connection without TLS.
+    """
 
     model_config = _config("SERVICE_POSTGRES_")
 
@@ -40,6 +48,24 @@ class PostgresSettings(BaseSettings):
     command_timeout_s: float = Field(default=10.0, gt=0)  # start-up: connect, migrations
     statement_timeout_s: float = Field(default=2.0, gt=0)  # every request's statement
     acquire_timeout_s: float = Field(default=1.0, gt=0)  # waiting for a pooled connection
+    # Comma separated standbys (``SERVICE_POSTGRES_REPLICA_DSNS``): reads go there first,
+    # and a promoted one is found again as the primary (service/deps/postgres_router.py).
+    replica_dsns: str = ""
+    password: str | None = Field(default=None, repr=False)
+    sslmode: Literal["disable", "prefer", "require", "verify-ca", "verify-full"] | None = None
+    sslrootcert: Path | None = None
+
+    @model_validator(mode="after")
+    def _password_and_tls_into_dsn(self) -> PostgresSettings:
+        self.dsn = dsn_with(
+            self.dsn,
+            password=self.password,
+            query={
+                "sslmode": self.sslmode,
+                "sslrootcert": str(self.sslrootcert) if self.sslrootcert else None,
+            },
+        )
+        return self
 
 
 class RedisSettings(BaseSettings):
@@ -53,8 +79,9 @@ class RedisSettings(BaseSettings):
     timeout_s: float = Field(default=0.1, gt=0)
 
 
-class AmqpSettings(BaseSettings):
-    """``SERVICE_AMQP_URL``; queue names derive from ``SERVICE_AMQP_QUEUE``."""
+class AmqpSettings(SecretSettings):
+    """``SERVICE_AMQP_URL`` (or ``_FILE``); ``SERVICE_AMQP_PASSWORD(_FILE)`` replaces its
+    password; queue names derive from ``SERVICE_AMQP_QUEUE``."""
 
     model_config = _config("SERVICE_AMQP_")
 
@@ -62,6 +89,12 @@ class AmqpSettings(BaseSettings):
     exchange: str = "documents"
     queue: str = "documents.index"
     publish_timeout_s: float = Field(default=2.0, gt=0)  # waiting for the confirms
+    password: str | None = Field(default=None, repr=False)
+
+    @model_validator(mode="after")
+    def _password_into_url(self) -> AmqpSettings:
+        self.url = dsn_with(self.url, password=self.password)
+        return self
 
     @property
     def dlq(self) -> str:
@@ -103,24 +136,42 @@ class OpenSearchSettings(BaseSettings):
         return f"{self.alias}-v1"
 
 
-class AuthSettings(BaseSettings):
-    """``SERVICE_AUTH_JWT_KEY`` signs and checks HS256 tokens (``gameday token`` uses it)."""
+class AuthSettings(SecretSettings):
+    """The keys that sign and check HS256 tokens (``gameday token`` uses the same).
+
+    ``SERVICE_AUTH_KEYS_FILE``: a key set with key ids and rotation (service.tenants.keys);
+    otherwise ``SERVICE_AUTH_JWT_KEY`` or ``SERVICE_AUTH_JWT_KEY_FILE`` under the key id
+    ``SERVICE_AUTH_JWT_KID``. Tokens must carry ``aud`` = ``SERVICE_AUTH_JWT_AUDIENCE``.
+    """
 
     model_config = _config("SERVICE_AUTH_")
 
     profile: Literal["dev", "staging", "production"] = Field(default="dev", alias="SERVICE_PROFILE")
-    jwt_key: str = Field(default=DEV_JWT_KEY, min_length=32)
+    jwt_key: str = Field(default=DEV_JWT_KEY, min_length=32, repr=False)
+    jwt_kid: str = Field(default="dev", pattern=KID_PATTERN)
+    keys_file: Path | None = None
+    jwt_audience: str = Field(default="gameday-service", min_length=1)
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     jwt_leeway_s: int = Field(default=5, ge=0)
+    _keyset: KeySet | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _no_dev_key_outside_dev(self) -> AuthSettings:
-        if self.profile != "dev" and self.jwt_key == DEV_JWT_KEY:
+        if self.keys_file is not None:
+            self._keyset = load_keyset(self.keys_file)
+        else:
+            self._keyset = single_keyset(self.jwt_kid, self.jwt_key)
+        if self.profile != "dev" and DEV_JWT_KEY in self._keyset.secrets():
             raise ValueError(
                 f"SERVICE_AUTH_JWT_KEY is the development key but SERVICE_PROFILE={self.profile}; "
                 "set a secret key of at least 32 characters"
             )
         return self
+
+    @property
+    def keyset(self) -> KeySet:
+        assert self._keyset is not None  # set by the validator
+        return self._keyset
 
 
 class CacheSettings(BaseSettings):
@@ -201,6 +252,39 @@ class HttpSettings(BaseSettings):
     max_bulk_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
 
 
+class TracingSettings(BaseSettings):
+    """OpenTelemetry, off by default: ``SERVICE_TRACING_EXPORTER=none|console|otlp``.
+
+    SERVICE_TRACING_EXPORTER=otlp SERVICE_TRACING_OTLP_ENDPOINT=http://127.0.0.1:4318/v1/traces
+    SERVICE_TRACING_EXPORTER=console SERVICE_TRACING_CONSOLE_FILE=/tmp/spans.jsonl  # one per line
+    """
+
+    model_config = _config("SERVICE_TRACING_")
+
+    exporter: Literal["none", "console", "otlp"] = "none"
+    otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
+    console_file: Path | None = None  # stdout when unset
+    sample_ratio: float = Field(default=1.0, ge=0, le=1)  # of root spans; children follow
+
+
+class ShutdownSettings(BaseSettings):
+    """On SIGTERM: ``SERVICE_SHUTDOWN_GRACE_S`` for in-flight requests (uvicorn's
+    ``--timeout-graceful-shutdown``), then ``SERVICE_SHUTDOWN_DRAIN_S`` for the outbox."""
+
+    model_config = _config("SERVICE_SHUTDOWN_")
+
+    grace_s: int = Field(default=10, ge=0)
+    drain_s: float = Field(default=5.0, ge=0)
+
+
+class MetricsSettings(BaseSettings):
+    """``SERVICE_METRICS_QUEUE_DEPTH_INTERVAL_S``: how often a worker asks RabbitMQ."""
+
+    model_config = _config("SERVICE_METRICS_")
+
+    queue_depth_interval_s: float = Field(default=5.0, gt=0)
+
+
 class Settings(BaseModel):
     """Every part, built from the environment once by the app factory and injected."""
 
@@ -215,6 +299,9 @@ class Settings(BaseModel):
     http: HttpSettings
     resilience: ResilienceSettings = Field(default_factory=ResilienceSettings)
     logging: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
+    shutdown: ShutdownSettings = Field(default_factory=ShutdownSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -237,6 +324,7 @@ def env_for_stack(stack: StackSettings) -> dict[str, str]:
     """The ``SERVICE_*`` variables that point the service and indexer at the stack's proxies."""
     return {
         "SERVICE_POSTGRES_DSN": stack.postgres_dsn,
+        "SERVICE_POSTGRES_REPLICA_DSNS": stack.postgres_replica_dsn or "",
         "SERVICE_REDIS_URL": stack.redis_url,
         "SERVICE_AMQP_URL": stack.amqp_url,
         "SERVICE_OPENSEARCH_HOSTS": ",".join(stack.opensearch_urls),

@@ -3,8 +3,10 @@
     TOKEN=$(gameday token --tenant acme --role user --ttl 1h)
     curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:28080/v1/search?q=hello
 
-Signed with SERVICE_AUTH_JWT_KEY (the local development key by default), the same
-setting the service reads, so the token is accepted by a service started by the stack.
+Signed with the current key of the service's key set (SERVICE_AUTH_KEYS_FILE, or
+SERVICE_AUTH_JWT_KEY / SERVICE_AUTH_JWT_KEY_FILE; the local development key by default),
+its key id in the ``kid`` header: the settings the service reads, so the token is
+accepted by a service started by the stack.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def token(
         str | None, typer.Option(envvar="GAMEDAY_SUBJECT", help="the sub claim")
     ] = None,
 ) -> None:
-    """Print a signed JWT (claims sub, tenant, role, exp) and nothing else."""
+    """Print a signed JWT (claims sub, tenant, role, aud, exp; header kid) and nothing else."""
     from service.settings import AuthSettings
     from service.tenants.auth import issue_token
 
@@ -45,7 +47,11 @@ def token(
     try:
         auth = AuthSettings()
         signed = issue_token(auth, tenant=tenant, role=role, ttl_s=ttl_s, subject=subject)
-    except (ValueError, ValidationError) as exc:
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{where + ': ' if where else ''}{first['msg']}") from exc
+    except ValueError as exc:
         raise ConfigError(str(exc).splitlines()[0]) from exc
     sys.stdout.write(signed + "\n")
 
