@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 GAMEDAY := $(BIN)/gameday
 
-.PHONY: bootstrap demo test test-unit lint stack-down clean bench-setup bench-load example-report bench
+.PHONY: bootstrap demo test test-unit fuzz lint stack-down clean bench-setup bench-load example-report bench
 
 # The venv is rebuilt when pyproject.toml (where every pin lives) changes.
 $(VENV)/.installed: pyproject.toml
@@ -35,6 +35,11 @@ test: bootstrap
 
 test-unit: $(VENV)/.installed
 	@$(BIN)/pytest tests/unit
+
+# The API fuzzing suite at length: schemathesis, 500 examples per operation and identity
+# (CI runs 25 inside `make test`). Uses the running stack or starts it.
+fuzz: bootstrap
+	@GAMEDAY_FUZZ_EXAMPLES=$${GAMEDAY_FUZZ_EXAMPLES:-500} $(BIN)/pytest tests/integration/service/test_api_fuzz.py
 
 lint: $(VENV)/.installed
 	@$(BIN)/ruff check .

@@ -24,7 +24,7 @@ from service.health.router import probes_router
 from service.health.router import router as health_router
 from service.limits import BodyLimitMiddleware
 from service.logs import RequestContextMiddleware, configure_logging
-from service.problems import install_problem_handlers
+from service.problems import document_problems, install_problem_handlers
 from service.resilience import set_testing
 from service.runtime import Runtime
 from service.search.cache import SearchCache
@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(RequestContextMiddleware)  # outermost: sees every answer, 413s too
     install_problem_handlers(app)
+    document_problems(app)
     for router in (
         health_router,
         probes_router,
