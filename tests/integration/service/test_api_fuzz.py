@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -29,6 +30,17 @@ IDENTITIES = {"admin": ("fuzz-tenant-a", "admin"), "user": ("fuzz-tenant-b", "us
 # The schema comes from the same code the running service serves; loaded at import
 # because schemathesis's lazy fixture loader does not work with pytest 9.
 schema = schemathesis.openapi.from_dict(create_app().openapi())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm_search_engine(service_under_test: ServiceUnderTest) -> None:
+    """A fresh index's first searches can take longer than the 800 ms search timeout on a
+    busy 2-core machine (a 503 that says nothing about the input); warm it once."""
+    for tenant, role in IDENTITIES.values():
+        with service_under_test.client(tenant, role) as client:
+            for _ in range(3):
+                client.get("/v1/search", params={"q": "warm up"})
+                client.get("/v1/autocomplete", params={"prefix": "wa"})
 
 
 FUZZ_SETTINGS = settings(
