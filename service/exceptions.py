@@ -7,6 +7,7 @@ each to one RFC 9457 problem body in one place.
     ├── NotFound              404  unknown id, or another tenant's id (never 403)
     ├── PayloadTooLarge       413  request body over the limit
     ├── InvalidInput          422  semantically wrong input the schema cannot express
+    ├── RateLimited           429  a tenant's or caller's rate limit is spent
     └── DependencyUnavailable 503  PostgreSQL, Redis, RabbitMQ or OpenSearch failed
 """
 
@@ -69,4 +70,20 @@ class DependencyUnavailable(ServiceError):
     ) -> None:
         super().__init__(detail, tenant=tenant)
         self.dependency = dependency
+        self.retry_after_s = retry_after_s
+
+
+class RateLimited(ServiceError):
+    """``limit`` names the bucket (``tenant`` or ``caller``); the RateLimit-* headers come
+    from the decision the security middleware writes out."""
+
+    status = 429
+    title = "Too many requests"
+    type_slug = "rate-limited"
+
+    def __init__(
+        self, detail: str, *, limit: str, retry_after_s: float, tenant: str | None = None
+    ) -> None:
+        super().__init__(detail, tenant=tenant)
+        self.limit = limit
         self.retry_after_s = retry_after_s

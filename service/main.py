@@ -13,6 +13,8 @@ import time
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Response
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
 
 from service import metrics
 from service.admin.router import router as admin_router
@@ -22,13 +24,13 @@ from service.documents.outbox import run_relay
 from service.documents.router import router as documents_router
 from service.health.router import probes_router
 from service.health.router import router as health_router
-from service.limits import BodyLimitMiddleware
 from service.logs import RequestContextMiddleware, configure_logging
 from service.problems import document_problems, install_problem_handlers
 from service.resilience import set_testing
 from service.runtime import Runtime
 from service.search.cache import SearchCache
 from service.search.router import router as search_router
+from service.security import RateLimiter, RequestLimitsMiddleware, SecurityHeadersMiddleware
 from service.settings import Settings
 from service.tenants.router import router as tenants_router
 
@@ -45,6 +47,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     redis_client = redis.create_client(settings.redis)
     search_client = opensearch.create_client(settings.opensearch, max_retries=0)
     guards = app.state.guards
+    app.state.ratelimiter = RateLimiter(
+        settings.ratelimit,
+        redis_client,
+        prefix=settings.redis.prefix,
+        guard=guards["redis"],
+        redis_timeout_s=settings.redis.timeout_s,
+    )
     amqp = None
     relay: asyncio.Task[None] | None = None
     try:
@@ -77,6 +86,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         app.state.runtime = None
+        app.state.ratelimiter = None
         startup["pools_created"] = False
         if relay is not None:
             relay.cancel()
@@ -96,17 +106,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="gameday reference search service",
         version="1.0.0",
         openapi_url="/openapi.json",
+        # Swagger UI and ReDoc need a looser CSP (service/security/headers.py): dev only.
+        docs_url="/docs" if settings.auth.profile == "dev" else None,
+        redoc_url="/redoc" if settings.auth.profile == "dev" else None,
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.runtime = None
+    app.state.ratelimiter = None
     app.state.guards = build_guards(settings.resilience)
     app.state.startup = {"migrations_applied": False, "pools_created": False}
-    app.add_middleware(
-        BodyLimitMiddleware,
-        max_body_bytes=settings.http.max_body_bytes,
-        max_bulk_body_bytes=settings.http.max_bulk_body_bytes,
-    )
+    app.add_middleware(RequestLimitsMiddleware, limits=settings.http)
+    security = settings.security
+    if security.cors_origin_list:  # none by default: no CORS headers at all
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=security.cors_origin_list,
+            allow_methods=security.split(security.cors_methods),
+            allow_headers=security.split(security.cors_headers),
+            expose_headers=["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
+                            "Retry-After", "X-Request-ID"],
+            max_age=security.cors_max_age_s,
+        )  # fmt: skip
     app.add_middleware(RequestContextMiddleware)  # outermost: sees every answer, 413s too
     install_problem_handlers(app)
     document_problems(app)
@@ -126,4 +147,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 
+    # Security headers wrap even Starlette's ServerErrorMiddleware, which writes an
+    # unhandled 500 outside every add_middleware layer.
+    build_stack = app.build_middleware_stack
+
+    def build_with_security_headers() -> ASGIApp:
+        return SecurityHeadersMiddleware(build_stack(), settings=settings.security)
+
+    app.build_middleware_stack = build_with_security_headers  # type: ignore[method-assign]
     return app

@@ -107,6 +107,12 @@ indexer_events = Counter(
 
 def set_breaker_state(dependency: str, state: BreakerState) -> None:
     breaker_state.labels(dependency).set(state.gauge_value)
+ratelimit_decisions = Counter(
+    "service_ratelimit_decisions_total",
+    "Rate-limiter decisions by outcome: allowed, rejected (429), disabled, "
+    "redis_unavailable_open (let through) and redis_unavailable_closed (503).",
+    ["outcome"],
+)
 
 
 def record_transition(dependency: str, before: BreakerState, after: BreakerState) -> None:

@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.exceptions import DependencyUnavailable, ServiceError
+from service.exceptions import DependencyUnavailable, RateLimited, ServiceError
 from service.resilience import BreakerOpen
 
 PROBLEM_TYPE_BASE = "https://gameday.dev/problems/"
@@ -34,6 +34,9 @@ _HTTP_TITLES = {
     405: ("Method not allowed", "method-not-allowed"),
     406: ("Not acceptable", "not-acceptable"),
     413: ("Payload too large", "payload-too-large"),
+    414: ("URI too long", "uri-too-long"),
+    429: ("Too many requests", "rate-limited"),
+    431: ("Request header fields too large", "header-fields-too-large"),
     415: ("Unsupported media type", "unsupported-media-type"),
     422: ("Invalid input", "invalid-input"),
 }
@@ -77,6 +80,9 @@ async def _on_service_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, DependencyUnavailable):
         headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
         extra = {"dependency": exc.dependency}
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+        extra = {"limit": exc.limit}
     if exc.status >= 500:
         log.warning("%s: %s", type(exc).__name__, exc.detail)
     return problem_response(

@@ -22,6 +22,7 @@ from service.tenants.keys import KID_PATTERN, KeySet, load_keyset, single_keyset
 if TYPE_CHECKING:
     from gameday.settings import StackSettings
 
+NOISY_TENANT = "tenant-noisy"  # the abusive tenant of the noisy-neighbour scenario
 DEV_JWT_KEY = "gameday-local-development-signing-key-not-a-secret"
 
 
@@ -244,12 +245,91 @@ class ObservabilitySettings(BaseSettings):
 
 
 class HttpSettings(BaseSettings):
-    """Request limits: ``SERVICE_HTTP_MAX_BODY_BYTES`` (413 beyond), bulk has its own."""
+    """Request limits (service/security/request_limits.py), each answered with a problem
+    body naming it: ``SERVICE_HTTP_MAX_BODY_BYTES`` (413 beyond; bulk has its own),
+    ``SERVICE_HTTP_MAX_HEADER_BYTES`` (431), ``SERVICE_HTTP_MAX_QUERY_BYTES`` (414),
+    ``SERVICE_HTTP_BODY_TIMEOUT_S`` (408: the whole body must arrive within it) and
+    ``SERVICE_HTTP_REQUEST_TIMEOUT_S`` (504: the request is cancelled)."""
 
     model_config = _config("SERVICE_HTTP_")
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_bulk_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    max_query_bytes: int = Field(default=4096, ge=256)
+    body_timeout_s: float = Field(default=10.0, gt=0)
+    request_timeout_s: float = Field(default=30.0, gt=0)
+
+
+RedisDownPolicy = Literal["open", "closed"]
+
+
+class RateLimitSettings(BaseSettings):
+    """Token buckets per tenant and per caller (API key or token subject), in Redis.
+
+        SERVICE_RATELIMIT_USER_RATE_RPS=50 SERVICE_RATELIMIT_USER_BURST=100
+        SERVICE_RATELIMIT_TENANT_OVERRIDES='{"tenant-noisy": [5, 10]}'   # rate_rps, burst
+
+    The defaults sit far above what one tenant of the local stack can send (the whole
+    service saturates below 1,000 rps on 2 cores): they stop a runaway client, not load
+    tests. ``SERVICE_RATELIMIT_REDIS_DOWN_READS`` / ``_WRITES``: ``open`` lets requests
+    through while Redis is unreachable, ``closed`` answers 503.
+    """
+
+    model_config = _config("SERVICE_RATELIMIT_")
+
+    enabled: bool = True
+    tenant_rate_rps: float = Field(default=5000.0, gt=0)
+    tenant_burst: int = Field(default=10000, ge=1)
+    admin_rate_rps: float = Field(default=2000.0, gt=0)
+    admin_burst: int = Field(default=4000, ge=1)
+    user_rate_rps: float = Field(default=2000.0, gt=0)
+    user_burst: int = Field(default=4000, ge=1)
+    read_only_rate_rps: float = Field(default=1000.0, gt=0)
+    read_only_burst: int = Field(default=2000, ge=1)
+    tenant_overrides: dict[str, tuple[float, int]] = Field(default_factory=dict)
+    redis_down_reads: RedisDownPolicy = "open"
+    redis_down_writes: RedisDownPolicy = "closed"
+
+    @model_validator(mode="after")
+    def _overrides_positive(self) -> RateLimitSettings:
+        for tenant, (rate, burst) in self.tenant_overrides.items():
+            if rate <= 0 or burst < 1:
+                raise ValueError(
+                    f"SERVICE_RATELIMIT_TENANT_OVERRIDES[{tenant!r}] must be "
+                    f"[rate_rps > 0, burst >= 1], not [{rate}, {burst}]"
+                )
+        return self
+
+    def role_quota(self, role: str) -> tuple[float, int]:
+        """(rate_rps, burst) of one role: ``admin``, ``user`` or ``read-only``."""
+        name = role.replace("-", "_")
+        return float(getattr(self, f"{name}_rate_rps")), int(getattr(self, f"{name}_burst"))
+
+
+class SecuritySettings(BaseSettings):
+    """Response headers and CORS.
+
+    ``SERVICE_SECURITY_CORS_ORIGINS=https://a.example,https://b.example`` (empty by
+    default: no CORS headers at all). ``SERVICE_SECURITY_HSTS_MAX_AGE_S=0`` drops HSTS.
+    """
+
+    model_config = _config("SERVICE_SECURITY_")
+
+    hsts_max_age_s: int = Field(default=31_536_000, ge=0)
+    referrer_policy: str = "no-referrer"
+    cors_origins: str = ""
+    cors_methods: str = "GET,POST,PUT,PATCH,DELETE"
+    cors_headers: str = "Authorization,Content-Type,X-API-Key,X-Request-ID"
+    cors_max_age_s: int = Field(default=600, ge=0)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    @staticmethod
+    def split(value: str) -> list[str]:
+        return [v.strip() for v in value.split(",") if v.strip()]
 
 
 class TracingSettings(BaseSettings):
@@ -302,6 +382,8 @@ class Settings(BaseModel):
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     shutdown: ShutdownSettings = Field(default_factory=ShutdownSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    ratelimit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -329,4 +411,7 @@ def env_for_stack(stack: StackSettings) -> dict[str, str]:
         "SERVICE_AMQP_URL": stack.amqp_url,
         "SERVICE_OPENSEARCH_HOSTS": ",".join(stack.opensearch_urls),
         "SERVICE_OPENSEARCH_REPLICAS": str(min(1, stack.search_nodes - 1)),
+        # The game days' abusive tenant (scenarios' Abuser) gets a small quota, so that a
+        # few dozen rps put it far over; every other tenant keeps the defaults.
+        "SERVICE_RATELIMIT_TENANT_OVERRIDES": f'{{"{NOISY_TENANT}": [5, 10]}}',
     }

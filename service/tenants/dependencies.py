@@ -13,6 +13,7 @@ from service.dependencies import SettingsDep
 from service.exceptions import Forbidden, Unauthorized
 from service.logs import bind
 from service.runtime import Runtime
+from service.security.ratelimit import enforce_rate_limit
 from service.tenants.auth import API_KEY_PREFIX, decode_token, hash_api_key
 from service.tenants.schemas import Principal, Role
 
@@ -58,6 +59,7 @@ async def _principal_from_api_key(runtime: Runtime | None, key: str) -> Principa
 async def get_principal(request: Request, settings: SettingsDep) -> Principal:
     principal = await _authenticate(request, settings)
     bind(tenant=principal.tenant, user=principal.subject)
+    await enforce_rate_limit(request, principal)
     return principal
 
 

@@ -1,0 +1,219 @@
+"""Rate limits per tenant and per caller (API key, or the token's subject), in Redis.
+
+    limiter = RateLimiter(settings.ratelimit, redis_client, prefix="gd:", guard=guards["redis"],
+                          redis_timeout_s=0.1)
+    decision = await limiter.check(principal, write=False)   # one Redis round trip
+    if not decision.allowed: raise RateLimited(...)
+
+A token bucket per limit, written as GCRA (the generic cell rate algorithm: one
+"theoretical arrival time" per bucket, which is a token bucket with ``rate_rps`` and
+``burst`` stored in one number). The ``limits`` library has fixed, moving and sliding
+windows but no token bucket, and it checks one limit per round trip; here both buckets
+(the tenant's and the caller's) are checked and charged in one Lua script: one EVALSHA
+per request, atomic, on Redis's clock (``TIME``) so every worker agrees. A refused
+request charges neither bucket.
+
+Redis unreachable (timeout, refused, its breaker open): reads and writes each follow
+their setting, ``open`` (let through) or ``closed`` (503). With the breaker open, a
+``closed`` request still tries Redis once, so writes come back the moment Redis does
+instead of waiting out the breaker's open state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import redis.asyncio as aioredis
+from fastapi import Request
+
+from service import metrics
+from service.deps.guards import redis_failure
+from service.exceptions import DependencyUnavailable, RateLimited
+from service.resilience import BreakerOpen, Guard
+from service.settings import RateLimitSettings
+from service.tenants.schemas import Principal
+
+Outcome = Literal[
+    "allowed", "rejected", "disabled", "redis_unavailable_open", "redis_unavailable_closed"
+]
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# KEYS: the tenant's bucket, the caller's bucket.
+# ARGV: interval_us and burst of each, in the same order.
+# Returns {allowed, which (1 tenant, 2 caller), remaining, reset_us, retry_after_us}.
+_GCRA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tats = {}
+local which, remaining, reset = 1, nil, 0
+for i = 1, 2 do
+  local interval = tonumber(ARGV[2 * i - 1])
+  local burst = tonumber(ARGV[2 * i])
+  local tat = tonumber(redis.call('GET', KEYS[i]) or now)
+  if tat < now then tat = now end
+  local new_tat = tat + interval
+  local allow_at = new_tat - burst * interval
+  if now < allow_at then
+    return {0, i, 0, tat - now, allow_at - now}
+  end
+  tats[i] = new_tat
+  local left = math.floor((now - allow_at) / interval)
+  if remaining == nil or left < remaining then
+    which, remaining, reset = i, left, new_tat - now
+  end
+end
+for i = 1, 2 do
+  redis.call('SET', KEYS[i], string.format('%.0f', tats[i]),
+             'PX', math.ceil((tats[i] - now) / 1000) + 1000)
+end
+return {1, which, remaining, reset, 0}
+"""
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A token bucket: ``rate_rps`` tokens a second, at most ``burst`` saved up."""
+
+    rate_rps: float
+    burst: int
+
+    @property
+    def interval_us(self) -> int:
+        return max(1, round(1_000_000 / self.rate_rps))
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    limit: str = ""  # "tenant" or "caller": the bucket reported (the refusing one)
+    quota: Quota | None = None
+    remaining: int = 0
+    reset_s: float = 0.0  # until that bucket is full again
+    retry_after_s: float = 0.0
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome not in ("rejected", "redis_unavailable_closed")
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """IETF RateLimit-* fields (draft-ietf-httpapi-ratelimit-headers), Retry-After."""
+        if self.quota is None:
+            return []
+        out = [
+            (b"ratelimit-limit", str(self.quota.burst).encode()),
+            (b"ratelimit-remaining", str(max(0, self.remaining)).encode()),
+            (b"ratelimit-reset", str(math.ceil(self.reset_s)).encode()),
+        ]
+        if self.outcome == "rejected":
+            out.append((b"retry-after", str(max(1, math.ceil(self.retry_after_s))).encode()))
+        return out
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        settings: RateLimitSettings,
+        client: aioredis.Redis,
+        *,
+        prefix: str,
+        guard: Guard | None,
+        redis_timeout_s: float,
+    ) -> None:
+        self.settings = settings
+        self._script = client.register_script(_GCRA)
+        self._prefix = f"{prefix}rl:"
+        self._guard = guard
+        self._timeout_s = redis_timeout_s
+
+    def tenant_quota(self, tenant: str) -> Quota:
+        override = self.settings.tenant_overrides.get(tenant)
+        if override is not None:
+            return Quota(rate_rps=override[0], burst=override[1])
+        return Quota(rate_rps=self.settings.tenant_rate_rps, burst=self.settings.tenant_burst)
+
+    def caller_quota(self, principal: Principal) -> Quota:
+        rate, burst = self.settings.role_quota(principal.role.value)
+        return Quota(rate_rps=rate, burst=burst)
+
+    async def check(self, principal: Principal, *, write: bool) -> Decision:
+        decision = await self._decide(principal, write=write)
+        metrics.ratelimit_decisions.labels(decision.outcome).inc()
+        return decision
+
+    async def _decide(self, principal: Principal, *, write: bool) -> Decision:
+        if not self.settings.enabled:
+            return Decision("disabled")
+        quotas = (self.tenant_quota(principal.tenant), self.caller_quota(principal))
+        keys = [
+            f"{self._prefix}t:{principal.tenant}",
+            f"{self._prefix}c:{principal.tenant}:{principal.subject}",
+        ]
+        args = [n for q in quotas for n in (q.interval_us, q.burst)]
+
+        async def evaluate() -> list[int]:
+            return list(await self._script(keys=keys, args=args))
+
+        policy = self.settings.redis_down_writes if write else self.settings.redis_down_reads
+        try:
+            if self._guard is None:
+                raw = await asyncio.wait_for(evaluate(), self._timeout_s)
+            else:
+                raw = await self._guard.call(
+                    evaluate, timeout_s=self._timeout_s, is_failure=redis_failure
+                )
+        except BreakerOpen:
+            if policy == "open":
+                return Decision("redis_unavailable_open")
+            try:  # closed: one real attempt, so writes return as soon as Redis does
+                raw = await asyncio.wait_for(evaluate(), self._timeout_s)
+            except Exception as exc:
+                if not redis_failure(exc):
+                    raise
+                return Decision("redis_unavailable_closed", retry_after_s=1.0)
+        except Exception as exc:
+            if not redis_failure(exc):
+                raise
+            return Decision(
+                "redis_unavailable_open" if policy == "open" else "redis_unavailable_closed",
+                retry_after_s=1.0,
+            )
+        allowed, which, remaining, reset_us, retry_us = (int(x) for x in raw[:5])
+        return Decision(
+            "allowed" if allowed else "rejected",
+            limit="tenant" if which == 1 else "caller",
+            quota=quotas[which - 1],
+            remaining=remaining,
+            reset_s=reset_us / 1e6,
+            retry_after_s=retry_us / 1e6,
+        )
+
+
+async def enforce_rate_limit(request: Request, principal: Principal) -> None:
+    """Charges the request to its tenant's and caller's buckets (after authentication,
+    so the token is decoded once); keeps the decision for the RateLimit-* headers and
+    raises :class:`RateLimited` (429) or :class:`DependencyUnavailable` (503)."""
+    limiter: RateLimiter | None = getattr(request.app.state, "ratelimiter", None)
+    if limiter is None:  # still starting: the routes answer 503 on their own
+        return
+    decision = await limiter.check(principal, write=request.method not in READ_METHODS)
+    request.state.ratelimit = decision
+    if decision.outcome == "rejected":
+        quota = decision.quota
+        assert quota is not None
+        raise RateLimited(
+            f"{decision.limit} rate limit of {quota.rate_rps:g} requests/s "
+            f"(burst {quota.burst}) exceeded; retry in {decision.retry_after_s:.2f} s",
+            limit=decision.limit,
+            retry_after_s=decision.retry_after_s,
+            tenant=principal.tenant,
+        )
+    if decision.outcome == "redis_unavailable_closed":
+        raise DependencyUnavailable(
+            "the rate limiter cannot reach Redis and refuses writes meanwhile "
+            "(SERVICE_RATELIMIT_REDIS_DOWN_WRITES=closed); retry later",
+            dependency="redis",
+            tenant=principal.tenant,
+        )

@@ -1,0 +1,174 @@
+"""Rate limits on the real stack: a service of our own with small quotas, in its own
+namespace, reaching Redis through a private proxy (so cutting it touches no one else)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import redis
+from prometheus_client.parser import text_string_to_metric_families
+from service_helpers import ServiceUnderTest, free_port, make_document, start_uvicorn, wait_ready
+
+from gameday.chaos.toxiproxy import Proxy, ToxiproxyClient
+from gameday.settings import StackSettings
+from service.namespace import drop_namespace
+from service.settings import env_for_stack
+
+USER_RATE_RPS, USER_BURST = 5, 10
+# A cheap authenticated read (PostgreSQL, a 404): the limiter runs first, OpenSearch never.
+MISSING = f"/v1/documents/{uuid.UUID(int=0)}"
+
+
+@dataclass
+class LimitedService:
+    sut: ServiceUnderTest
+    redis_proxy: str
+
+    def set_redis_reachable(self, reachable: bool) -> None:
+        with ToxiproxyClient(self.sut.stack.toxiproxy_url) as toxiproxy:
+            toxiproxy.set_enabled(self.redis_proxy, reachable)
+
+    def decisions(self) -> dict[str, float]:
+        text = httpx.get(f"{self.sut.url}/metrics", timeout=5).text
+        return {
+            sample.labels["outcome"]: sample.value
+            for family in text_string_to_metric_families(text)
+            if family.name == "service_ratelimit_decisions"
+            for sample in family.samples
+            if sample.name == "service_ratelimit_decisions_total"
+        }
+
+
+@pytest.fixture(scope="module")
+def limited(
+    stack: StackSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LimitedService]:
+    # Its own namespace and no indexer: nothing here needs a document indexed.
+    suffix = uuid.uuid4().hex[:6]
+    namespace = f"rl{suffix}"
+    redis_proxy, redis_port, port = f"rl-redis-{suffix}", free_port(), free_port()
+    with ToxiproxyClient(stack.toxiproxy_url) as toxiproxy:
+        toxiproxy.populate(
+            [
+                Proxy(
+                    name=redis_proxy,
+                    listen=f"127.0.0.1:{redis_port}",
+                    upstream=f"127.0.0.1:{stack.redis_port}",
+                )
+            ]
+        )
+    logs = tmp_path_factory.mktemp("limited")
+    env = {
+        **os.environ,
+        **env_for_stack(stack),
+        "SERVICE_POSTGRES_SCHEMA": namespace,
+        "SERVICE_REDIS_PREFIX": f"{namespace}:",
+        "SERVICE_AMQP_QUEUE": f"{namespace}.index",
+        "SERVICE_AMQP_EXCHANGE": namespace,
+        "SERVICE_OPENSEARCH_ALIAS": namespace,
+        "SERVICE_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "SERVICE_RATELIMIT_USER_RATE_RPS": str(USER_RATE_RPS),
+        "SERVICE_RATELIMIT_USER_BURST": str(USER_BURST),
+        "SERVICE_RESILIENCE_BREAKER_OPEN_DURATION_S": "2",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("metrics")),
+    }
+    url = f"http://127.0.0.1:{port}"
+    sut = ServiceUnderTest(
+        url=url, env=env, stack=stack, namespace=namespace, logs=logs, amqp_proxy=""
+    )
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        proc = start_uvicorn(port, env, logs / "service.log")
+        wait_ready(url, [proc], logs)
+        yield LimitedService(sut=sut, redis_proxy=redis_proxy)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        httpx.delete(f"{stack.toxiproxy_url}/proxies/{redis_proxy}", timeout=5.0)
+        drop_namespace(stack, env)
+
+
+def _tenant() -> str:
+    return f"tenant-{uuid.uuid4().hex[:12]}"
+
+
+def test_a_tenant_far_over_its_limit_gets_429s_while_another_within_it_gets_none(
+    limited: LimitedService,
+) -> None:
+    abuser, neighbour = _tenant(), _tenant()
+    with limited.sut.client(abuser) as noisy, limited.sut.client(neighbour) as quiet:
+
+        def flood(i: int) -> httpx.Response:
+            return noisy.get(MISSING)
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+            flooding = [pool.submit(flood, i) for i in range(120)]
+            # the neighbour, meanwhile, stays within its burst
+            polite = [quiet.get(MISSING) for _ in range(USER_BURST - 2)]
+            floods = [f.result() for f in flooding]
+    statuses = [r.status_code for r in floods]
+    assert statuses.count(429) >= 60, statuses
+    assert set(statuses) <= {404, 429}, statuses
+    assert [r.status_code for r in polite] == [404] * len(polite)
+    for response in polite:
+        assert int(response.headers["RateLimit-Limit"]) == USER_BURST
+        assert 0 <= int(response.headers["RateLimit-Remaining"]) < USER_BURST
+        assert int(response.headers["RateLimit-Reset"]) >= 1
+    refused = next(r for r in floods if r.status_code == 429)
+    assert refused.headers["content-type"] == "application/problem+json"
+    body = refused.json()
+    assert body["type"].endswith("/rate-limited") and body["limit"] == "caller"
+    assert f"{USER_RATE_RPS:g} requests/s (burst {USER_BURST})" in body["detail"]
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert refused.headers["RateLimit-Limit"] == str(USER_BURST)
+    assert refused.headers["RateLimit-Remaining"] == "0"
+
+
+def test_the_limiter_costs_one_redis_round_trip_per_request(limited: LimitedService) -> None:
+    stack = limited.sut.stack
+    direct = redis.Redis(host="127.0.0.1", port=stack.redis_port)
+
+    def scripts_run() -> int:
+        stats = direct.info("commandstats")
+        return sum(int(stats.get(f"cmdstat_{c}", {}).get("calls", 0)) for c in ("evalsha", "eval"))
+
+    with limited.sut.client(_tenant()) as client:
+        client.get(MISSING)  # loads the script once
+        before = scripts_run()
+        for _ in range(USER_BURST - 2):
+            assert client.get(MISSING).status_code == 404
+        after = scripts_run()
+    direct.close()
+    assert after - before == USER_BURST - 2
+
+
+def test_without_redis_reads_fail_open_and_writes_fail_closed(limited: LimitedService) -> None:
+    before = limited.decisions()
+    with limited.sut.client(_tenant()) as client:
+        limited.set_redis_reachable(False)
+        try:
+            reads = [client.get(MISSING) for _ in range(12)]
+            write = client.post("/v1/documents", json=make_document())
+        finally:
+            limited.set_redis_reachable(True)
+    assert [r.status_code for r in reads] == [404] * len(reads)
+    assert "RateLimit-Limit" not in reads[0].headers  # nothing was counted
+    assert write.status_code == 503, write.text
+    assert write.json()["dependency"] == "redis"
+    assert "SERVICE_RATELIMIT_REDIS_DOWN_WRITES" in write.json()["detail"]
+    assert write.headers["Retry-After"] == "1"
+    after = limited.decisions()
+    grew = {k for k in after if after[k] > before.get(k, 0.0)}
+    assert {"redis_unavailable_open", "redis_unavailable_closed"} <= grew, (before, after)
