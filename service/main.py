@@ -18,8 +18,9 @@ from starlette.types import ASGIApp
 
 from service import metrics
 from service.admin.router import router as admin_router
-from service.deps import opensearch, postgres, rabbitmq, redis
+from service.deps import opensearch, rabbitmq, redis
 from service.deps.guards import build_guards
+from service.deps.postgres_router import PostgresRouter
 from service.documents.outbox import run_relay
 from service.documents.router import router as documents_router
 from service.health.router import probes_router
@@ -42,11 +43,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     set_testing(settings.resilience.testing)
     startup: dict[str, object] = app.state.startup
-    pool = await postgres.create_pool(settings.postgres)
+    pg = await PostgresRouter.open(settings.postgres)
     startup["migrations_applied"] = True
     redis_client = redis.create_client(settings.redis)
     search_client = opensearch.create_client(settings.opensearch, max_retries=0)
     guards = app.state.guards
+    pg.use_guard(guards["postgres"])
     app.state.ratelimiter = RateLimiter(
         settings.ratelimit,
         redis_client,
@@ -63,7 +65,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await publisher.start()
         runtime = Runtime(
             settings=settings,
-            pool=pool,
+            pg=pg,
             redis=redis_client,
             opensearch=search_client,
             amqp=amqp,
@@ -96,7 +98,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await amqp.close()
         await search_client.close()
         await redis_client.aclose()
-        await pool.close()
+        await pg.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -171,6 +171,13 @@ class CircuitBreaker:
             ):
                 self._move(BreakerState.OPEN)
 
+    def reset(self) -> None:
+        """Closed, with an empty window: the dependency behind it was replaced (a promoted
+        PostgreSQL replica), so the old node's failures say nothing about the new one."""
+        if self._state is not BreakerState.CLOSED:
+            self._move(BreakerState.CLOSED)
+        self._window.clear()
+
     # -- internals ------------------------------------------------------------------------
     def _maybe_half_open(self) -> None:
         if self._state is BreakerState.OPEN and self._clock() - self._since >= self.open_duration_s:

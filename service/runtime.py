@@ -12,8 +12,9 @@ import asyncpg
 import redis.asyncio as aioredis
 from opensearchpy import AsyncOpenSearch
 
+from service.deps.postgres_router import PostgresRouter, is_node_loss
 from service.deps.rabbitmq import Publisher
-from service.resilience import Guard
+from service.resilience import BreakerOpen, Guard
 from service.search.cache import SearchCache
 from service.settings import Settings
 
@@ -21,7 +22,7 @@ from service.settings import Settings
 @dataclass
 class Runtime:
     settings: Settings
-    pool: asyncpg.Pool
+    pg: PostgresRouter  # the pools; writes go to pg.primary, reads through pg.read
     redis: aioredis.Redis
     opensearch: AsyncOpenSearch
     amqp: Any
@@ -31,26 +32,37 @@ class Runtime:
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
 
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The current primary's pool (it changes when a replica is promoted)."""
+        return self.pg.primary
+
     @contextlib.asynccontextmanager
     async def pg_transaction(self) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy]:
         """A pooled connection in a transaction, behind the PostgreSQL breaker: with the
         breaker open (or the pool exhausted past ``acquire_timeout_s``) it fails fast,
         which the problem handlers turn into a 503. Not retried: a write whose commit
-        outcome is unknown must not be sent twice."""
+        outcome is unknown must not be sent twice. A failure that says the node is gone or
+        read-only (or the breaker open) makes the router look for the primary again."""
         from service.deps.guards import postgres_failure  # guards imports metrics, not us
 
         guard = self.guards.get("postgres")
         timeout_s = self.settings.postgres.acquire_timeout_s
-        if guard is None:
-            async with self.pool.acquire(timeout=timeout_s) as conn, conn.transaction():
+        try:
+            if guard is None:
+                async with self.pool.acquire(timeout=timeout_s) as conn, conn.transaction():
+                    yield conn
+                return
+            async with (
+                guard.track(is_failure=postgres_failure),
+                self.pool.acquire(timeout=timeout_s) as conn,
+                conn.transaction(),
+            ):
                 yield conn
-            return
-        async with (
-            guard.track(is_failure=postgres_failure),
-            self.pool.acquire(timeout=timeout_s) as conn,
-            conn.transaction(),
-        ):
-            yield conn
+        except Exception as exc:
+            if isinstance(exc, BreakerOpen) or is_node_loss(exc):
+                self.pg.suspect_primary()
+            raise
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Fire and forget, keeping a reference so the task is not collected."""

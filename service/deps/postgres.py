@@ -19,17 +19,25 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
-async def create_pool(settings: PostgresSettings, *, migrate: bool = True) -> asyncpg.Pool:
-    """A pool whose connections see only ``settings.schema_name``; migrations run first."""
+async def create_pool(
+    settings: PostgresSettings,
+    *,
+    migrate: bool = True,
+    dsn: str | None = None,
+    min_size: int | None = None,
+) -> asyncpg.Pool:
+    """A pool whose connections see only ``settings.schema_name``; migrations run first.
+    `dsn` overrides ``settings.dsn`` (a replica); `min_size=0` connects on first use."""
+    dsn = dsn or settings.dsn
     if migrate:
-        conn = await asyncpg.connect(settings.dsn, timeout=settings.command_timeout_s)
+        conn = await asyncpg.connect(dsn, timeout=settings.command_timeout_s)
         try:
             await apply_migrations(conn, settings.schema_name)
         finally:
             await conn.close()
     pool = await asyncpg.create_pool(
-        settings.dsn,
-        min_size=settings.pool_min,
+        dsn,
+        min_size=settings.pool_min if min_size is None else min_size,
         max_size=settings.pool_max,
         # Client side and server side: a stuck statement is cancelled on both ends.
         command_timeout=settings.statement_timeout_s,

@@ -12,6 +12,7 @@ import logging
 
 from service import metrics
 from service.deps.guards import rabbitmq_failure
+from service.deps.postgres_router import is_node_loss
 from service.runtime import Runtime
 
 log = logging.getLogger("service.outbox")
@@ -61,6 +62,8 @@ async def run_relay(runtime: Runtime) -> None:
             raise
         except Exception as exc:
             failures += 1
+            if is_node_loss(exc):  # the primary may have moved: writes follow it
+                runtime.pg.suspect_primary()
             delay_s = min(5.0, 0.1 * 2**failures)
             await _observe_backlog(runtime)
             log.warning(

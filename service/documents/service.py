@@ -164,12 +164,14 @@ async def create_documents(
 
 
 async def get_document(runtime: Runtime, principal: Principal, doc_id: uuid.UUID) -> DocumentOut:
-    async with runtime.pg_transaction() as conn:
-        row = await conn.fetchrow(
+    """Read from a replica when there is one (the primary otherwise, or when it is down)."""
+    row = await runtime.pg.read(
+        lambda conn: conn.fetchrow(
             f"SELECT {_COLUMNS} FROM documents WHERE tenant_id = $1 AND id = $2",
             principal.tenant,
             doc_id,
         )
+    )
     if row is None:
         raise NotFound(f"document {doc_id} not found", tenant=principal.tenant)
     return _to_out(row)

@@ -1,7 +1,10 @@
 """Probes. ``/health/live``: the process answers. ``/health/startup``: migrations applied
 and pools created. ``/health/ready``: it can serve: PostgreSQL reachable (writes) and the
 search path usable (OpenSearch, or the cache when OpenSearch is down); 503 otherwise.
-Every body lists each dependency with its status, breaker state and last error.
+Every body lists each dependency with its status, breaker state and last error; with
+PostgreSQL replicas, each one too (``postgres-replica``; ``fenced``: an old primary left
+behind by a failover) and ``postgres_primary``, the node writes go to now. A replica
+down does not make the service unready: its reads fall back to the primary.
 
 ``/v1/health`` and ``/v1/health/ready`` are the older paths, kept: the first is liveness,
 the second the same readiness as ``/health/ready``.
@@ -55,6 +58,7 @@ async def readiness(request: Request) -> JSONResponse:
         _probe(redis.ping(runtime.redis)),
         _probe(opensearch.ping(runtime.opensearch)),
     )
+    replicas = await _replicas(runtime)
     amqp_closed = bool(getattr(runtime.amqp, "is_closed", False))
     deps = {
         "postgres": _dependency(pg, pg_err, guards.get("postgres")),
@@ -65,16 +69,33 @@ async def readiness(request: Request) -> JSONResponse:
             "connection closed" if amqp_closed else None,
             guards.get("rabbitmq"),
         ),
+        **replicas,
     }
     # Search can serve from the engine, or degraded from the cache (L1 at worst).
     search_usable = os_ == "ok" or runtime.cache.enabled
     ready = pg == "ok" and search_usable
     all_ok = all(d["status"] == "ok" for d in deps.values())
     status = "ok" if all_ok else ("degraded" if ready else "unavailable")
-    return JSONResponse(
-        {"status": status, "ready": ready, "dependencies": deps},
-        status_code=200 if ready else 503,
+    body: dict[str, Any] = {"status": status, "ready": ready, "dependencies": deps}
+    if replicas:
+        body["postgres_primary"] = runtime.pg.primary_node.name
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+async def _replicas(runtime: Runtime) -> dict[str, dict[str, Any]]:
+    standbys = [n for n in runtime.pg.nodes if n is not runtime.pg.primary_node]
+    probes = await asyncio.gather(
+        *(_probe(postgres.ping(n.pool)) for n in standbys if n.role != "fenced")
     )
+    results = iter(probes)
+    out: dict[str, dict[str, Any]] = {}
+    for i, node in enumerate(standbys):
+        key = "postgres-replica" if len(standbys) == 1 else f"postgres-replica-{i + 1}"
+        if node.role == "fenced":
+            out[key] = _dependency("fenced", f"{node.name} was the primary before a failover", None)
+        else:
+            out[key] = _dependency(*next(results), None)
+    return out
 
 
 @router.get("")

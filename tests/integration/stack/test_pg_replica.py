@@ -1,0 +1,230 @@
+"""The streaming PostgreSQL replica (`stack up --pg-replica`, `stack promote-replica`) and
+the service's failover to it, on a private small stack (toxiproxy, postgres, replica)
+with its own state dir and ports: promotion changes a stack for good, so the session's
+stack is never promoted. The service under test uses the session stack for Redis,
+RabbitMQ and OpenSearch (in a namespace of its own) and the private stack for PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from gameday.chaos.toxiproxy import ToxiproxyClient
+from gameday.settings import StackSettings
+from gameday.stack import process, supervisor
+from service.namespace import drop_namespace
+from service.settings import env_for_stack
+from tests.integration.service.service_helpers import (
+    eventually,
+    free_port,
+    make_document,
+    start_uvicorn,
+    wait_ready,
+)
+
+GAMEDAY = [sys.executable, "-m", "gameday.cli"]
+SUBSET = "toxiproxy,postgres,postgres-replica"
+PORTS = {
+    "GAMEDAY_TOXIPROXY_PORT": 27474,
+    "GAMEDAY_POSTGRES_PORT": 27432,
+    "GAMEDAY_POSTGRES_PROXY_PORT": 27442,
+    "GAMEDAY_POSTGRES_REPLICA_PORT": 27433,
+    "GAMEDAY_POSTGRES_REPLICA_PROXY_PORT": 27443,
+}
+
+
+def gameday(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*GAMEDAY, *args], env=env, capture_output=True, text=True, timeout=240, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def replica_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    state = tmp_path_factory.mktemp("replica-state")
+    env = {**os.environ, "GAMEDAY_STATE_DIR": str(state), **{k: str(v) for k, v in PORTS.items()}}
+    env.pop("GAMEDAY_PG_REPLICA", None)
+    up = gameday("stack", "up", "--pg-replica", "--only", SUBSET, env=env)
+    assert up.returncode == 0, up.stdout + up.stderr
+    try:
+        yield env
+    finally:
+        gameday("stack", "down", "--purge", env=env)
+
+
+def _settings(env: dict[str, str]) -> StackSettings:
+    return StackSettings(
+        state_dir=Path(env["GAMEDAY_STATE_DIR"]),
+        **{k.removeprefix("GAMEDAY_").lower(): v for k, v in PORTS.items()},
+        pg_replica=True,
+    )
+
+
+def _fetch(port: int, sql: str) -> object:
+    async def run() -> object:
+        conn = await asyncpg.connect(
+            host="127.0.0.1", port=port, user="gameday", password="gameday", database="gameday"
+        )
+        try:
+            return await conn.fetchval(sql)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def _status(env: dict[str, str]) -> dict[str, dict[str, object]]:
+    statuses = supervisor.status(_settings(env))  # what `stack status --json` prints
+    return {c["name"]: c for c in json.loads(supervisor.status_json(statuses))["components"]}
+
+
+def test_up_with_pg_replica_starts_a_standby_that_streams_from_the_primary(
+    replica_stack: dict[str, str],
+) -> None:
+    replica = _status(replica_stack)["postgres-replica"]
+    assert replica["healthy"] is True and replica["pid"] is not None
+    assert replica["proxy_port"] == PORTS["GAMEDAY_POSTGRES_REPLICA_PROXY_PORT"]
+    assert "standby" in str(replica["version"])
+    assert _fetch(PORTS["GAMEDAY_POSTGRES_REPLICA_PROXY_PORT"], "select pg_is_in_recovery()")
+
+    marker = uuid.uuid4().hex
+    _fetch(PORTS["GAMEDAY_POSTGRES_PROXY_PORT"], "create table if not exists streamed (v text)")
+    _fetch(PORTS["GAMEDAY_POSTGRES_PROXY_PORT"], f"insert into streamed values ('{marker}')")
+    eventually(
+        lambda: (
+            _fetch(
+                PORTS["GAMEDAY_POSTGRES_REPLICA_PROXY_PORT"],
+                f"select count(*) from streamed where v = '{marker}'",
+            )
+            == 1
+        ),
+        timeout_s=10,
+    )
+
+
+@dataclass
+class FailoverService:
+    url: str
+    process: subprocess.Popen[bytes]
+    schema: str
+
+
+@pytest.fixture
+def failover_service(
+    replica_stack: dict[str, str], stack: StackSettings, tmp_path: Path
+) -> Iterator[FailoverService]:
+    """A service whose PostgreSQL is the private primary plus its replica."""
+    private = _settings(replica_stack)
+    namespace = f"t{uuid.uuid4().hex[:10]}"
+    env = {
+        **os.environ,
+        **env_for_stack(stack),
+        "SERVICE_POSTGRES_DSN": private.postgres_dsn,
+        "SERVICE_POSTGRES_REPLICA_DSNS": private.postgres_replica_dsn or "",
+        "SERVICE_POSTGRES_SCHEMA": namespace,
+        "SERVICE_REDIS_PREFIX": f"{namespace}:",
+        "SERVICE_AMQP_QUEUE": f"{namespace}.index",
+        "SERVICE_AMQP_EXCHANGE": namespace,
+        "SERVICE_OPENSEARCH_ALIAS": namespace,
+        "SERVICE_OUTBOX_POLL_INTERVAL_S": "0.2",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+    }
+    port = free_port()
+    proc = start_uvicorn(port, env, tmp_path / "service.log")
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", [proc], tmp_path)
+        yield FailoverService(url=f"http://127.0.0.1:{port}", process=proc, schema=namespace)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        drop_namespace(stack, env)  # its queue, index and keys on the session stack
+
+
+def test_reads_survive_primary_loss_and_writes_follow_the_promoted_replica_without_restart(
+    replica_stack: dict[str, str], failover_service: FailoverService
+) -> None:
+    url, proc = failover_service.url, failover_service.process
+    private = _settings(replica_stack)
+    headers = {"Authorization": f"Bearer {_token('acme')}"}
+    client = httpx.Client(base_url=url, headers=headers, timeout=10.0)
+    ready = client.get("/health/ready").json()
+    assert ready["dependencies"]["postgres-replica"]["status"] == "ok"
+    assert ready["postgres_primary"] == f"127.0.0.1:{PORTS['GAMEDAY_POSTGRES_PROXY_PORT']}"
+    created = client.post("/v1/documents", json=make_document())
+    assert created.status_code == 202, created.text
+    doc_id = created.json()["id"]
+    assert client.get(f"/v1/documents/{doc_id}").status_code == 200
+
+    toxiproxy = ToxiproxyClient(private.toxiproxy_url)
+    try:
+        toxiproxy.set_enabled("postgres", False)  # the primary is gone for the service
+        reads = [client.get(f"/v1/documents/{doc_id}").status_code for _ in range(5)]
+        assert reads == [200] * 5
+        assert client.post("/v1/documents", json=make_document()).status_code == 503
+
+        promoted = gameday("stack", "promote-replica", env=replica_stack)
+        assert promoted.returncode == 0, promoted.stderr
+        assert "accepts writes after" in promoted.stdout
+
+        def write() -> str | None:
+            answer = client.post("/v1/documents", json=make_document())
+            return answer.json()["id"] if answer.status_code == 202 else None
+
+        new_id = eventually(write, timeout_s=20, every_s=0.3)
+        assert proc.poll() is None  # the same process: no restart
+        assert client.get(f"/v1/documents/{new_id}").status_code == 200
+        replica_port = PORTS["GAMEDAY_POSTGRES_REPLICA_PROXY_PORT"]
+        stored = f"select count(*) from {failover_service.schema}.documents where id = '{new_id}'"
+        assert _fetch(replica_port, stored) == 1
+        after = client.get("/health/ready").json()
+        assert after["postgres_primary"] == f"127.0.0.1:{replica_port}"
+        assert after["dependencies"]["postgres-replica"]["status"] == "fenced"
+    finally:
+        toxiproxy.set_enabled("postgres", True)
+        toxiproxy.close()
+        client.close()
+
+
+def _token(tenant: str) -> str:
+    from service.settings import AuthSettings
+    from service.tenants.auth import issue_token
+
+    return issue_token(AuthSettings(), tenant=tenant, role="user", ttl_s=600)
+
+
+def test_down_stops_the_primary_and_the_replica(replica_stack: dict[str, str]) -> None:
+    pids = {n: int(c["pid"]) for n, c in _status(replica_stack).items() if c["pid"]}
+    assert set(pids) == set(SUBSET.split(","))
+    down = gameday("stack", "down", env=replica_stack)
+    assert down.returncode == 0, down.stderr
+    assert "postgres-replica" in down.stdout
+    for name, pid in pids.items():
+        assert process.group_members(pid) == [], name
+    assert all(c["pid"] is None for c in _status(replica_stack).values())
+
+
+def test_promote_replica_without_a_replica_is_a_one_line_error_with_exit_2(
+    tmp_path: Path,
+) -> None:
+    env = {**os.environ, "GAMEDAY_STATE_DIR": str(tmp_path)}
+    result = gameday("stack", "promote-replica", env=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no running PostgreSQL replica" in lines[0], result.stderr
+    assert "--pg-replica" in lines[0]
