@@ -52,9 +52,6 @@ class PostgresSettings(SecretSettings):
     # Comma separated standbys (``SERVICE_POSTGRES_REPLICA_DSNS``): reads go there first,
     # and a promoted one is found again as the primary (service/deps/postgres_router.py).
     replica_dsns: str = ""
-    # Comma separated standbys (``SERVICE_POSTGRES_REPLICA_DSNS``): reads go there first,
-    # and a promoted one is found again as the primary (service/deps/postgres_router.py).
-    replica_dsns: str = ""
     password: str | None = Field(default=None, repr=False)
     sslmode: Literal["disable", "prefer", "require", "verify-ca", "verify-full"] | None = None
     sslrootcert: Path | None = None
@@ -409,7 +406,6 @@ def env_for_stack(stack: StackSettings) -> dict[str, str]:
     """The ``SERVICE_*`` variables that point the service and indexer at the stack's proxies."""
     return {
         "SERVICE_POSTGRES_DSN": stack.postgres_dsn,
-        "SERVICE_POSTGRES_REPLICA_DSNS": stack.postgres_replica_dsn or "",
         "SERVICE_POSTGRES_REPLICA_DSNS": stack.postgres_replica_dsn or "",
         "SERVICE_REDIS_URL": stack.redis_url,
         "SERVICE_AMQP_URL": stack.amqp_url,
