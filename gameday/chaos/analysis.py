@@ -11,6 +11,16 @@ RTO is the time from fault injection to the first second from which every
 second of a sustained window (default 10 s) meets the objectives again. The
 breach runs from the first second that misses them to the last one before
 recovery; its length counts whole seconds.
+
+Failover (the PostgreSQL primary lost, the replica promoted) is measured per kind
+of request from the per-second (succeeded, failed) counts of document reads and
+writes: the time from the loss to the first success after the first failure,
+
+    failover = measure_failover(reads, writes, lost_at_s=120.4)
+    failover.first_read_s, failover.first_write_s   # 0.0: never interrupted
+
+to whole seconds: a success counts from the end of the second it falls in,
+since within a second the order of successes and failures is not recorded.
 """
 
 from __future__ import annotations
@@ -73,6 +83,57 @@ class BreakerCheck(_Frozen):
     close_within_s: float | None
     passed: bool
     note: str | None = None
+
+
+class Failover(_Frozen):
+    lost_at_s: float
+    first_read_s: float | None  # loss to the first successful document read after it
+    first_write_s: float | None  # loss to the first successful write after it
+    reads_failed: int  # between the loss and that first success
+    writes_failed: int
+    promoted_after_s: float | None = None  # loss to the replica_promoted event
+
+
+SecondCounts = tuple[int, int]  # (succeeded, failed) in one second
+
+
+def measure_failover(
+    reads: Sequence[SecondCounts],
+    writes: Sequence[SecondCounts],
+    *,
+    lost_at_s: float,
+    promoted_at_s: float | None = None,
+) -> Failover:
+    """`reads[s]` / `writes[s]`: document reads / writes that succeeded and failed in second s."""
+    read_s, read_failures = _first_success_after_loss(reads, lost_at_s)
+    write_s, write_failures = _first_success_after_loss(writes, lost_at_s)
+    return Failover(
+        lost_at_s=lost_at_s,
+        first_read_s=read_s,
+        first_write_s=write_s,
+        reads_failed=read_failures,
+        writes_failed=write_failures,
+        promoted_after_s=None if promoted_at_s is None else round(promoted_at_s - lost_at_s, 3),
+    )
+
+
+def _first_success_after_loss(
+    series: Sequence[SecondCounts], lost_at_s: float
+) -> tuple[float | None, int]:
+    """0.0 when nothing failed after the loss (and something succeeded); None when
+    nothing succeeded after it."""
+    start = max(0, math.floor(lost_at_s))
+    first_failure = next((s for s in range(start, len(series)) if series[s][1] > 0), None)
+    if first_failure is None:
+        ok = any(series[s][0] > 0 for s in range(start, len(series)))
+        return (0.0 if ok else None), 0
+    failed = series[first_failure][1]
+    for s in range(first_failure + 1, len(series)):
+        succeeded, failures = series[s]
+        if succeeded > 0:
+            return round(max(0.0, s + 1 - lost_at_s), 3), failed
+        failed += failures
+    return None, failed
 
 
 def fault_windows(events: Sequence[EventLike], *, end_s: float) -> list[FaultWindow]:

@@ -1,6 +1,7 @@
 """Process faults on stack components (Chaos Toolkit python providers):
 SIGKILL, SIGTERM, SIGSTOP/SIGCONT of a component's process group or of one
-service worker, and restarts through the stack supervisor."""
+service worker, restarts through the stack supervisor, and the promotion of the
+PostgreSQL replica (`stack up --pg-replica`) after the primary is lost."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ __all__ = [
     "continue_component",
     "kill_component",
     "kill_service_worker",
+    "promote_replica",
     "restart_component",
     "stop_component",
 ]
@@ -95,3 +97,16 @@ def restart_component(component: str) -> None:
 
     supervisor.up(StackSettings(), lambda line: None, only=[component])
     record_event("fault_removed", name=f"{component}-restart", target=component)
+
+
+def promote_replica() -> float:
+    """Promote the streaming replica; return the seconds until it accepted a write.
+    Recorded as a `replica_promoted` event (not a fault: the failover is the remedy)."""
+    from gameday.stack import supervisor
+
+    took_s = supervisor.promote_replica(StackSettings(), lambda line: None)
+    record_event(
+        "replica_promoted", name="postgres-replica-promoted", target="postgres-replica",
+        attributes={"took_s": round(took_s, 3)},
+    )  # fmt: skip
+    return took_s

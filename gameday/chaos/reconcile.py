@@ -7,6 +7,9 @@ grace period. A write is lost when PostgreSQL lacks it (or holds an older
 version), or when OpenSearch still lacks it after the grace period. The RPO is
 the span of acknowledgement times of the lost writes (0 when none).
 Indexing lag (found in OpenSearch only after waiting) is reported apart.
+After a failover (`stack promote-replica`) the promoted replica is the system of
+record: writes acknowledged by the old primary and not streamed before the loss
+are lost, as they would be in production.
 """
 
 from __future__ import annotations
@@ -68,6 +71,28 @@ def expectations(ledger_path: Path) -> dict[str, Expectation]:
     return final
 
 
+def primary_dsn(settings: StackSettings) -> str:
+    """The stack's PostgreSQL, or its replica once that has been promoted."""
+    from gameday.stack.supervisor import recorded_settings
+
+    replica = recorded_settings(settings).postgres_replica_dsn
+    if replica is None:
+        return settings.postgres_dsn
+
+    async def in_recovery() -> bool:
+        conn = await asyncpg.connect(replica, timeout=5)
+        try:
+            return bool(await conn.fetchval("select pg_is_in_recovery()"))
+        finally:
+            await conn.close()
+
+    try:
+        standby = asyncio.run(in_recovery())
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return settings.postgres_dsn  # the replica is away: the primary is the record
+    return settings.postgres_dsn if standby else replica
+
+
 async def _postgres_versions(dsn: str, wanted: dict[str, Expectation]) -> dict[str, int]:
     by_tenant: dict[str, list[str]] = {}
     for e in wanted.values():
@@ -123,7 +148,7 @@ def reconcile(
         if (run_dir / "ledger.jsonl").exists()
         else 0
     )
-    pg = asyncio.run(_postgres_versions(settings.postgres_dsn, final)) if final else {}
+    pg = asyncio.run(_postgres_versions(primary_dsn(settings), final)) if final else {}
     lost_pg = {
         i
         for i, e in final.items()

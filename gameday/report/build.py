@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from gameday.chaos.analysis import (
     EventLike,
+    Failover,
     FaultWindow,
     Phase,
     Recovery,
     fault_windows,
+    measure_failover,
     measure_recovery,
     phases,
     verify_breaker,
@@ -272,9 +274,48 @@ def _judge_experiment(
         lost_writes=rec.lost if rec else None,
         lost_ids=rec.lost_ids if rec else [],
         breaker=breaker,
+        failover=_failover(run, window, events),
         burn_rate=None,
     )
     return summary, checks
+
+
+_WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _failover(run: RunData, window: FaultWindow, events: list[EventLike]) -> Failover | None:
+    """For a fault on PostgreSQL followed by a promoted replica: reads and writes of
+    documents per second (5xx, connection and timeout failures; a 4xx is an answer)."""
+    promoted = [
+        e.t_s for e in events if e.type == "replica_promoted" and e.t_s >= window.injected_s
+    ]
+    frame = run.timeseries
+    if window.target != "postgres" or not promoted or frame.empty:
+        return None
+    length = int(frame["second"].max()) + 1
+    reads = [[0, 0] for _ in range(length)]
+    writes = [[0, 0] for _ in range(length)]
+    for row in frame[frame["endpoint"] != ALL].to_dict(orient="records"):
+        method, _, path = str(row["endpoint"]).partition(" ")
+        if not path.startswith("/v1/documents"):
+            continue
+        if method == "GET":
+            series = reads
+        elif method in _WRITES:
+            series = writes
+        else:
+            continue
+        second = int(row["second"])
+        series[second][0] += int(row["requests"]) - int(row["failures"])
+        series[second][1] += (
+            int(row["fail_5xx"]) + int(row["fail_connection"]) + int(row["fail_timeout"])
+        )
+    return measure_failover(
+        [(ok, bad) for ok, bad in reads],
+        [(ok, bad) for ok, bad in writes],
+        lost_at_s=window.injected_s,
+        promoted_at_s=min(promoted),
+    )
 
 
 def _facts(run: RunData) -> RunFacts:

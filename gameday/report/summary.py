@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gameday.chaos.analysis import BreakerCheck
+from gameday.chaos.analysis import BreakerCheck, Failover
 from gameday.slo.verdict import Figures, ObjectiveResult, PhaseKind, Verdict
 
 SCHEMA_VERSION = 1
@@ -72,6 +72,11 @@ class ExperimentSummary(_Model):
     lost_writes: int | None
     lost_ids: list[str]
     breaker: BreakerCheck | None
+    failover: Failover | None = Field(
+        default=None,
+        description="PostgreSQL primary lost, replica promoted: loss to the first successful "
+        "document read and write (whole seconds)",
+    )
     burn_rate: float | None = Field(description="error rate in the window / error budget")
 
 
