@@ -28,6 +28,7 @@ from service.health.router import router as health_router
 from service.logs import RequestContextMiddleware, configure_logging
 from service.problems import document_problems, install_problem_handlers
 from service.resilience import set_testing
+from service.retention import run_forever as run_retention
 from service.runtime import Runtime
 from service.search.cache import SearchCache
 from service.search.router import router as search_router
@@ -58,6 +59,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     amqp = None
     relay: asyncio.Task[None] | None = None
+    retention_job: asyncio.Task[None] | None = None
     try:
         await opensearch.ensure_index(search_client, settings.opensearch)
         amqp = await rabbitmq.connect(settings.amqp)
@@ -82,6 +84,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         if settings.outbox.enabled:
             relay = asyncio.create_task(run_relay(runtime), name="outbox-relay")
+        if settings.retention.enabled:
+            retention_job = asyncio.create_task(run_retention(runtime), name="retention")
         app.state.runtime = runtime
         startup["pools_created"] = True
         startup["started_at"] = time.time()
@@ -90,10 +94,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.runtime = None
         app.state.ratelimiter = None
         startup["pools_created"] = False
-        if relay is not None:
-            relay.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await relay
+        for task in (relay, retention_job):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if amqp is not None:
             await amqp.close()
         await search_client.close()

@@ -365,6 +365,19 @@ class MetricsSettings(BaseSettings):
     queue_depth_interval_s: float = Field(default=5.0, gt=0)
 
 
+class RetentionSettings(BaseSettings):
+    """The retention job (service.retention): every ``SERVICE_RETENTION_INTERVAL_S`` one
+    worker (an advisory lock) deletes documents older than their tenant's retention
+    period, or ``SERVICE_RETENTION_DEFAULT_DAYS`` (none: keep) for tenants without one."""
+
+    model_config = _config("SERVICE_RETENTION_")
+
+    enabled: bool = True
+    interval_s: float = Field(default=3600.0, gt=0)
+    default_days: int | None = Field(default=None, gt=0)
+    batch_size: int = Field(default=1000, ge=1)
+
+
 class Settings(BaseModel):
     """Every part, built from the environment once by the app factory and injected."""
 
@@ -384,6 +397,7 @@ class Settings(BaseModel):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     ratelimit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 
+from service import audit
 from service.documents.schemas import DocumentIn, DocumentOut, DocumentPatch, WriteAccepted
 from service.exceptions import NotFound
 from service.runtime import Runtime
@@ -79,14 +80,13 @@ async def _audit(
     doc_id: uuid.UUID | None,
     detail: dict[str, Any],
 ) -> None:
-    await conn.execute(
-        "INSERT INTO audit_log (tenant_id, actor, action, document_id, detail) "
-        "VALUES ($1, $2, $3, $4, $5)",
-        principal.tenant,
-        principal.subject,
-        action,
-        doc_id,
-        detail,
+    await audit.write(  # in the write's transaction: exactly as durable as the write
+        conn,
+        action=action,
+        tenant=principal.tenant,
+        actor=principal.subject,
+        document_id=doc_id,
+        detail=detail,
     )
 
 

@@ -9,6 +9,7 @@ from typing import Annotated
 from cachetools import TTLCache
 from fastapi import Depends, Request
 
+from service import audit
 from service.dependencies import SettingsDep
 from service.exceptions import Forbidden, Unauthorized
 from service.logs import bind
@@ -20,17 +21,25 @@ from service.tenants.schemas import Principal, Role
 log = logging.getLogger("service.auth")
 # Revoked keys stop working within this TTL in every worker.
 _api_key_cache: TTLCache[str, Principal] = TTLCache(maxsize=4096, ttl=10.0)
-MAX_PENDING_AUDITS = 100
 
 
-async def _audit_auth_failure(runtime: Runtime, request: Request, reason: str) -> None:
-    try:
-        await runtime.pool.execute(
-            "INSERT INTO audit_log (action, detail) VALUES ('auth_failed', $1)",
-            {"reason": reason[:200], "path": request.url.path[:200], "method": request.method},
-        )
-    except Exception as exc:  # the audit trail must never turn a 401 into a 500
-        log.warning("could not audit an auth failure: %r", exc)
+def _audit_rejection(
+    request: Request, action: str, reason: str, principal: Principal | None
+) -> None:
+    """Best effort and bounded (service.audit.record): a flood of bad credentials cannot
+    pile up database writes, and a failing insert never changes the 401/403."""
+    audit.record(
+        getattr(request.app.state, "runtime", None),
+        action=action,
+        outcome="rejected",
+        tenant=principal.tenant if principal else None,
+        actor=principal.subject if principal else None,
+        detail={
+            "reason": reason[:200],
+            "path": audit.safe_path(request.url.path),
+            "method": request.method,
+        },
+    )
 
 
 async def _principal_from_api_key(runtime: Runtime | None, key: str) -> Principal:
@@ -41,11 +50,12 @@ async def _principal_from_api_key(runtime: Runtime | None, key: str) -> Principa
     if runtime is None:
         raise Unauthorized("API keys cannot be checked while the service starts")
     row = await runtime.pool.fetchrow(
-        "SELECT id, tenant_id, role FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+        "SELECT id, tenant_id, role FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL "
+        "AND (expires_at IS NULL OR expires_at > now())",  # a rotated key, past its overlap
         key_hash,
     )
     if row is None:
-        raise Unauthorized("unknown or revoked API key")
+        raise Unauthorized("unknown, revoked or expired API key")
     principal = Principal(
         subject=f"api-key:{row['id']}",
         tenant=row["tenant_id"],
@@ -79,25 +89,25 @@ async def _authenticate(request: Request, settings: SettingsDep) -> Principal:
             return await _principal_from_api_key(runtime, api_key)
         raise Unauthorized("missing credentials: send 'Authorization: Bearer <token>' or X-API-Key")
     except Unauthorized as exc:
-        # Bounded, so that a flood of bad credentials cannot pile up database writes.
-        if runtime is not None and len(runtime.background) < MAX_PENDING_AUDITS:
-            runtime.spawn(_audit_auth_failure(runtime, request, exc.detail))
+        _audit_rejection(request, "auth_failed", exc.detail, None)
         raise
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require_role(*roles: Role) -> Callable[[Principal], Principal]:
+def require_role(*roles: Role) -> Callable[[Principal, Request], Principal]:
     allowed = frozenset(roles)
 
-    def check(principal: PrincipalDep) -> Principal:
+    def check(principal: PrincipalDep, request: Request) -> Principal:
         if principal.role not in allowed:
-            raise Forbidden(
+            denied = Forbidden(
                 f"role {principal.role.value!r} may not do this; "
                 f"needs one of {', '.join(sorted(r.value for r in allowed))}",
                 tenant=principal.tenant,
             )
+            _audit_rejection(request, "access_denied", denied.detail, principal)
+            raise denied
         return principal
 
     return check

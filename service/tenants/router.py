@@ -9,7 +9,14 @@ from service.dependencies import RuntimeDep
 from service.documents.schemas import SubjectId
 from service.tenants import service
 from service.tenants.dependencies import AdminDep
-from service.tenants.schemas import TENANT_PATTERN, ApiKeyCreated, ApiKeyIn, ErasureReport
+from service.tenants.schemas import (
+    TENANT_PATTERN,
+    ApiKeyCreated,
+    ApiKeyIn,
+    ApiKeyRotated,
+    ApiKeyRotateIn,
+    ErasureReport,
+)
 
 router = APIRouter(prefix="/v1/tenants", tags=["tenants"])
 TenantPath = Annotated[str, Path(max_length=63, pattern=TENANT_PATTERN)]
@@ -31,6 +38,19 @@ async def revoke_api_key(
     service.ensure_own_tenant(principal, tenant)
     await service.revoke_api_key(runtime, principal, key_id)
     return Response(status_code=204)
+
+
+@router.post("/{tenant}/api-keys/{key_id}/rotate", status_code=201, response_model=ApiKeyRotated)
+async def rotate_api_key(
+    tenant: TenantPath,
+    key_id: UUID,
+    body: ApiKeyRotateIn,
+    principal: AdminDep,
+    runtime: RuntimeDep,
+) -> ApiKeyRotated:
+    """A new key with the same role; the old one keeps working for ``overlap_s`` seconds."""
+    service.ensure_own_tenant(principal, tenant)
+    return await service.rotate_api_key(runtime, principal, key_id, body.overlap_s)
 
 
 @router.delete("/{tenant}/subjects/{subject}", response_model=ErasureReport)

@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 TENANT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
@@ -41,6 +41,16 @@ class ApiKeyCreated(BaseModel):
     role: Role
     key: str  # shown once; only its hash is stored
     created_at: datetime
+
+
+class ApiKeyRotateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    overlap_s: int = Field(default=3600, ge=0, le=7 * 24 * 3600)  # the old key's remaining life
+
+
+class ApiKeyRotated(ApiKeyCreated):
+    previous_id: UUID
+    previous_expires_at: datetime  # the old key is refused from then on
 
 
 class ErasureReport(BaseModel):

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime
 from typing import Any
 
+from service import audit
 from service.documents.service import delete_event, record_events
 from service.exceptions import NotFound
 from service.runtime import Runtime
 from service.tenants.auth import hash_api_key, new_api_key
-from service.tenants.schemas import ApiKeyCreated, ErasureReport, Principal, Role
+from service.tenants.schemas import ApiKeyCreated, ApiKeyRotated, ErasureReport, Principal, Role
 
 log = logging.getLogger("service.tenants")
 
@@ -33,12 +35,12 @@ async def create_api_key(runtime: Runtime, principal: Principal, role: Role) -> 
             role.value,
             hash_api_key(key),
         )
-        await conn.execute(
-            "INSERT INTO audit_log (tenant_id, actor, action, detail) "
-            "VALUES ($1, $2, 'api_key_created', $3)",
-            principal.tenant,
-            principal.subject,
-            {"key_id": str(key_id), "role": role.value},
+        await audit.write(
+            conn,
+            action="api_key_created",
+            tenant=principal.tenant,
+            actor=principal.subject,
+            detail={"key_id": str(key_id), "role": role.value},
         )
     return ApiKeyCreated(
         id=key_id, tenant=principal.tenant, role=role, key=key, created_at=created_at
@@ -55,13 +57,59 @@ async def revoke_api_key(runtime: Runtime, principal: Principal, key_id: uuid.UU
         )
         if revoked is None:
             raise NotFound(f"API key {key_id} not found", tenant=principal.tenant)
-        await conn.execute(
-            "INSERT INTO audit_log (tenant_id, actor, action, detail) "
-            "VALUES ($1, $2, 'api_key_revoked', $3)",
-            principal.tenant,
-            principal.subject,
-            {"key_id": str(key_id)},
+        await audit.write(
+            conn,
+            action="api_key_revoked",
+            tenant=principal.tenant,
+            actor=principal.subject,
+            detail={"key_id": str(key_id)},
         )
+
+
+async def rotate_api_key(
+    runtime: Runtime, principal: Principal, key_id: uuid.UUID, overlap_s: int
+) -> ApiKeyRotated:
+    """A new key with the old one's role; the old key stays valid for ``overlap_s`` more
+    seconds (never longer than it already was), so clients can switch without a gap."""
+    key = new_api_key()
+    new_id = uuid.uuid4()
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        old = await conn.fetchrow(
+            "UPDATE api_keys SET expires_at = LEAST(COALESCE(expires_at, 'infinity'), "
+            "now() + make_interval(secs => $3)) WHERE tenant_id = $1 AND id = $2 "
+            "AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()) "
+            "RETURNING role, expires_at",
+            principal.tenant,
+            key_id,
+            float(overlap_s),
+        )
+        if old is None:
+            raise NotFound(f"API key {key_id} not found", tenant=principal.tenant)
+        created_at: datetime = await conn.fetchval(
+            "INSERT INTO api_keys (id, tenant_id, role, key_hash) VALUES ($1, $2, $3, $4) "
+            "RETURNING created_at",
+            new_id,
+            principal.tenant,
+            old["role"],
+            hash_api_key(key),
+        )
+        await audit.write(
+            conn,
+            action="api_key_rotated",
+            tenant=principal.tenant,
+            actor=principal.subject,
+            detail={"key_id": str(key_id), "new_key_id": str(new_id), "overlap_s": overlap_s},
+        )
+    expires_at: datetime = old["expires_at"]
+    return ApiKeyRotated(
+        id=new_id,
+        tenant=principal.tenant,
+        role=Role(old["role"]),
+        key=key,
+        created_at=created_at,
+        previous_id=key_id,
+        previous_expires_at=expires_at,
+    )
 
 
 async def erase_subject(runtime: Runtime, principal: Principal, subject: str) -> ErasureReport:
@@ -79,12 +127,12 @@ async def erase_subject(runtime: Runtime, principal: Principal, subject: str) ->
         )
         events = [delete_event(tenant, r["id"], r["version"] + 1) for r in rows]
         await record_events(runtime, conn, tenant, events)
-        await conn.execute(
-            "INSERT INTO audit_log (tenant_id, actor, action, detail) "
-            "VALUES ($1, $2, 'erasure', $3)",
-            tenant,
-            principal.subject,
-            {"subject": subject, "documents": len(rows)},
+        await audit.write(  # the subject id itself never enters the append-only trail
+            conn,
+            action="erasure",
+            tenant=tenant,
+            actor=principal.subject,
+            detail={"subject_sha256": audit.subject_digest(subject), "documents": len(rows)},
         )
     if runtime.settings.outbox.enabled:
         runtime.outbox_wakeup.set()

@@ -17,6 +17,7 @@ from dataclasses import replace
 
 import httpx
 import pytest
+from auth_keys import write_keyset
 from service_helpers import (
     START_TIMEOUT_S,
     ServiceUnderTest,
@@ -39,7 +40,10 @@ def _wait_consumer(stack: StackSettings, queue: str) -> None:
         connection = await aio_pika.connect(stack.amqp_url, timeout=5)
         try:
             channel = await connection.channel()
-            declared = await channel.declare_queue(queue, passive=True)
+            try:
+                declared = await channel.declare_queue(queue, passive=True)
+            except aio_pika.exceptions.ChannelNotFoundEntity:
+                return 0  # the indexer has not declared it yet (the service does so lazily)
             return int(declared.declaration_result.consumer_count or 0)
         finally:
             await connection.close()
@@ -100,6 +104,8 @@ def service_under_test(
         f"{stack.db_name}"
     )
     env["SERVICE_AMQP_PUBLISH_TIMEOUT_S"] = "3"
+    # A key set with retired keys (tests/integration/service/auth_keys.py): rotation is tested.
+    env["SERVICE_AUTH_KEYS_FILE"] = str(write_keyset(tmp_path_factory.mktemp("keys")))
     logs = tmp_path_factory.mktemp("service")
     # Multiprocess metrics, as the stack runs them (the indexer writes there too).
     env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path_factory.mktemp("metrics"))
