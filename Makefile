@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 GAMEDAY := $(BIN)/gameday
 
-.PHONY: bootstrap demo test test-unit fuzz lint stack-down clean bench-setup bench-load example-report bench
+.PHONY: bootstrap demo test test-unit fuzz lint stack-down clean bench-setup bench-load example-report bench bench-quick
 
 # The venv is rebuilt when pyproject.toml (where every pin lives) changes.
 $(VENV)/.installed: pyproject.toml
@@ -59,8 +59,18 @@ bench: bootstrap bench-setup
 	@$(BIN)/python bench/load_per_core.py
 	@$(BIN)/python bench/histogram_merge.py
 	@$(BIN)/python bench/service.py
+	@$(BIN)/python bench/access_log_cost.py
 	@$(BIN)/python bench/report_build.py
 	@$(BIN)/python bench/stack_startup.py
+
+# A quick look (about 8 minutes; the service part needs the running stack): benchmarks
+# 2 and 4 shortened, the service on 1 worker next to its bare ceilings (saturation only)
+# and what its request middleware costs.
+bench-quick: bootstrap bench-setup
+	@$(BIN)/python bench/histogram_merge.py --rounds 3
+	@$(BIN)/python bench/report_build.py 600 3600
+	@$(BIN)/python bench/service.py --rounds 3 --seconds 2 --docs 2000 --only "1w uvloop" --no-latency
+	@$(BIN)/python bench/access_log_cost.py --rounds 3
 
 stack-down:
 	@$(GAMEDAY) stack down

@@ -47,22 +47,44 @@ def namespace_env(stack: StackSettings) -> dict[str, str]:
 
 
 def start_uvicorn(
-    app: str, port: int, env: dict[str, str], log: Path, *, workers: int, loop: str, http: str
+    app: str,
+    port: int,
+    env: dict[str, str],
+    log: Path,
+    *,
+    workers: int,
+    loop: str,
+    http: str,
+    root: Path = PROJECT_ROOT,
 ) -> subprocess.Popen[bytes]:
     """The stack's own service command line (gameday/stack/service.py), with the
-    loop, parser and worker count as knobs."""
+    loop, parser and worker count as knobs; ``root`` is the checkout whose code runs
+    (another one, e.g. an exported older commit, for a before/after comparison)."""
     argv = [sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1"]
     argv += ["--port", str(port), "--workers", str(workers), "--no-access-log"]
     argv += ["--loop", loop, "--http", http]
     with open(log, "ab") as out:
         return subprocess.Popen(
             argv,
-            env=env,
-            cwd=PROJECT_ROOT,
+            env={**env, "PYTHONPATH": str(root)},
+            cwd=root,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def issue_token(root: Path = PROJECT_ROOT, *, tenant: str = "tenant-1", role: str = "user") -> str:
+    """A token from ``root``'s own `gameday token`, so that a service of another checkout
+    gets a token in the format that checkout expects."""
+    return subprocess.run(
+        [sys.executable, "-m", "gameday.cli", "token", "--tenant", tenant, "--role", role],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    ).stdout.strip()
 
 
 def start_indexer(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -2,7 +2,10 @@
 worker (1 worker, the stack's settings) while wrk saturates it, and the top frames
 by own time and by inclusive time are printed (collapsed stacks kept for a flame graph).
 
-    .venv/bin/python bench/profile_service.py [--seconds 10] [--mode cached]
+    .venv/bin/python bench/profile_service.py [--seconds 10] [--mode cached] [--root DIR]
+
+``--root`` profiles the service's code of another checkout (``git archive <commit>
+service gameday | tar -x -C DIR``), for the profile before a change.
 """
 
 from __future__ import annotations
@@ -18,11 +21,15 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)  # bench/service.py sh
 
 from bench._private_service import (  # noqa: E402
     free_port,
+    issue_token,
     namespace_env,
+    start_indexer,
     start_uvicorn,
     stop,
     wait_ready,
 )
+from bench.service import seed  # noqa: E402
+from gameday.corpus import Vocabulary  # noqa: E402
 from gameday.settings import PROJECT_ROOT, StackSettings  # noqa: E402
 from service.namespace import drop_namespace  # noqa: E402
 
@@ -33,19 +40,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--mode", default="cached")
+    parser.add_argument("--root", type=Path, default=PROJECT_ROOT)
+    parser.add_argument("--docs", type=int, default=2000)
     args = parser.parse_args()
     stack = StackSettings()
     env = namespace_env(stack)
     logs = Path(tempfile.mkdtemp(prefix="bench-profile-"))
     words = logs / "words.txt"
-    words.write_text("alpha\nbeta\n")
-    token = subprocess.run([BIN / "gameday", "token", "--tenant", "tenant-1"],
-                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    words.write_text("\n".join(Vocabulary(seed=42).words[:300]) + "\n")  # as benchmark 3
+    token = issue_token(args.root.resolve())
     port = free_port()
+    root = args.root.resolve()
     proc = start_uvicorn("service.main:create_app", port, env, logs / "service.log",
-                         workers=1, loop="uvloop", http="httptools")  # fmt: skip
+                         workers=1, loop="uvloop", http="httptools", root=root)  # fmt: skip
+    procs = [proc]
     try:
         wait_ready(f"http://127.0.0.1:{port}/v1/health/ready", proc)
+        # Real hits (as in benchmark 3), so that serializing them is in the profile.
+        procs.append(start_indexer(env, logs / "indexer.log"))
+        print(f"seeded: {seed(f'http://127.0.0.1:{port}', args.docs, root)}", flush=True)
         wrk = subprocess.Popen(
             ["wrk", "-t1", "-c32", f"-d{args.seconds + 2}s", "-s",
              str(PROJECT_ROOT / "bench/wrk/service.lua"), f"http://127.0.0.1:{port}", "--",
@@ -57,7 +70,7 @@ def main() -> None:
                         "--nonblocking"], check=True, capture_output=True)  # fmt: skip
         print(wrk.communicate()[0].strip().splitlines()[-2])
     finally:
-        stop([proc])
+        stop(procs)
         drop_namespace(stack, env)
     own: collections.Counter[str] = collections.Counter()
     inclusive: collections.Counter[str] = collections.Counter()

@@ -9,14 +9,21 @@ The cells run interleaved (A B C ..., A B C ...) for `--rounds` rounds; medians 
 
 Targets: the service with 1 and 2 uvicorn workers, uvloop+httptools vs asyncio+h11;
 bare FastAPI (JSONResponse, ORJSONResponse) and bare Starlette under the same settings.
+``--baseline [LABEL=]DIR`` (repeatable) adds the service's code from another checkout
+(1 worker, uvloop; label "before" by default) to the same interleaved rounds, for
+before/after ratios measured side by side; ``--only`` keeps the targets whose name
+contains one of its comma-separated words.
 
     .venv/bin/python bench/service.py [--rounds 5] [--seconds 3] [--docs 5000]
+    git archive <commit> service gameday | tar -x -C /tmp/before
+    .venv/bin/python bench/service.py --baseline /tmp/before --only "1w uvloop" --no-latency
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import shutil
@@ -35,6 +42,7 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from bench._private_service import (  # noqa: E402
     free_port,
+    issue_token,
     namespace_env,
     start_indexer,
     start_uvicorn,
@@ -46,9 +54,9 @@ from gameday.corpus import Vocabulary  # noqa: E402
 from gameday.settings import PROJECT_ROOT, StackSettings  # noqa: E402
 from service.namespace import drop_namespace  # noqa: E402
 
-GAMEDAY = str(Path(sys.executable).parent / "gameday")
 LUA = PROJECT_ROOT / "bench" / "wrk" / "service.lua"
 SERVICE_MODES = ("cached", "uncached", "write", "autocomplete")
+BASELINE = "service 1w uvloop ({})"
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,7 @@ class Target:
     workers: int
     loop: str
     http: str
+    root: Path = PROJECT_ROOT
 
     @property
     def is_service(self) -> bool:
@@ -140,16 +149,20 @@ def run_wrk(
     return float(rps.group(1)), int(bad.group(1)) if bad else 0 + (1 if errors else 0)
 
 
-def seed(url: str, docs: int) -> str:
+def seed(url: str, docs: int, root: Path = PROJECT_ROOT) -> str:
+    """`gameday seed` of ``root``'s checkout (its tokens are the ones its service takes)."""
     started = time.monotonic()
     out = subprocess.run(
-        [GAMEDAY, "seed", "--url", url, "--docs", str(docs), "--wait-indexed", "2m"],
+        [sys.executable, "-m", "gameday.cli", "seed", "--url", url, "--docs", str(docs)]
+        + ["--wait-indexed", "2m"],
         capture_output=True,
         text=True,
-        check=True,
-        cwd=PROJECT_ROOT,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
     )
     lines = (out.stdout + out.stderr).strip().splitlines()
+    if out.returncode != 0:
+        sys.exit(f"seeding {url} failed (exit {out.returncode}): {' | '.join(lines[-3:])}")
     return f"{lines[-1] if lines else ''} (wall {time.monotonic() - started:.1f} s)"
 
 
@@ -159,18 +172,39 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--docs", type=int, default=5000)
+    parser.add_argument(
+        "--baseline",
+        action="append",
+        default=[],
+        metavar="[LABEL=]DIR",
+        help="another checkout's service, labelled 'before' unless LABEL is given",
+    )
+    parser.add_argument("--only", default="", help="comma-separated words of target names")
+    parser.add_argument("--no-latency", action="store_true", help="saturation only")
     args = parser.parse_args()
+    baselines: list[tuple[str, Path]] = []
+    for spec in args.baseline:
+        label, _, folder = spec.rpartition("=")
+        root = Path(folder).resolve()
+        if not (root / "service" / "main.py").is_file():
+            sys.exit(f"--baseline {spec}: no service/main.py in {root}; export one with "
+                     "`git archive <commit> service gameday | tar -x -C DIR`")  # fmt: skip
+        baselines.append((label or "before", root))
+    targets = [
+        t for t in TARGETS if not args.only or any(w in t.name for w in args.only.split(","))
+    ]
+    for position, (label, root) in enumerate(baselines, start=1):  # after the first service
+        targets.insert(position, Target(BASELINE.format(label), "service.main:create_app", 1,
+                                        "uvloop", "httptools", root=root))  # fmt: skip
+    if not any(t.is_service for t in targets):
+        sys.exit(f"--only {args.only!r} keeps no service target; names: "
+                 f"{', '.join(t.name for t in TARGETS)}")  # fmt: skip
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: run `make bench-setup`")
     stack = StackSettings()
     env = namespace_env(stack)
     env["PYTHONPATH"] = str(PROJECT_ROOT)
-    token = subprocess.run(
-        [GAMEDAY, "token", "--tenant", "tenant-1", "--role", "user"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    tokens = {root: issue_token(root) for root in {t.root for t in targets}}
     words = Vocabulary(seed=42).words[:300]  # the commonest: every one is in the corpus
     logs = Path(tempfile.mkdtemp(prefix="bench-service-"))
     words_file = logs / "words.txt"
@@ -178,7 +212,7 @@ def main() -> None:
     procs: list[subprocess.Popen[bytes]] = []
     ports: dict[str, int] = {}
     try:
-        for target in TARGETS:  # the first service creates the namespace's schema and index
+        for target in targets:  # the first service creates the namespace's schema and index
             port = ports[target.name] = free_port()
             proc = start_uvicorn(
                 target.app,
@@ -188,22 +222,28 @@ def main() -> None:
                 workers=target.workers,
                 loop=target.loop,
                 http=target.http,
+                root=target.root,
             )
             procs.append(proc)
             path = "/v1/health/ready" if target.is_service else "/json"
             wait_ready(f"http://127.0.0.1:{port}{path}", proc)
         indexer = start_indexer(env, logs / "indexer.log")
         procs.append(indexer)
-        first = f"http://127.0.0.1:{ports[TARGETS[0].name]}"
+        first = f"http://127.0.0.1:{ports[targets[0].name]}"
         print(f"seeded: {seed(first, args.docs)}", file=sys.stderr, flush=True)
         # The indexer stays up: writes are indexed as in production, at its CPU cost.
-        cells = [(t, m) for t in TARGETS for m in (SERVICE_MODES if t.is_service else ("bare",))]
+        cells = [(t, m) for t in targets for m in (SERVICE_MODES if t.is_service else ("bare",))]
         saturation: dict[tuple[str, str], list[float]] = {}
         errors: dict[tuple[str, str], int] = {}
         for round_no in range(1, args.rounds + 1):
             for target, mode in cells:
                 rps, bad = run_wrk(
-                    ports[target.name], mode, token, words_file, args.seconds, args.connections
+                    ports[target.name],
+                    mode,
+                    tokens[target.root],
+                    words_file,
+                    args.seconds,
+                    args.connections,
                 )
                 saturation.setdefault((target.name, mode), []).append(rps)
                 errors[(target.name, mode)] = errors.get((target.name, mode), 0) + bad
@@ -215,7 +255,7 @@ def main() -> None:
                 )
         median_sat = {cell: statistics.median(v) for cell, v in saturation.items()}
         latency: dict[tuple[str, str, int], list[tuple[float, float, float, float, int]]] = {}
-        for round_no in range(1, args.rounds + 1):
+        for round_no in range(1, 0 if args.no_latency else args.rounds + 1):
             for target, mode in cells:
                 for share in (50, 70):
                     rate = median_sat[(target.name, mode)] * share / 100
@@ -224,7 +264,7 @@ def main() -> None:
                         rate_rps=rate,
                         seconds=args.seconds,
                         connections=args.connections,
-                        make_request=make_requests(mode, token, words),
+                        make_request=make_requests(mode, tokens[target.root], words),
                     )
                     latency.setdefault((target.name, mode, share), []).append(
                         (
@@ -269,6 +309,17 @@ def report(args, cells, median_sat, saturation, errors, latency) -> None:  # typ
             f"| {target.name} | {mode} | {med(values):,.0f} | {min(values):,.0f} | "
             f"{max(values):,.0f} | {errors[(target.name, mode)]} |"
         )
+    if not latency:
+        print("\n(latency at a fixed rate: skipped, --no-latency)")
+    else:
+        _latency_table(args, cells, latency)
+    _ratios(median_sat, [t.name for t in cells_targets(cells) if t.root != PROJECT_ROOT])
+
+
+def _latency_table(args, cells, latency) -> None:  # type: ignore[no-untyped-def]
+    def med(values: list[float]) -> float:
+        return statistics.median(values)
+
     print(
         f"\nLatency at a fixed rate (50% and 70% of each cell's saturation, {args.rounds} rounds"
         f" x {args.seconds:g} s; medians of per-round percentiles, ms)\n"
@@ -284,38 +335,46 @@ def report(args, cells, median_sat, saturation, errors, latency) -> None:  # typ
                 f"| {target.name} | {mode} | {share}% | {achieved:,.0f} | {p50:.2f} | "
                 f"{p95:.2f} | {p99:.2f} | {errs} |"
             )
-    sat = {(t, m): v for (t, m), v in median_sat.items()}
+
+
+def cells_targets(cells: list[tuple[Target, str]]) -> list[Target]:
+    return list(dict.fromkeys(target for target, _ in cells))
+
+
+def _ratios(median_sat: dict[tuple[str, str], float], baselines: list[str]) -> None:
+    sat = dict(median_sat)
+
+    def ratio(label: str, top: tuple[str, str], bottom: tuple[str, str], digits: int = 2) -> None:
+        if top in sat and bottom in sat:  # a target left out by --only has no ratio
+            print(f"- {label}: {sat[top] / sat[bottom]:.{digits}f}")
+
     print("\nRatios (medians, same run)\n")
-    for workers, loop in ((1, "1w uvloop"), (2, "2w uvloop")):
-        service = next(
-            t.name for t in TARGETS if t.is_service and t.workers == workers and t.loop == "uvloop"
-        )
-        for bare in (f"FastAPI json {loop}", f"Starlette {loop}"):
-            for mode in SERVICE_MODES:
-                print(
-                    f"- {service} {mode} / {bare}: {sat[(service, mode)] / sat[(bare, 'bare')]:.3f}"
-                )
+    for loop in ("1w uvloop", "2w uvloop"):
+        services = [t.name for t in TARGETS if t.is_service and loop in t.name] + baselines
+        for service in services:
+            if loop not in service:
+                continue
+            for bare in (f"FastAPI json {loop}", f"Starlette {loop}"):
+                for mode in SERVICE_MODES:
+                    ratio(f"{service} {mode} / {bare}", (service, mode), (bare, "bare"), 3)
     for mode in SERVICE_MODES:
-        print(
-            f"- service 2 workers / 1 worker, {mode}: "
-            f"{sat[('service 2w uvloop (default)', mode)] / sat[('service 1w uvloop', mode)]:.2f}"
-        )
-        print(
-            f"- service uvloop+httptools / asyncio+h11 (1 worker), {mode}: "
-            f"{sat[('service 1w uvloop', mode)] / sat[('service 1w asyncio/h11', mode)]:.2f}"
+        one = ("service 1w uvloop", mode)
+        for baseline in baselines:
+            ratio(f"service 1w uvloop / {baseline}, {mode}", one, (baseline, mode))
+        ratio(f"service 2 workers / 1 worker, {mode}", ("service 2w uvloop (default)", mode), one)
+        ratio(
+            f"service uvloop+httptools / asyncio+h11 (1 worker), {mode}",
+            one,
+            ("service 1w asyncio/h11", mode),
         )
     for name in ("FastAPI json", "Starlette"):
-        print(
-            f"- {name} uvloop+httptools / asyncio+h11: "
-            f"{sat[(f'{name} 1w uvloop', 'bare')] / sat[(f'{name} 1w asyncio/h11', 'bare')]:.2f}"
-        )
-        print(
-            f"- {name} 2 workers / 1 worker: "
-            f"{sat[(f'{name} 2w uvloop', 'bare')] / sat[(f'{name} 1w uvloop', 'bare')]:.2f}"
-        )
-    print(
-        f"- FastAPI ORJSONResponse / JSONResponse: "
-        f"{sat[('FastAPI orjson 1w uvloop', 'bare')] / sat[('FastAPI json 1w uvloop', 'bare')]:.2f}"
+        one = (f"{name} 1w uvloop", "bare")
+        ratio(f"{name} uvloop+httptools / asyncio+h11", one, (f"{name} 1w asyncio/h11", "bare"))
+        ratio(f"{name} 2 workers / 1 worker", (f"{name} 2w uvloop", "bare"), one)
+    ratio(
+        "FastAPI ORJSONResponse / JSONResponse",
+        ("FastAPI orjson 1w uvloop", "bare"),
+        ("FastAPI json 1w uvloop", "bare"),
     )
 
 
