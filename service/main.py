@@ -16,12 +16,12 @@ from fastapi import FastAPI, Response
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
-from service import metrics
+from service import metrics, tracing
 from service.admin.router import router as admin_router
 from service.deps import opensearch, rabbitmq, redis
 from service.deps.guards import build_guards
 from service.deps.postgres_router import PostgresRouter
-from service.documents.outbox import run_relay
+from service.documents.outbox import run_relay, stop_relay
 from service.documents.router import router as documents_router
 from service.health.router import probes_router
 from service.health.router import router as health_router
@@ -57,14 +57,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         guard=guards["redis"],
         redis_timeout_s=settings.redis.timeout_s,
     )
-    amqp = None
+    amqp: rabbitmq.Broker | None = None
+    runtime: Runtime | None = None
     relay: asyncio.Task[None] | None = None
+    depths: asyncio.Task[None] | None = None
+    relay_stop = asyncio.Event()
     retention_job: asyncio.Task[None] | None = None
     try:
         await opensearch.ensure_index(search_client, settings.opensearch)
-        amqp = await rabbitmq.connect(settings.amqp)
+        # The broker may be down: the service starts all the same (writes wait in the
+        # outbox); the channel and topology are made on the first publish.
+        amqp = rabbitmq.Broker(settings.amqp)
+        amqp.start()
         publisher = rabbitmq.Publisher(amqp, settings.amqp)
-        await publisher.start()
         runtime = Runtime(
             settings=settings,
             pg=pg,
@@ -83,7 +88,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             guards=guards,
         )
         if settings.outbox.enabled:
-            relay = asyncio.create_task(run_relay(runtime), name="outbox-relay")
+            relay = asyncio.create_task(run_relay(runtime, stop=relay_stop), name="outbox-relay")
+        depths = asyncio.create_task(
+            rabbitmq.watch_queue_depths(
+                amqp, settings.amqp, every_s=settings.metrics.queue_depth_interval_s
+            ),
+            name="queue-depths",
+        )
         if settings.retention.enabled:
             retention_job = asyncio.create_task(run_retention(runtime), name="retention")
         app.state.runtime = runtime
@@ -91,24 +102,30 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         startup["started_at"] = time.time()
         yield
     finally:
+        # uvicorn has stopped accepting and waited for in-flight requests (up to
+        # SERVICE_SHUTDOWN_GRACE_S); now the outbox gets its last chance to publish.
         app.state.runtime = None
         app.state.ratelimiter = None
         startup["pools_created"] = False
-        for task in (relay, retention_job):
+        for task in (depths, retention_job):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        if relay is not None and runtime is not None:
+            await stop_relay(relay, relay_stop, runtime, timeout_s=settings.shutdown.drain_s)
         if amqp is not None:
             await amqp.close()
         await search_client.close()
         await redis_client.aclose()
         await pg.close()
+        tracing.shutdown_tracing()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     configure_logging(settings.logging)  # before uvicorn's first line of this worker
+    tracing.setup_tracing(settings.tracing, "gameday-service")  # off unless an exporter is set
     app = FastAPI(
         title="gameday reference search service",
         version="1.0.0",
@@ -138,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)  # outermost: sees every answer, 413s too
     install_problem_handlers(app)
     document_problems(app)
+    tracing.instrument_app(app)  # server spans, outside every middleware of ours
     for router in (
         health_router,
         probes_router,

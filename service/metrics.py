@@ -95,10 +95,23 @@ outbox_backlog = Gauge(
     "Outbox rows not yet published (as last seen by a relay).",
     multiprocess_mode="livemax",
 )
+queue_depth = Gauge(
+    "service_queue_depth",
+    "Messages ready in a RabbitMQ queue: queue=index (waiting for the indexer) or dlq "
+    "(dead letters), read by a passive declare every few seconds.",
+    ["queue"],
+    multiprocess_mode="livemostrecent",
+)
 indexer_lag = Histogram(
     "service_indexer_lag_seconds",
     "Time from the write being acknowledged (committed) to the document being indexed.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0),
+)
+ratelimit_decisions = Counter(
+    "service_ratelimit_decisions_total",
+    "Rate-limiter decisions by outcome: allowed, rejected (429), disabled, "
+    "redis_unavailable_open (let through) and redis_unavailable_closed (503).",
+    ["outcome"],
 )
 indexer_events = Counter(
     "service_indexer_events_total", "Events the indexer handled, by result.", ["result"]
@@ -107,12 +120,6 @@ indexer_events = Counter(
 
 def set_breaker_state(dependency: str, state: BreakerState) -> None:
     breaker_state.labels(dependency).set(state.gauge_value)
-ratelimit_decisions = Counter(
-    "service_ratelimit_decisions_total",
-    "Rate-limiter decisions by outcome: allowed, rejected (429), disabled, "
-    "redis_unavailable_open (let through) and redis_unavailable_closed (503).",
-    ["outcome"],
-)
 
 
 def record_transition(dependency: str, before: BreakerState, after: BreakerState) -> None:

@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from opensearchpy import AsyncOpenSearch
 
 from service.deps.postgres_router import PostgresRouter, is_node_loss
-from service.deps.rabbitmq import Publisher
+from service.deps.rabbitmq import Broker, Publisher
 from service.resilience import BreakerOpen, Guard
 from service.search.cache import SearchCache
 from service.settings import Settings
@@ -25,7 +25,7 @@ class Runtime:
     pg: PostgresRouter  # the pools; writes go to pg.primary, reads through pg.read
     redis: aioredis.Redis
     opensearch: AsyncOpenSearch
-    amqp: Any
+    amqp: Broker  # connects in the background: the service starts without the broker
     publisher: Publisher
     cache: SearchCache
     guards: dict[str, Guard] = field(default_factory=dict)

@@ -13,9 +13,10 @@ from pathlib import Path
 import httpx
 
 from gameday.chaos.toxiproxy import Proxy
-from gameday.settings import PROJECT_ROOT
+from gameday.settings import PROJECT_ROOT, StackSettings
 from gameday.stack.component import Component, Health, Launch, proxy
-from service.settings import env_for_stack
+from gameday.stack.tls import ensure_certificates, files_in
+from service.settings import ShutdownSettings, env_for_stack
 
 
 class Service(Component):
@@ -41,23 +42,13 @@ class Service(Component):
         # Values of dead processes must not be summed with the new ones.
         shutil.rmtree(self.metrics_dir, ignore_errors=True)
         self.metrics_dir.mkdir(parents=True, exist_ok=True)
+        if self.settings.tls:
+            ensure_certificates(self.settings.tls_dir)
 
     def launch(self) -> Launch:
         return Launch(
-            argv=[
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "service.main:create_app",
-                "--host",
-                self.settings.host,
-                "--port",
-                str(self.port),
-                "--workers",
-                str(self.settings.service_workers),
-                "--no-access-log",
-            ],
+            argv=uvicorn_argv(self.settings.host, self.port, workers=self.settings.service_workers)
+            + tls_argv(self.settings),
             env={
                 **env_for_stack(self.settings),
                 "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
@@ -66,17 +57,50 @@ class Service(Component):
         )
 
     async def check(self) -> Health:
-        async with httpx.AsyncClient(timeout=2.0) as client:
+        verify = str(files_in(self.settings.tls_dir).ca_cert) if self.settings.tls else True
+        async with httpx.AsyncClient(timeout=2.0, verify=verify) as client:
             response = await client.get(f"{self.settings.service_url}/v1/health/ready")
-        if response.status_code != 200:
-            return Health(
-                healthy=False, error=f"ready: {response.status_code} {response.text[:200]}"
-            )
-        version = (await _openapi_version(self.settings.service_url)) or None
+            if response.status_code != 200:
+                return Health(
+                    healthy=False, error=f"ready: {response.status_code} {response.text[:200]}"
+                )
+            version = (await _openapi_version(client, self.settings.service_url)) or None
         return Health(healthy=True, version=version)
 
 
-async def _openapi_version(base_url: str) -> str:
-    async with httpx.AsyncClient(timeout=2.0) as client:
-        response = await client.get(f"{base_url}/openapi.json")
+def tls_argv(settings: StackSettings) -> list[str]:
+    """uvicorn's HTTPS options with the stack's certificate (``--tls``), else none."""
+    if not settings.tls:
+        return []
+    files = files_in(settings.tls_dir)
+    return ["--ssl-certfile", str(files.server_cert), "--ssl-keyfile", str(files.server_key)]
+
+
+def uvicorn_argv(
+    host: str, port: int, *, workers: int = 1, shutdown: ShutdownSettings | None = None
+) -> list[str]:
+    """How the service is started, here and by the tests. On SIGTERM uvicorn stops
+    accepting, waits up to ``SERVICE_SHUTDOWN_GRACE_S`` for the requests in flight, then
+    runs the lifespan's shutdown (outbox drain, pools closed) and exits 0."""
+    grace_s = (shutdown or ShutdownSettings()).grace_s
+    return [
+        sys.executable,
+        "-m",
+        "service",  # uvicorn's command line; exits 0 after a graceful stop
+        "--factory",
+        "service.main:create_app",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        str(grace_s),
+    ]
+
+
+async def _openapi_version(client: httpx.AsyncClient, base_url: str) -> str:
+    response = await client.get(f"{base_url}/openapi.json")
     return str(response.json().get("info", {}).get("version", ""))

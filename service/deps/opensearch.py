@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from opensearchpy import AsyncOpenSearch
+from opensearchpy import AsyncOpenSearch, AsyncTransport
 from opensearchpy.exceptions import RequestError
 
+from service import tracing
 from service.settings import OpenSearchSettings
 
 
@@ -23,6 +24,7 @@ def create_client(settings: OpenSearchSettings, *, max_retries: int = 1) -> Asyn
         max_retries=max_retries,
         retry_on_timeout=False,
         http_compress=False,
+        transport_class=tracing.TracedTransport if tracing.enabled() else AsyncTransport,
     )
 
 

@@ -2,22 +2,89 @@
 
 Topology: direct exchange ``documents`` -> durable queue ``documents.index``;
 the indexer moves messages it gives up on to ``documents.index.dlq``.
+
+The service starts without the broker: :class:`Broker` connects in the background
+until it succeeds (the outbox keeps the writes meanwhile), then the robust connection
+reconnects by itself. Until then every use raises :class:`BrokerUnavailable` (a 503).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import uuid
 from typing import Any
 
 import aio_pika
 import orjson
 
+from service import metrics, tracing
 from service.settings import AmqpSettings
 
+log = logging.getLogger("service.rabbitmq")
+RECONNECT_EVERY_S = 1.0
 
-async def connect(settings: AmqpSettings) -> Any:
-    return await aio_pika.connect_robust(settings.url, timeout=10)
+
+class BrokerUnavailable(ConnectionError):
+    """Not connected to RabbitMQ yet (start-up without the broker)."""
+
+
+async def connect(settings: AmqpSettings, *, timeout_s: float = 10) -> Any:
+    return await aio_pika.connect_robust(settings.url, timeout=timeout_s)
+
+
+class Broker:
+    """The service's connection, made in the background: ``channel()`` and ``is_closed``
+    behave like the robust connection's once it exists.
+
+        broker = Broker(settings.amqp); broker.start()   # returns at once
+        channel = await broker.channel()                  # BrokerUnavailable until connected
+    """
+
+    def __init__(self, settings: AmqpSettings) -> None:
+        self._settings = settings
+        self._connection: Any = None
+        self._connecting: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+
+    def start(self) -> None:
+        self._connecting = asyncio.get_running_loop().create_task(
+            self._connect_until_done(), name="amqp-connect"
+        )
+
+    async def _connect_until_done(self) -> None:
+        failures = 0
+        while True:
+            try:
+                self._connection = await connect(self._settings, timeout_s=5)
+            except Exception as exc:
+                failures += 1
+                if failures == 1 or failures % 30 == 0:
+                    log.warning("RabbitMQ unreachable (%d attempt(s)), retrying: %r", failures, exc)
+                await asyncio.sleep(RECONNECT_EVERY_S)
+                continue
+            if failures:
+                log.info("connected to RabbitMQ after %d failed attempt(s)", failures)
+            self.connected.set()
+            return
+
+    @property
+    def is_closed(self) -> bool:
+        return self._connection is None or bool(self._connection.is_closed)
+
+    async def channel(self, **kwargs: Any) -> Any:
+        if self._connection is None:
+            raise BrokerUnavailable("not connected to RabbitMQ yet")
+        return await self._connection.channel(**kwargs)
+
+    async def close(self) -> None:
+        if self._connecting is not None:
+            self._connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connecting
+        if self._connection is not None:
+            await self._connection.close()
 
 
 async def declare_topology(channel: Any, settings: AmqpSettings) -> Any:
@@ -49,26 +116,67 @@ class Publisher:
         self._settings = settings
         self._channel: Any = None
         self._exchange: Any = None
+        self._starting = asyncio.Lock()
 
     async def start(self) -> None:
-        self._channel = await self._connection.channel(publisher_confirms=True)
-        self._exchange = await declare_topology(self._channel, self._settings)
+        async with self._starting:
+            if self._exchange is not None:
+                return
+            self._channel = await self._connection.channel(publisher_confirms=True)
+            self._exchange = await declare_topology(self._channel, self._settings)
 
-    async def publish_many(self, payloads: list[dict[str, Any]]) -> None:
-        """Returns once every message is confirmed; raises if any is not."""
+    async def publish_many(
+        self, payloads: list[dict[str, Any]], *, traceparents: list[str | None] | None = None
+    ) -> None:
+        """Returns once every message is confirmed; raises if any is not. Each message is
+        published in its writer's trace when ``traceparents`` (one per payload) is given."""
         if not payloads:
             return
+        if self._exchange is None:  # connected after start-up: channel and topology now
+            await self.start()
+        parents = traceparents or [None] * len(payloads)
+
+        async def publish(payload: dict[str, Any], traceparent: str | None) -> None:
+            with tracing.use_traceparent(traceparent):  # this task's own context
+                await self._exchange.publish(
+                    make_message(payload), routing_key=self._settings.queue
+                )
+
         # Bounded: during a broker outage the relay must fail and back off, not hang.
         await asyncio.wait_for(
-            asyncio.gather(
-                *(
-                    self._exchange.publish(make_message(p), routing_key=self._settings.queue)
-                    for p in payloads
-                )
-            ),
+            asyncio.gather(*(publish(p, t) for p, t in zip(payloads, parents, strict=True))),
             timeout=self._settings.publish_timeout_s,
         )
 
     async def close(self) -> None:
         if self._channel is not None and not self._channel.is_closed:
             await self._channel.close()
+
+
+async def queue_depths(channel: Any, settings: AmqpSettings) -> dict[str, int]:
+    """Messages ready in the index queue and in the dead-letter queue (passive declares:
+    nothing is created)."""
+    depths: dict[str, int] = {}
+    for role, name in (("index", settings.queue), ("dlq", settings.dlq)):
+        # robust=False: a robust channel answers a repeated passive declare from its cache.
+        queue = await channel.declare_queue(name, passive=True, robust=False)
+        depths[role] = int(queue.declaration_result.message_count or 0)
+    return depths
+
+
+async def watch_queue_depths(broker: Broker, settings: AmqpSettings, *, every_s: float) -> None:
+    """Runs until cancelled: the queue depth gauges, refreshed every ``every_s`` whatever
+    the scrape rate. On failure the gauges keep their last value."""
+    channel: Any = None
+    while True:
+        try:
+            if channel is None or channel.is_closed:
+                channel = await broker.channel()
+            for role, depth in (await queue_depths(channel, settings)).items():
+                metrics.queue_depth.labels(role).set(depth)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a passive declare of a missing queue closes the channel
+            log.debug("could not read the queue depths: %r", exc)
+            channel = None
+        await asyncio.sleep(every_s)

@@ -18,6 +18,7 @@ from service.documents.schemas import DocumentIn, DocumentOut, DocumentPatch, Wr
 from service.exceptions import NotFound
 from service.runtime import Runtime
 from service.tenants.schemas import Principal
+from service.tracing import current_traceparent
 
 log = logging.getLogger("service.documents")
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
@@ -69,7 +70,10 @@ async def record_events(
     """One outbox row (one message) per write request, however many documents it has."""
     if runtime.settings.outbox.enabled and events:
         await conn.execute(
-            "INSERT INTO outbox (tenant_id, payload) VALUES ($1, $2)", tenant, {"events": events}
+            "INSERT INTO outbox (tenant_id, payload, traceparent) VALUES ($1, $2, $3)",
+            tenant,
+            {"events": events},
+            current_traceparent(),  # the relay publishes in this request's trace
         )
 
 

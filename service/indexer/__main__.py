@@ -9,10 +9,13 @@ import signal
 from service.indexer.consumer import Indexer
 from service.logs import configure_logging
 from service.settings import ObservabilitySettings, Settings
+from service.tracing import setup_tracing
 
 
 async def _main() -> None:
-    indexer = Indexer(Settings.from_env())
+    settings = Settings.from_env()
+    setup_tracing(settings.tracing, "gameday-indexer")
+    indexer = Indexer(settings)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, indexer.stop)

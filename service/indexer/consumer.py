@@ -24,8 +24,9 @@ from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import TransportError
+from opentelemetry.trace import SpanKind
 
-from service import metrics
+from service import metrics, tracing
 from service.deps import opensearch as opensearch_dep
 from service.deps import rabbitmq as rabbitmq_dep
 from service.deps import redis as redis_dep
@@ -87,8 +88,19 @@ class Indexer:
             self._consuming = True
             # Batches in flight at once: OpenSearch indexes one bulk per shard on one
             # thread, so two keep both cores busy; external versions make order irrelevant.
-            await asyncio.gather(*(self._work() for _ in range(settings.indexer.concurrency)))
+            workers = asyncio.gather(*(self._work() for _ in range(settings.indexer.concurrency)))
+            stopping = asyncio.ensure_future(self._stop.wait())
+            either: set[asyncio.Future[Any]] = {workers, stopping}
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            if workers.done():  # a worker failed: the process exits and is restarted
+                stopping.cancel()
+                await workers
+            # SIGTERM: no new deliveries; the batches in hand finish and are acked.
+            self._consuming = False
             await queue.cancel(tag)
+            await workers
+            requeued = await self._requeue_inbox()
+            log.info("indexer stopped: batches in hand done, %d message(s) requeued", requeued)
         finally:
             heartbeat.cancel()
             self._consuming = False
@@ -97,6 +109,19 @@ class Indexer:
                 await self._connection.close()
             await self._opensearch.close()
             await self._redis.aclose()
+            tracing.shutdown_tracing()
+
+    async def _requeue_inbox(self) -> int:
+        """Delivered but not taken into a batch: back to the queue for the next indexer."""
+        count = 0
+        while not self._inbox.empty():
+            message = self._inbox.get_nowait()
+            try:
+                await message.nack(requeue=True)
+                count += 1
+            except Exception as exc:  # the channel is gone: the broker requeues them anyway
+                log.debug("could not requeue a message: %r", exc)
+        return count
 
     def _write_heartbeat(self) -> None:
         """What `gameday stack status` reads: fresh, consuming, connected, counts."""
@@ -141,7 +166,14 @@ class Indexer:
             if not batch:
                 continue
             try:
-                await self._process(batch)
+                with tracing.tracer().start_as_current_span(
+                    "index batch",
+                    kind=SpanKind.CONSUMER,
+                    # One link per message: the batch joins every write's trace.
+                    links=tracing.links_from_headers([m.headers for m in batch]),
+                    attributes={"messaging.batch.message_count": len(batch)},
+                ):
+                    await self._process(batch)
             except (AMQPError, ChannelInvalidStateError, ConnectionError) as exc:
                 # The broker went away under this batch (its channel is closed): the
                 # unacked messages are requeued by the broker and delivered again once
@@ -222,6 +254,11 @@ class Indexer:
             try:
                 response = await self._bulk([event for _, event in pending])
             except (OSConnectionError, TransportError, TimeoutError, OSError) as exc:
+                if self._stop.is_set():  # unacked: the broker redelivers them to the next one
+                    log.warning(
+                        "stopping with a failing bulk; %d message(s) left unacked", len(messages)
+                    )
+                    return
                 delay = backoff_s(self._wait, attempt=min(attempt + 1, 10))
                 log.warning("bulk request failed, retrying in %.2fs: %r", delay, exc)
                 await asyncio.sleep(delay)

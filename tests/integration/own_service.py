@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from gameday.settings import StackSettings
-from service.settings import env_for_stack
+from gameday.stack.service import uvicorn_argv
+from service.settings import ShutdownSettings, env_for_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,20 +50,11 @@ def running_service(
     port = _free_low_port()
     log = log_dir / f"service-{port}.log"
     with open(log, "wb") as out:
+        env = {**os.environ, **env_for_stack(stack), **(extra_env or {})}
+        grace_s = int(env.get("SERVICE_SHUTDOWN_GRACE_S", ShutdownSettings().grace_s))
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "service.main:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-            ],
-            env={**os.environ, **env_for_stack(stack), **(extra_env or {})},
+            uvicorn_argv("127.0.0.1", port, shutdown=ShutdownSettings(grace_s=grace_s)),
+            env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
@@ -84,8 +76,9 @@ def running_service(
             pytest.fail(f"the service did not answer within 60 s: {log.read_text()[-2000:]}")
         yield RunningService(url=url, process=process)
     finally:
-        os.killpg(process.pid, signal.SIGCONT)  # in case a test left it frozen
-        os.killpg(process.pid, signal.SIGTERM)
+        if process.poll() is None:  # a test may have stopped it already
+            os.killpg(process.pid, signal.SIGCONT)  # in case a test left it frozen
+            os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:

@@ -1,0 +1,142 @@
+"""Start-up without the broker, graceful shutdown on SIGTERM, and the queue depth gauges,
+each against a service of its own in a private namespace (no indexer: what is published
+stays in the queue, where the test reads it)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import signal
+import time
+import uuid
+
+import httpx
+import pytest
+from private_namespace import Namespace, namespace
+from prometheus_client.parser import text_string_to_metric_families
+from service_helpers import eventually, make_document
+
+from gameday.chaos.toxiproxy import Toxic
+from service.settings import AuthSettings
+from service.tenants.auth import issue_token
+from tests.integration.own_service import running_service
+
+__all__ = ["namespace"]  # the fixture, imported for the tests below
+GRACE_S = 10
+DRAIN_S = 5.0
+
+
+def _client(url: str, tenant: str) -> httpx.Client:
+    token = issue_token(AuthSettings(), tenant=tenant, role="user", ttl_s=600)
+    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=15)
+
+
+def _gauge(url: str, name: str, **labels: str) -> float | None:
+    text = httpx.get(f"{url}/metrics", timeout=5).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return None
+
+
+def test_the_service_starts_without_the_broker_and_publishes_once_it_is_back(
+    namespace: Namespace,
+) -> None:
+    ns = namespace
+    with ns.toxiproxy() as toxiproxy:
+        toxiproxy.set_enabled(ns.amqp_proxy, False)
+    try:
+        with running_service(ns.stack, ns.logs, ns.env) as service:
+            ready = httpx.get(f"{service.url}/health/ready", timeout=5)
+            body = ready.json()
+            assert ready.status_code == 200, body  # reads and writes work: it is ready
+            assert body["status"] == "degraded"
+            assert body["dependencies"]["rabbitmq"]["status"] == "failed"
+            with _client(service.url, f"tenant-{uuid.uuid4().hex[:8]}") as client:
+                accepted = client.post("/v1/documents", json=make_document())
+            assert accepted.status_code == 202, accepted.text
+            time.sleep(1.0)
+            assert ns.outbox_rows() >= 1  # kept until the broker confirms it
+            with ns.toxiproxy() as toxiproxy:
+                toxiproxy.set_enabled(ns.amqp_proxy, True)
+            eventually(lambda: ns.outbox_rows() == 0, timeout_s=30)
+            doc_id = accepted.json()["id"]
+            bodies = b"".join(m["body"] for m in ns.queue_messages())
+            assert doc_id.encode() in bodies
+    finally:
+        with ns.toxiproxy() as toxiproxy:
+            toxiproxy.set_enabled(ns.amqp_proxy, True)
+
+
+def test_queue_and_dead_letter_depths_are_gauges_on_metrics(
+    namespace: Namespace, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    ns = namespace
+    env = {
+        **ns.env,
+        "SERVICE_METRICS_QUEUE_DEPTH_INTERVAL_S": "0.3",
+        # Multiprocess mode, as the stack runs it (livemostrecent gauges).
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("metrics")),
+    }
+    dlq = f"{ns.env['SERVICE_AMQP_QUEUE']}.dlq"
+    with running_service(ns.stack, ns.logs, env) as service:
+        with _client(service.url, f"tenant-{uuid.uuid4().hex[:8]}") as client:
+            assert client.post("/v1/documents", json=make_document()).status_code == 202
+        eventually(lambda: ns.outbox_rows() == 0, timeout_s=20)  # topology exists now
+        ns.queue_messages()  # empty both queues: the gauges must reach exactly what we add
+        ns.queue_messages(dlq)
+        eventually(lambda: _gauge(service.url, "service_queue_depth", queue="dlq") == 0)
+        for _ in range(3):
+            ns.publish_to(dlq, b'{"op": "index"}')
+        ns.publish_to(ns.env["SERVICE_AMQP_QUEUE"], b'{"op": "index"}')
+        eventually(lambda: _gauge(service.url, "service_queue_depth", queue="dlq") == 3)
+        assert _gauge(service.url, "service_queue_depth", queue="index") == 1
+    ns.queue_messages()
+    ns.queue_messages(dlq)
+
+
+def test_sigterm_lets_the_request_in_flight_finish_refuses_new_ones_and_exits_zero(
+    namespace: Namespace,
+) -> None:
+    ns = namespace
+    env = {
+        **ns.env,
+        "SERVICE_SHUTDOWN_GRACE_S": str(GRACE_S),
+        "SERVICE_SHUTDOWN_DRAIN_S": str(DRAIN_S),
+        # Connections opened before the latency: a new one would take longer than the
+        # acquire timeout through the slow proxy.
+        "SERVICE_POSTGRES_POOL_MIN": "3",
+        "SERVICE_POSTGRES_ACQUIRE_TIMEOUT_S": "5",
+    }
+    with running_service(ns.stack, ns.logs, env) as service:
+        with _client(service.url, f"tenant-{uuid.uuid4().hex[:8]}") as client:
+            assert client.post("/v1/documents", json=make_document()).status_code == 202
+            eventually(lambda: ns.outbox_rows() == 0, timeout_s=20)
+            ns.queue_messages()
+            # Each PostgreSQL round trip now takes 150 ms: a write takes a second or so.
+            with ns.toxiproxy() as toxiproxy:
+                toxiproxy.add_toxic(
+                    ns.postgres_proxy,
+                    Toxic(name="slow", type="latency", attributes={"latency": 150}),
+                )
+            try:
+                with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                    started = time.monotonic()
+                    slow = pool.submit(client.post, "/v1/documents", json=make_document())
+                    time.sleep(0.5)
+                    assert not slow.done()
+                    service.process.send_signal(signal.SIGTERM)
+                    time.sleep(0.3)
+                    with pytest.raises(httpx.ConnectError):  # no longer accepting
+                        httpx.get(f"{service.url}/health/live", timeout=2)
+                    response = slow.result(timeout=GRACE_S + 5)
+                    assert response.status_code == 202, response.text
+                    exit_code = service.process.wait(timeout=GRACE_S + DRAIN_S + 5)
+                    assert time.monotonic() - started > 1.0  # it did wait for the request
+            finally:
+                with ns.toxiproxy() as toxiproxy:
+                    toxiproxy.remove_toxic(ns.postgres_proxy, "slow")
+    assert exit_code == 0
+    assert ns.outbox_rows() == 0  # the accepted write was published before the exit
+    bodies = b"".join(m["body"] for m in ns.queue_messages())
+    assert response.json()["id"].encode() in bodies
