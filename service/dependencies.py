@@ -11,13 +11,17 @@ from service.exceptions import DependencyUnavailable
 from service.runtime import Runtime
 from service.settings import Settings
 
+# ``async def`` although nothing here awaits: FastAPI runs a sync dependency in the thread
+# pool (a thread hop per request and dependency, ~8.5% of a cached search's CPU measured
+# in bench/RESULTS.md); these only read app.state, so they run on the event loop.
 
-def get_settings(request: Request) -> Settings:
+
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime | None = getattr(request.app.state, "runtime", None)
     if runtime is None:
         raise DependencyUnavailable("the service is still starting", dependency="service")

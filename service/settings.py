@@ -236,12 +236,17 @@ class ResilienceSettings(BaseSettings):
 
 
 class ObservabilitySettings(BaseSettings):
-    """``SERVICE_LOG_FORMAT=json`` (default) or ``text``; ``SERVICE_LOG_LEVEL``."""
+    """``SERVICE_LOG_FORMAT=json`` (default) or ``text``; ``SERVICE_LOG_LEVEL``;
+    ``SERVICE_LOG_ACCESS_SAMPLE`` and ``SERVICE_LOG_ACCESS_SLOW_MS`` (service.logs)."""
 
     model_config = _config("SERVICE_LOG_")
 
     format: Literal["json", "text"] = "json"
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Share of the fast successful requests that get an access line (1.0: every one);
+    # errors (>= 400) and requests slower than access_slow_ms are always logged.
+    access_sample: float = Field(default=1.0, ge=0, le=1)
+    access_slow_ms: float = Field(default=500.0, ge=0)
 
 
 class HttpSettings(BaseSettings):

@@ -14,6 +14,7 @@ the cache works on L1 alone (and the last generation this worker saw): never an 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time
@@ -32,6 +33,12 @@ from service.settings import CacheSettings
 
 log = logging.getLogger("service.cache")
 T = TypeVar("T")
+
+
+@functools.cache
+def _lookups(tier: str, result: str) -> Any:
+    """The labelled child, looked up once (``labels()`` locks and checks every call)."""
+    return metrics.cache_lookups.labels(tier, result)
 
 
 class _CountingTTLCache(TTLCache[str, bytes]):
@@ -182,27 +189,34 @@ class SearchCache:
         )
 
     async def get(self, key: str) -> dict[str, Any] | None:
+        raw = await self.get_raw(key)
+        return None if raw is None else dict(orjson.loads(raw))
+
+    async def get_raw(self, key: str) -> bytes | None:
+        """The stored JSON, as :meth:`put` stored it (L1, then Redis)."""
         raw: bytes | None = self._l1.get(key)
         if raw is not None:
             self.stats.l1_hits += 1
-            metrics.cache_lookups.labels("l1", "hit").inc()
-            return dict(orjson.loads(raw))
-        metrics.cache_lookups.labels("l1", "miss").inc()
+            _lookups("l1", "hit").inc()
+            return raw
+        _lookups("l1", "miss").inc()
         raw = await self._redis_or_none(lambda: self._get_bytes(key), "get")
         if raw is not None:
             self.stats.l2_hits += 1
-            metrics.cache_lookups.labels("l2", "hit").inc()
+            _lookups("l2", "hit").inc()
             self._l1[key] = raw
-            return dict(orjson.loads(raw))
-        metrics.cache_lookups.labels("l2", "miss").inc()
+            return raw
+        _lookups("l2", "miss").inc()
         self.stats.misses += 1
         return None
 
-    async def put(self, key: str, value: dict[str, Any]) -> None:
-        """Fresh entry (TTL) and last good result (stale max age); Redis failing is fine."""
-        raw = orjson.dumps(value)
+    async def put(self, key: str, value: dict[str, Any], *, raw: bytes | None = None) -> None:
+        """Fresh entry (TTL) and last good result (stale max age); Redis failing is fine.
+        ``raw``: ``value`` as JSON already (the caller's response body), not dumped again."""
+        raw = raw if raw is not None else orjson.dumps(value)
         stale_key = stale_key_of(key)
-        stale_raw = orjson.dumps({"stored_at": time.time(), "value": value})
+        # orjson.dumps({"stored_at": ..., "value": value}), without dumping value again
+        stale_raw = b'{"stored_at":%b,"value":%b}' % (orjson.dumps(time.time()), raw)
         self._l1[key] = raw
         self._stale[stale_key] = stale_raw
 

@@ -3,13 +3,22 @@
 OpenSearch is called through its guard: breaker, ``SERVICE_OPENSEARCH_SEARCH_TIMEOUT_S``
 for the whole call (retries of transient failures included). When it fails, a search
 answers the last good result of the same query (``degraded: "stale-cache"``), or 503.
+
+A search answers the JSON body itself (:class:`SearchAnswer`), serialized once: a cache
+hit is the stored JSON with ``source`` and ``took_ms`` replaced (orjson, no model built:
+the cache only ever holds what this module stored, a dumped SearchResponse); an engine
+answer is validated into a SearchResponse once and dumped once, for the cache and the
+client alike.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from service import metrics
 from service.deps.guards import opensearch_transient
@@ -27,6 +36,15 @@ from service.search.schemas import (
 from service.tenants.schemas import Principal
 
 log = logging.getLogger("service.search")
+
+
+@dataclass(frozen=True)
+class SearchAnswer:
+    """A search's response body (a :class:`SearchResponse` as JSON) and, when it is a
+    fallback, why (the ``X-Degraded`` header)."""
+
+    body: bytes
+    degraded: str | None = None
 
 
 def _to_response(params: SearchParams, raw: dict[str, Any], took_ms: int) -> SearchResponse:
@@ -75,7 +93,7 @@ def _unavailable(runtime: Runtime, exc: BaseException, tenant: str) -> Dependenc
     )
 
 
-async def search(runtime: Runtime, principal: Principal, params: SearchParams) -> SearchResponse:
+async def search(runtime: Runtime, principal: Principal, params: SearchParams) -> SearchAnswer:
     tenant = principal.tenant
     cache = runtime.cache
     key: str | None = None
@@ -91,12 +109,12 @@ async def search(runtime: Runtime, principal: Principal, params: SearchParams) -
                 size=params.size,
                 fields=params.field_list,
             )
-            cached = await cache.get(key)
+            cached = await cache.get_raw(key)
             if cached is not None:
-                response = SearchResponse.model_validate(cached)
-                response.source = "cache"
-                response.took_ms = int((time.perf_counter() - started) * 1000)
-                return response
+                doc = orjson.loads(cached)
+                doc["source"] = "cache"
+                doc["took_ms"] = int((time.perf_counter() - started) * 1000)
+                return SearchAnswer(orjson.dumps(doc))
         except Exception as exc:  # a cache outage degrades to the engine, never to an error
             log.warning("cache read failed: %r", exc)
             key = None
@@ -120,14 +138,16 @@ async def search(runtime: Runtime, principal: Principal, params: SearchParams) -
             "search degraded to the stale cache: %s", type(exc).__name__,
             extra={"event": "degraded", "reason": "stale-cache", "age_s": round(age_s, 3)},
         )  # fmt: skip
-        return response
+        return SearchAnswer(response.model_dump_json().encode(), degraded=response.degraded)
     response = _to_response(params, raw, int((time.perf_counter() - started) * 1000))
+    doc = response.model_dump(mode="json")
+    body = orjson.dumps(doc)
     if key is not None:
         try:
-            await cache.put(key, response.model_dump(mode="json"))
+            await cache.put(key, doc, raw=body)
         except Exception as exc:
             log.warning("cache write failed: %r", exc)
-    return response
+    return SearchAnswer(body)
 
 
 async def autocomplete(

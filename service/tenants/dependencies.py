@@ -1,26 +1,95 @@
-"""``PrincipalDep`` authenticates; ``require_role(...)`` authorizes."""
+"""``PrincipalDep`` authenticates; ``require_role(...)`` authorizes.
+
+A verified token's principal is kept (:class:`JwtPrincipalCache`, one per app) until the
+token expires, and at most ``JWT_CACHE_MAX_AGE_S``: a token sent again is not verified
+again. A key retired from the key set therefore stops working within that bound.
+"""
 
 from __future__ import annotations
 
+import base64
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from cachetools import TTLCache
+import orjson
+from cachetools import TLRUCache, TTLCache
 from fastapi import Depends, Request
 
 from service import audit
-from service.dependencies import SettingsDep
 from service.exceptions import Forbidden, Unauthorized
 from service.logs import bind
 from service.runtime import Runtime
 from service.security.ratelimit import enforce_rate_limit
+from service.settings import AuthSettings, Settings
 from service.tenants.auth import API_KEY_PREFIX, decode_token, hash_api_key
 from service.tenants.schemas import Principal, Role
 
 log = logging.getLogger("service.auth")
 # Revoked keys stop working within this TTL in every worker.
 _api_key_cache: TTLCache[str, Principal] = TTLCache(maxsize=4096, ttl=10.0)
+JWT_CACHE_MAX_AGE_S = 30.0
+JWT_CACHE_SIZE = 10_000
+
+
+def _expiry_of(token: str) -> float | None:
+    """The ``exp`` claim of a token that was verified already (no check here)."""
+    try:
+        payload = token.split(".")[1]
+        claims = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):  # binascii.Error and orjson's error are ValueErrors
+        return None
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    if isinstance(exp, int | float) and not isinstance(exp, bool):
+        return float(exp)
+    return None
+
+
+class JwtPrincipalCache:
+    """Principals of verified tokens, keyed by the token, bounded in size; an entry
+    expires at the token's ``exp`` (the leeway is left to ``decode_token``) and at most
+    ``max_age_s`` after it was verified.
+
+        cache = JwtPrincipalCache()
+        principal = cache.principal(settings.auth, token)   # raises Unauthorized
+    """
+
+    def __init__(
+        self,
+        *,
+        maxsize: int = JWT_CACHE_SIZE,
+        max_age_s: float = JWT_CACHE_MAX_AGE_S,
+        timer: Callable[[], float] = time.time,
+    ) -> None:
+        self._max_age_s = max_age_s
+        self._entries: TLRUCache[str, tuple[Principal, float]] = TLRUCache(
+            maxsize=maxsize, ttu=self._expires_at, timer=timer
+        )
+
+    def _expires_at(self, _token: str, entry: tuple[Principal, float], now: float) -> float:
+        return min(entry[1], now + self._max_age_s)
+
+    def principal(self, settings: AuthSettings, token: str) -> Principal:
+        entry = self._entries.get(token)
+        if entry is not None:
+            return entry[0]
+        principal = decode_token(settings, token)
+        exp = _expiry_of(token)
+        if exp is not None:  # an entry already expired is not stored (TLRUCache)
+            self._entries[token] = (principal, exp)
+        return principal
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _jwt_cache(request: Request) -> JwtPrincipalCache:
+    state = request.app.state
+    cache: JwtPrincipalCache | None = getattr(state, "jwt_principals", None)
+    if cache is None:  # one per app, created on its first token: apps differ in keys
+        cache = state.jwt_principals = JwtPrincipalCache()
+    return cache
 
 
 def _audit_rejection(
@@ -66,14 +135,17 @@ async def _principal_from_api_key(runtime: Runtime | None, key: str) -> Principa
     return principal
 
 
-async def get_principal(request: Request, settings: SettingsDep) -> Principal:
+async def get_principal(request: Request) -> Principal:
+    # The settings are read here rather than through SettingsDep: one dependency less
+    # for FastAPI to solve on every request.
+    settings: Settings = request.app.state.settings
     principal = await _authenticate(request, settings)
     bind(tenant=principal.tenant, user=principal.subject)
     await enforce_rate_limit(request, principal)
     return principal
 
 
-async def _authenticate(request: Request, settings: SettingsDep) -> Principal:
+async def _authenticate(request: Request, settings: Settings) -> Principal:
     runtime: Runtime | None = getattr(request.app.state, "runtime", None)
     authorization = request.headers.get("authorization")
     api_key = request.headers.get("x-api-key")
@@ -82,7 +154,7 @@ async def _authenticate(request: Request, settings: SettingsDep) -> Principal:
             scheme, _, token = authorization.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise Unauthorized("Authorization header must be 'Bearer <token>'")
-            return decode_token(settings.auth, token.strip())
+            return _jwt_cache(request).principal(settings.auth, token.strip())
         if api_key:
             if not api_key.startswith(API_KEY_PREFIX):
                 raise Unauthorized("malformed API key")
@@ -96,10 +168,10 @@ async def _authenticate(request: Request, settings: SettingsDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require_role(*roles: Role) -> Callable[[Principal, Request], Principal]:
+def require_role(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     allowed = frozenset(roles)
 
-    def check(principal: PrincipalDep, request: Request) -> Principal:
+    async def check(principal: PrincipalDep, request: Request) -> Principal:
         if principal.role not in allowed:
             denied = Forbidden(
                 f"role {principal.role.value!r} may not do this; "

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from service.logs import JsonFormatter, bind, mask
+from service.logs import JsonFormatter, bind, format_ts, mask
 from service.main import create_app
-from service.settings import Settings
+from service.settings import ObservabilitySettings, Settings
 
 
 @pytest.mark.parametrize(
@@ -72,3 +74,68 @@ async def test_the_request_id_is_echoed_and_logged_with_the_tenant(
 
 def test_bind_outside_a_request_does_nothing() -> None:
     bind(tenant="t")  # no context: no error, nothing kept
+
+
+@pytest.mark.parametrize(
+    "created",
+    [0.0, 1.0005, 1_790_000_000.9994999, 1_790_000_000.9999996, 1_790_000_059.999, 1e9 + 0.5],
+    ids=["epoch", "half-ms", "below-ms", "rounds-up-to-next-second", "minute-edge", "half"],
+)
+def test_the_timestamp_is_the_same_text_as_datetimes(created: float) -> None:
+    expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    assert format_ts(created) == expected
+
+
+def test_timestamps_of_many_instants_match_datetimes() -> None:
+    rng = random.Random(3)
+    base = 1_790_000_000.0
+    for _ in range(5000):  # sorted and unsorted: the cached second must never leak
+        created = base + rng.uniform(-5, 5)
+        assert format_ts(created) == datetime.fromtimestamp(created, UTC).isoformat(
+            timespec="milliseconds"
+        )
+
+
+async def _access_lines(settings: Settings, paths: list[str]) -> list[dict[str, object]]:
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    formatter = JsonFormatter()
+    lines: list[str] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(formatter.format(record))  # inside the request: its context
+
+    handler = Capture()
+    logger = logging.getLogger("service.access")
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            for path in paths:
+                await client.get(path)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    return [json.loads(line) for line in lines]
+
+
+async def test_sampled_out_requests_still_log_their_errors() -> None:
+    settings = Settings.from_env()
+    settings.logging = ObservabilitySettings(access_sample=0.0, access_slow_ms=60_000)
+    docs = await _access_lines(settings, ["/openapi.json", "/v1/nope", "/openapi.json"])
+    assert [d["status"] for d in docs] == [404]
+
+
+async def test_slow_requests_are_always_logged() -> None:
+    settings = Settings.from_env()
+    settings.logging = ObservabilitySettings(access_sample=0.0, access_slow_ms=0)
+    docs = await _access_lines(settings, ["/openapi.json", "/v1/nope"])
+    assert [d["status"] for d in docs] == [200, 404]
+
+
+async def test_by_default_every_request_is_logged() -> None:
+    docs = await _access_lines(Settings.from_env(), ["/openapi.json"] * 3)
+    assert [d["status"] for d in docs] == [200, 200, 200]
+    assert all(d["method"] == "GET" and d["synthetic"] is False for d in docs)
