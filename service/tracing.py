@@ -58,19 +58,22 @@ def redact_url(value: str) -> str:
     return _SUBJECT.sub(r"\1{subject}", path)
 
 
+def redact_span(span: Any, scope: Any = None) -> None:
+    """Rewrites the URL attributes of ``span`` in place; also the ASGI server request hook
+    (the ASGI middleware sets its attributes again after the span started)."""
+    attributes = getattr(span, "attributes", None) or {}
+    for key in _URL_KEYS:
+        value = attributes.get(key)
+        if isinstance(value, str):
+            span.set_attribute(key, "redacted" if key == "url.query" else redact_url(value))
+
+
 class RedactingProcessor(SpanProcessor):
     """Personal data stays out of spans: search text and filters travel in the query string,
     subject ids in the erasure path."""
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        attributes = span.attributes or {}
-        for key in _URL_KEYS:
-            value = attributes.get(key)
-            if isinstance(value, str):
-                if key == "url.query":
-                    span.set_attribute(key, "redacted")
-                else:
-                    span.set_attribute(key, redact_url(value))
+        redact_span(span)
 
     def on_end(self, span: ReadableSpan) -> None:
         return None
@@ -136,6 +139,7 @@ def instrument_app(app: Any) -> None:
         tracer_provider=_provider,
         excluded_urls="/metrics,/health/.*,/v1/health.*",
         exclude_spans=["receive", "send"],
+        server_request_hook=redact_span,
     )
 
 
@@ -168,7 +172,8 @@ def use_traceparent(traceparent: str | None) -> Iterator[None]:
     if not traceparent:
         yield
         return
-    token = context.attach(propagate.extract({"traceparent": traceparent}))
+    # From an empty context: the relay's own polling is not traced, its publishes are.
+    token = context.attach(propagate.extract({"traceparent": traceparent}, context=Context()))
     try:
         yield
     finally:

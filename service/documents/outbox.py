@@ -10,6 +10,8 @@ import asyncio
 import contextlib
 import logging
 
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+
 from service import metrics
 from service.deps.guards import rabbitmq_failure
 from service.deps.postgres_router import is_node_loss
@@ -56,8 +58,14 @@ async def run_relay(runtime: Runtime, *, stop: asyncio.Event | None = None) -> N
     """Runs until cancelled, or until ``stop`` is set: then it makes one last full pass
     (the requests in flight have committed by then) and returns. Drains on wake-up,
     polls otherwise, backs off on failure."""
+    # Polling is not traced (a root trace every poll); each message's publish span is, in
+    # the trace of the request that wrote it (Publisher.publish_many).
+    with suppress_instrumentation():
+        await _relay_until_stopped(runtime, stop or asyncio.Event())
+
+
+async def _relay_until_stopped(runtime: Runtime, stop: asyncio.Event) -> None:
     settings = runtime.settings.outbox
-    stop = stop or asyncio.Event()
     failures = 0
     while True:
         last_pass = stop.is_set()
