@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gameday.corpus import Vocabulary
-from gameday.load.config import LoadConfig
+from gameday.load.config import NOISY_TENANT, LoadConfig
 from scenarios import capture
 
 # Request names; the capture plugin prefixes the method: "GET /v1/search".
@@ -25,6 +25,7 @@ CREATE = "/v1/documents"
 UPDATE = "/v1/documents/{id}"
 DELETE = "/v1/documents/{id}"
 BULK = "/v1/documents/_bulk"
+ABUSE_SEARCH = "abuse:/v1/search"  # the noisy neighbour's searches, kept apart in the stats
 STATUSES = ("published", "published", "published", "draft", "archived")
 
 
@@ -217,7 +218,29 @@ def write(client: Any, actor: Actor, intended: float | None = None) -> None:
 
 
 # What one arrival of each user class does in the open model.
+def abuse_search(client: Any, actor: Actor, intended: float | None = None) -> None:
+    """A search as the abusive tenant (whoever the actor is): its 429s are the point,
+    recorded as 4xx failures under their own name, never mixed into the others'."""
+    token = actor.config.tokens.get(NOISY_TENANT)
+    if token is None:
+        raise RuntimeError(f"no token for {NOISY_TENANT}: run the noisy_neighbour scenario")
+    request_id, context = _context(intended)
+    word = actor.vocabulary.sample(actor.rng)[0]
+    with client.get(
+        f"/v1/search?q={word}",
+        name=ABUSE_SEARCH,
+        headers={**actor.headers(request_id), "Authorization": f"Bearer {token}"},
+        context=context,
+        catch_response=True,
+    ) as response:
+        if response.status_code == 200:
+            response.success()
+        else:
+            response.failure(f"HTTP {response.status_code}")
+
+
 ARRIVALS = {
+    "Abuser": abuse_search,
     "Searcher": search,
     "Autocompleter": autocomplete,
     "Reader": get_document,

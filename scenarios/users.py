@@ -10,10 +10,10 @@ from typing import Any
 
 import gevent
 from gevent.pool import Pool
-from locust import FastHttpUser, between, task
+from locust import FastHttpUser, between, constant_throughput, task
 
 from gameday.corpus import Vocabulary
-from gameday.load.config import MIXES, LoadConfig
+from gameday.load.config import MIXES, NOISY_TENANT, LoadConfig
 from scenarios import actions, capture
 from scenarios.shapes import OPEN
 
@@ -24,7 +24,7 @@ def _actor(config: LoadConfig, salt: str) -> actions.Actor:
     global _user_counter
     _user_counter += 1
     rng = random.Random(f"{config.seed}:{salt}:{_user_counter}")
-    tenants = list(config.tokens)
+    tenants = [t for t in config.tokens if t != NOISY_TENANT]  # only the Abuser sends as it
     weights = [config.tenant_weights.get(t, 1.0) for t in tenants]
     tenant = rng.choices(tenants, weights=weights)[0]
     return actions.Actor(
@@ -85,7 +85,20 @@ class Writer(GamedayUser):
         actions.write(self.client, self.actor)
 
 
+class Abuser(GamedayUser):
+    """The noisy neighbour: each user searches 10 times a second as the abusive tenant,
+    whatever answer it gets (a runaway client that ignores Retry-After)."""
+
+    abstract = True
+    wait_time = constant_throughput(10)
+
+    @task
+    def hammer(self) -> None:
+        actions.abuse_search(self.client, self.actor)
+
+
 CLOSED_USERS: dict[str, type[GamedayUser]] = {
+    "Abuser": Abuser,
     "Searcher": Searcher,
     "Autocompleter": Autocompleter,
     "Reader": Reader,

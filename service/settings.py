@@ -22,7 +22,6 @@ from service.tenants.keys import KID_PATTERN, KeySet, load_keyset, single_keyset
 if TYPE_CHECKING:
     from gameday.settings import StackSettings
 
-NOISY_TENANT = "tenant-noisy"  # the abusive tenant of the noisy-neighbour scenario
 DEV_JWT_KEY = "gameday-local-development-signing-key-not-a-secret"
 
 
@@ -423,6 +422,8 @@ class Settings(BaseModel):
 
 def env_for_stack(stack: StackSettings) -> dict[str, str]:
     """The ``SERVICE_*`` variables that point the service and indexer at the stack's proxies."""
+    from gameday.load.config import NOISY_TENANT  # pydantic only: light
+
     return {
         "SERVICE_POSTGRES_DSN": stack.postgres_dsn,
         "SERVICE_POSTGRES_REPLICA_DSNS": stack.postgres_replica_dsn or "",
@@ -432,5 +433,5 @@ def env_for_stack(stack: StackSettings) -> dict[str, str]:
         "SERVICE_OPENSEARCH_REPLICAS": str(min(1, stack.search_nodes - 1)),
         # The game days' abusive tenant (scenarios' Abuser) gets a small quota, so that a
         # few dozen rps put it far over; every other tenant keeps the defaults.
-        "SERVICE_RATELIMIT_TENANT_OVERRIDES": f'{{"{NOISY_TENANT}": [5, 10]}}',
+        "SERVICE_RATELIMIT_TENANT_OVERRIDES": f'{{"{NOISY_TENANT}": [2, 4]}}',
     }

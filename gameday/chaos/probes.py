@@ -26,6 +26,7 @@ __all__ = [
     "outbox_backlog",
     "p95_ms",
     "queue_depth",
+    "rate_limited",
     "service_ready",
     "slo_holds",
     "wait_until",
@@ -111,6 +112,30 @@ def service_metrics(url: str | None = None) -> dict[str, float]:
             labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
             samples[f"{sample.name}{{{labels}}}"] = float(sample.value)
     return samples
+
+
+def _rejections(url: str | None) -> float:
+    return service_metrics(url).get('service_ratelimit_decisions_total{outcome="rejected"}', 0.0)
+
+
+def rate_limited(
+    min_rejections: int = 1, window_s: float = 3.0, url: str | None = None, phase: str = ""
+) -> bool:
+    """True when the service refused at least ``min_rejections`` requests with 429 over
+    the next ``window_s`` seconds (its rate-limiter counter, all workers): the abusive
+    tenant of the noisy_neighbour scenario is being held to its quota."""
+    before = _rejections(url)
+    time.sleep(float(window_s))
+    rejected = _rejections(url) - before
+    ok = rejected >= int(min_rejections)
+    record_event(
+        "hypothesis_checked",
+        phase=phase,
+        probe="rate_limited",
+        ok=ok,
+        value={"rejected": rejected, "window_s": float(window_s)},
+    )
+    return ok
 
 
 def breaker_state(dependency: str, url: str | None = None) -> str:

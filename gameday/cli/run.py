@@ -18,7 +18,7 @@ from gameday.chaos.sidecar import SuiteSidecar
 from gameday.chaos.suite import Suite, resilience_score, suite_of
 from gameday.errors import ConfigError
 from gameday.load import engine
-from gameday.load.config import LoadConfig
+from gameday.load.config import MIXES, NOISY_TENANT, LoadConfig
 from gameday.load.timespan import parse_timespan
 from gameday.settings import PROJECT_ROOT, StackSettings
 from gameday.slo.loader import load_slo
@@ -144,12 +144,17 @@ def execute(
     engine.check_service(url)
     tokens = engine.mint_tokens(tenants, ttl_s=duration_s + 3600)
     weights = engine.TENANT_WEIGHTS + [5.0] * max(0, tenants - len(engine.TENANT_WEIGHTS))
+    tenant_weights = dict(zip(tokens, weights, strict=False))
+    if "Abuser" in MIXES.get(scenario, {}):  # the noisy neighbour sends as a tenant of its own
+        from gameday.seed.loader import mint_tokens
+
+        tokens |= mint_tokens([NOISY_TENANT], ttl_s=duration_s + 3600)
     run_dir = engine.new_run_dir(out, scenario, allow_existing=reuse_run_dir)
     os.environ["GAMEDAY_RUN_DIR"] = str(run_dir)  # this process's chaos events go there too
     config = config.model_copy(
         update={
             "tokens": tokens,
-            "tenant_weights": dict(zip(tokens, weights, strict=False)),
+            "tenant_weights": tenant_weights,
             "run_dir": str(run_dir),
         }
     )

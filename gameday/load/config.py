@@ -15,7 +15,13 @@ MIXES: dict[str, dict[str, int]] = {
     "write_heavy": {"Writer": 60, "Reader": 20, "Searcher": 20},
     "autocomplete_storm": {"Autocompleter": 85, "Searcher": 15},
     "read_only": {"Searcher": 75, "Autocompleter": 15, "Reader": 10},
+    # Half the traffic is one abusive tenant (NOISY_TENANT) searching far over its quota;
+    # its requests are named apart ("GET abuse:/v1/search"), so the others' SLOs stand alone.
+    "noisy_neighbour": {"Abuser": 50, "Searcher": 35, "Autocompleter": 10, "Reader": 5},
 }
+# The abusive tenant of the noisy_neighbour mix; the stack gives it a small quota
+# (service.settings.env_for_stack), and no other user ever sends as it.
+NOISY_TENANT = "tenant-noisy"
 
 CLOSED_SHAPES = ("steady", "ramp", "step", "spike", "soak", "diurnal")
 OPEN_SHAPES = ("constant-rate", "stepped-rate")
