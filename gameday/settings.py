@@ -60,6 +60,8 @@ class StackSettings(BaseSettings):
     service_port: int = 28080  # the reference service (uvicorn), straight
     api_proxy_port: int = 22080  # the `api` proxy in front of the service
     service_workers: int = Field(default=2, ge=1)
+    # The service serves HTTPS with a certificate from the stack's own CA (gameday.stack.tls).
+    tls: bool = Field(default=False, description="`gameday stack up --tls`; GAMEDAY_TLS=1")
     search_nodes: int = Field(default=1, ge=1, le=5)
     opensearch_heap_mb: int = Field(default=1024, ge=256)
 
@@ -129,6 +131,15 @@ class StackSettings(BaseSettings):
     def data_dir(self) -> Path:
         return self.state_dir / "data"
 
+    @property
+    def tls_dir(self) -> Path:
+        """The local CA (ca.pem: what clients verify with) and the service's certificate."""
+        return self.state_dir / "tls"
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
     # Addresses that clients use: always the proxies ------------------------------
     def opensearch_proxy_ports(self) -> list[int]:
         return [self.opensearch_proxy_port + i for i in range(self.search_nodes)]
@@ -166,7 +177,7 @@ class StackSettings(BaseSettings):
 
     @property
     def service_url(self) -> str:
-        return f"http://{self.host}:{self.service_port}"
+        return f"{self.scheme}://{self.host}:{self.service_port}"
 
     @property
     def toxiproxy_url(self) -> str:

@@ -16,6 +16,7 @@ from gameday.corpus import Vocabulary
 from gameday.load.config import MIXES, NOISY_TENANT, LoadConfig
 from scenarios import actions, capture
 from scenarios.shapes import OPEN
+from scenarios.tls import client_tls
 
 _user_counter = 0
 
@@ -36,8 +37,13 @@ def _actor(config: LoadConfig, salt: str) -> actions.Actor:
     )
 
 
+_TLS = client_tls()  # the environment only: GAMEDAY_CA_BUNDLE from `gameday run --tls`
+
+
 class GamedayUser(FastHttpUser):
     abstract = True
+    insecure = _TLS.insecure
+    ssl_context_factory = _TLS.context_factory
     config: LoadConfig = LoadConfig()
     actor: actions.Actor
 

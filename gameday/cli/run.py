@@ -63,8 +63,18 @@ def run(
     rpo_grace: Annotated[
         str, typer.Option(envvar="GAMEDAY_RPO_GRACE", help="how long indexing may lag")
     ] = "30s",
+    tls: Annotated[
+        bool,
+        typer.Option(
+            "--tls",
+            envvar="GAMEDAY_TLS",
+            help="HTTPS, verified with the stack's CA (stack up --tls)",
+        ),
+    ] = False,
 ) -> None:
     """Run a load test (with a chaos experiment on the same clock); print the run directory."""
+    if tls:
+        use_tls(StackSettings(tls=True))
     slo_file = load_slo(slo)  # an invalid SLO file stops the run before any load (exit 2)
     suite = suite_of([load_experiment(experiment)]) if experiment is not None else None
     execute(
@@ -123,7 +133,7 @@ def execute(
         )
         duration_s = suite.planned_total_s
     url = target or (
-        f"http://{stack.host}:{stack.api_proxy_port}" if via_proxy else stack.service_url
+        f"{stack.scheme}://{stack.host}:{stack.api_proxy_port}" if via_proxy else stack.service_url
     )
     try:
         config = LoadConfig(
@@ -237,6 +247,21 @@ def execute(
     if record["status"] == "interrupted":
         raise typer.Exit(130)
     raise typer.Exit({"pass": 0, "fail": 1, "error": 2}[verdict])
+
+
+def use_tls(stack: StackSettings) -> None:
+    """HTTPS from here on: the service URLs become https, and every client of this process
+    (httpx: SSL_CERT_FILE) and of Locust (GAMEDAY_CA_BUNDLE, scenarios.tls) verifies the
+    service's certificate with the stack's CA, or with a GAMEDAY_CA_BUNDLE already set."""
+    bundle = os.environ.get("GAMEDAY_CA_BUNDLE") or str(stack.tls_dir / "ca.pem")
+    if not Path(bundle).is_file():
+        raise ConfigError(
+            f"--tls: no CA bundle at {bundle}; start the stack with `gameday stack up --tls` "
+            "or set GAMEDAY_CA_BUNDLE to the CA that signed the service's certificate"
+        )
+    os.environ["GAMEDAY_TLS"] = "1"
+    os.environ["GAMEDAY_CA_BUNDLE"] = bundle
+    os.environ["SSL_CERT_FILE"] = bundle
 
 
 def slo_variables(slo_file: SloFile) -> dict[str, float]:

@@ -64,15 +64,31 @@ def up_cmd(
             show_default=False,
         ),
     ] = None,
+    tls: Annotated[
+        bool | None,
+        typer.Option(
+            "--tls",
+            envvar="GAMEDAY_TLS",
+            help="the service serves HTTPS with a certificate of a local CA (in <state>/tls)",
+            show_default=False,
+        ),
+    ] = None,
     state_dir: StateDir = None,
 ) -> None:
     """Start every component that is not running (idempotent)."""
     subset = _parse_only(only)
     if subset is not None and "postgres-replica" in subset:
         pg_replica = True
-    settings = load_settings(state_dir=state_dir, search_nodes=search_nodes, pg_replica=pg_replica)
+    settings = load_settings(
+        state_dir=state_dir, search_nodes=search_nodes, pg_replica=pg_replica, tls=tls
+    )
     took = supervisor.up(settings, _say, only=subset)
     console.print(f"stack up in {took:.1f}s (state in {settings.state_dir})")
+    if settings.tls:
+        console.print(
+            f"service on {settings.service_url} (CA {settings.tls_dir / 'ca.pem'}); "
+            "export GAMEDAY_TLS=1 so that the other commands use HTTPS too"
+        )
 
 
 def _parse_only(only: str | None) -> list[str] | None:

@@ -7,14 +7,16 @@ lets experiments put faults between the load and the service.
 from __future__ import annotations
 
 import shutil
+import ssl
 import sys
 from pathlib import Path
 
 import httpx
 
 from gameday.chaos.toxiproxy import Proxy
-from gameday.settings import PROJECT_ROOT
+from gameday.settings import PROJECT_ROOT, StackSettings
 from gameday.stack.component import Component, Health, Launch, proxy
+from gameday.stack.tls import ensure_certificates, files_in
 from service.settings import ShutdownSettings, env_for_stack
 
 
@@ -41,10 +43,13 @@ class Service(Component):
         # Values of dead processes must not be summed with the new ones.
         shutil.rmtree(self.metrics_dir, ignore_errors=True)
         self.metrics_dir.mkdir(parents=True, exist_ok=True)
+        if self.settings.tls:
+            ensure_certificates(self.settings.tls_dir)
 
     def launch(self) -> Launch:
         return Launch(
-            argv=uvicorn_argv(self.settings.host, self.port, workers=self.settings.service_workers),
+            argv=uvicorn_argv(self.settings.host, self.port, workers=self.settings.service_workers)
+            + tls_argv(self.settings),
             env={
                 **env_for_stack(self.settings),
                 "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
@@ -53,14 +58,25 @@ class Service(Component):
         )
 
     async def check(self) -> Health:
-        async with httpx.AsyncClient(timeout=2.0) as client:
+        verify: ssl.SSLContext | bool = True
+        if self.settings.tls:
+            verify = ssl.create_default_context(cafile=files_in(self.settings.tls_dir).ca_cert)
+        async with httpx.AsyncClient(timeout=2.0, verify=verify) as client:
             response = await client.get(f"{self.settings.service_url}/v1/health/ready")
-        if response.status_code != 200:
-            return Health(
-                healthy=False, error=f"ready: {response.status_code} {response.text[:200]}"
-            )
-        version = (await _openapi_version(self.settings.service_url)) or None
+            if response.status_code != 200:
+                return Health(
+                    healthy=False, error=f"ready: {response.status_code} {response.text[:200]}"
+                )
+            version = (await _openapi_version(client, self.settings.service_url)) or None
         return Health(healthy=True, version=version)
+
+
+def tls_argv(settings: StackSettings) -> list[str]:
+    """uvicorn's HTTPS options with the stack's certificate (``--tls``), else none."""
+    if not settings.tls:
+        return []
+    files = files_in(settings.tls_dir)
+    return ["--ssl-certfile", str(files.server_cert), "--ssl-keyfile", str(files.server_key)]
 
 
 def uvicorn_argv(
@@ -88,7 +104,6 @@ def uvicorn_argv(
     ]
 
 
-async def _openapi_version(base_url: str) -> str:
-    async with httpx.AsyncClient(timeout=2.0) as client:
-        response = await client.get(f"{base_url}/openapi.json")
+async def _openapi_version(client: httpx.AsyncClient, base_url: str) -> str:
+    response = await client.get(f"{base_url}/openapi.json")
     return str(response.json().get("info", {}).get("version", ""))

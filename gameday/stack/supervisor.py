@@ -50,6 +50,8 @@ def recorded_settings(settings: StackSettings) -> StackSettings:
         update={
             "search_nodes": int(record["search_nodes"]),
             "pg_replica": bool(record.get("pg_replica", False)),
+            # a service started with --tls answers HTTPS only, whatever this command was given
+            "tls": bool(record.get("tls", False)),
         }
     )
 
@@ -61,6 +63,7 @@ def _write_record(settings: StackSettings, components: list[str]) -> None:
             {
                 "search_nodes": settings.search_nodes,
                 "pg_replica": settings.pg_replica,
+                "tls": settings.tls,
                 "components": components,
             },
             f,
@@ -88,6 +91,10 @@ def up(settings: StackSettings, report: Report, only: list[str] | None = None) -
         )
     if recorded.pg_replica and not settings.pg_replica and PostgresReplica.name in running:
         settings = settings.model_copy(update={"pg_replica": True})  # keep what runs
+    if recorded.tls != settings.tls and "service" in running:
+        if settings.tls:
+            raise StackError("the service is running without TLS: run `gameday stack down` first")
+        settings = settings.model_copy(update={"tls": True})  # keep what runs
     components = build_components(settings, only)
     for component in components:
         fix = component.missing()
