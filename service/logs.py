@@ -25,6 +25,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -55,13 +56,15 @@ def current_request_id() -> str | None:
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 # Digits with spaces, dashes or brackets; dots are left out so that IPs stay readable.
 _PHONE = re.compile(r"(?<![\w.:-])\+?\d[\d ()-]{7,}\d(?![\w.-])")
-_SUBJECT = re.compile(r"(subject(?:_id)?[\"']?\s*[:=/]\s*[\"']?)([^\s\"',}/&]+)", re.IGNORECASE)
+_SUBJECT = re.compile(r"(subjects?(?:_id)?[\"']?\s*[:=/]\s*[\"']?)([^\s\"',}/&]+)", re.IGNORECASE)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
 
 def mask(text: str) -> str:
     """Emails, phone numbers and ``subject_id=...`` values replaced by ``***``."""
+    if "%" in text:  # access lines carry URLs: jane%40example.com is still an email
+        text = unquote(text)
     text = _EMAIL.sub("***@***", text)
     text = _SUBJECT.sub(lambda m: f"{m.group(1)}***", text)
     return _PHONE.sub("***", text)

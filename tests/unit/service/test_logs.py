@@ -25,8 +25,25 @@ from service.settings import ObservabilitySettings, Settings
         ('{"subject_id": "abc-123"}', '{"subject_id": "***"}'),
         ("127.0.0.1:43874 - GET /v1/search", "127.0.0.1:43874 - GET /v1/search"),
         ("took 1234567 us, version 12", "took 1234567 us, version 12"),
+        ('"GET /v1/search?q=jane%40example.com HTTP/1.1"', '"GET /v1/search?q=***@*** HTTP/1.1"'),
+        ("GET /v1/search?q=%2B44%2020%207946%200958", "GET /v1/search?q=***"),
+        (
+            "DELETE /v1/tenants/t/subjects/abc-123 HTTP/1.1",
+            "DELETE /v1/tenants/t/subjects/*** HTTP/1.1",
+        ),
     ],
-    ids=["email", "phone-intl", "phone-dashes", "subject-kv", "subject-json", "ip", "numbers"],
+    ids=[
+        "email",
+        "phone-intl",
+        "phone-dashes",
+        "subject-kv",
+        "subject-json",
+        "ip",
+        "numbers",
+        "email-in-url",
+        "phone-in-url",
+        "subject-in-path",
+    ],
 )
 def test_personal_data_is_masked(text: str, expected: str) -> None:
     assert mask(text) == expected
