@@ -8,8 +8,11 @@
 Writes always go to ``primary``. When one fails because the node is gone or has
 become read-only, the caller calls :meth:`suspect_primary`: a background task asks
 every node ``SELECT pg_is_in_recovery()`` and follows a promoted standby, without a
-restart; the request itself still fails fast (503) and is not retried. A node we
-moved away from is *fenced*: never read from again, since after a failover it no
+restart; the request itself still fails fast (503) and is not retried. With replicas
+the same check also runs every ``WATCH_INTERVAL_S`` (a worker that wrote nothing
+during the outage follows too). When two nodes take writes (the old primary back
+after a failover), the one on the newest WAL timeline wins: a promotion starts a new
+timeline. A node we moved away from is *fenced*: never read from again, since it no
 longer gets the new primary's writes. A standby that fails a read is skipped for
 ``DOWN_FOR_S`` and the next node is tried; a miss on a standby is confirmed on the
 primary, so a document just written is never a 404 because of replication lag.
@@ -40,6 +43,7 @@ Role = Literal["primary", "standby", "fenced", "unknown"]
 DETECT_TIMEOUT_S = 1.0  # each node's pg_is_in_recovery() during a re-detection
 REDETECT_INTERVAL_S = 0.5  # at most one re-detection this often
 DOWN_FOR_S = 2.0  # a node that failed a read is skipped this long
+WATCH_INTERVAL_S = 2.0  # with replicas: how often every node is asked for its role
 
 
 def is_node_loss(exc: BaseException) -> bool:
@@ -76,16 +80,18 @@ class PostgresRouter:
     on_switch: list[Callable[[str, str], None]] = field(default_factory=list)
     guard: Guard | None = None  # the "postgres" breaker: reads on the primary go through it
     _detecting: asyncio.Task[None] | None = None
+    _watching: asyncio.Task[None] | None = None
     _last_detect: float = 0.0
 
     @classmethod
     async def open(cls, settings: PostgresSettings) -> PostgresRouter:
         """Pools for every node; migrations on whichever is writable (the DSN's, normally)."""
         dsns = [settings.dsn, *[d.strip() for d in settings.replica_dsns.split(",") if d.strip()]]
-        roles = await asyncio.gather(*(_role_of(d) for d in dsns))
-        # The configured primary unless it is down or a standby while another is writable.
-        writable = [i for i, r in enumerate(roles) if r == "primary"]
-        first = writable[0] if writable else 0
+        found = await asyncio.gather(*(_role_of(d) for d in dsns))
+        roles = [role for role, _ in found]
+        # The configured primary unless it is down, a standby, or behind a promoted one.
+        writable = [i for i, (role, _) in enumerate(found) if role == "primary"]
+        first = max(writable, key=lambda i: (found[i][1], -i)) if writable else 0
         nodes: list[Node] = []
         try:
             for i, dsn in enumerate(dsns):
@@ -103,7 +109,12 @@ class PostgresRouter:
         except BaseException:
             await asyncio.gather(*(n.pool.close() for n in nodes), return_exceptions=True)
             raise
-        return cls(nodes=nodes, primary_node=nodes[first], settings=settings)
+        router = cls(nodes=nodes, primary_node=nodes[first], settings=settings)
+        if len(nodes) > 1:
+            router._watching = asyncio.get_running_loop().create_task(
+                router._watch(), name="postgres-watch"
+            )
+        return router
 
     def use_guard(self, guard: Guard) -> None:
         """Reads on the primary count on `guard`; a promotion closes it (a new node)."""
@@ -173,17 +184,34 @@ class PostgresRouter:
             self.redetect(), name="postgres-redetect"
         )
 
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL_S)
+            try:
+                await self.redetect()
+            except Exception as exc:  # never let the watch die; the next round retries
+                log.warning("postgres role check failed: %r", exc)
+
     async def redetect(self) -> None:
         """Ask every node whether it is in recovery; follow a promoted standby."""
-        roles = await asyncio.gather(*(_role_of(n.dsn) for n in self.nodes))
-        for node, role in zip(self.nodes, roles, strict=True):
+        found = await asyncio.gather(*(_role_of(n.dsn) for n in self.nodes))
+        for node, (role, _) in zip(self.nodes, found, strict=True):
             if role == "standby" and node.role != "fenced":
                 node.role = "standby"
-        writable = [n for n, r in zip(self.nodes, roles, strict=True) if r == "primary"]
-        if not writable or self.primary_node in writable:
-            return  # nothing to follow, or the primary is still the primary
-        # Prefer a node we have not moved away from: the promoted standby.
-        chosen = next((n for n in writable if n.role != "fenced"), writable[0])
+        writable = {
+            id(n): timeline
+            for n, (role, timeline) in zip(self.nodes, found, strict=True)
+            if role == "primary"
+        }
+        if not writable:
+            return  # nothing to follow (yet): the primary is away, no standby promoted
+        # The newest timeline; on a tie the current primary, then a node not fenced.
+        chosen = max(
+            (n for n in self.nodes if id(n) in writable),
+            key=lambda n: (writable[id(n)], n is self.primary_node, n.role != "fenced"),
+        )
+        if chosen is self.primary_node:
+            return
         old = self.primary_node
         old.role = "fenced"
         chosen.role = "primary"
@@ -199,23 +227,31 @@ class PostgresRouter:
             callback(old.name, chosen.name)
 
     async def close(self) -> None:
-        if self._detecting is not None:
-            self._detecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._detecting
+        for task in (self._watching, self._detecting):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         await asyncio.gather(*(n.pool.close() for n in self.nodes), return_exceptions=True)
 
 
-async def _role_of(dsn: str) -> Role:
+async def _role_of(dsn: str) -> tuple[Role, int]:
+    """The node's role and, for a primary, its WAL timeline (0 otherwise)."""
     try:
         conn = await asyncpg.connect(dsn, timeout=DETECT_TIMEOUT_S)
     except Exception:
-        return "unknown"
+        return "unknown", 0
     try:
         standby = await conn.fetchval("SELECT pg_is_in_recovery()", timeout=DETECT_TIMEOUT_S)
-        return "standby" if standby else "primary"
+        if standby:
+            return "standby", 0
+        # The WAL file name starts with the timeline, 8 hex digits.
+        wal = await conn.fetchval(
+            "SELECT pg_walfile_name(pg_current_wal_lsn())", timeout=DETECT_TIMEOUT_S
+        )
+        return "primary", int(str(wal)[:8], 16)
     except Exception:
-        return "unknown"
+        return "unknown", 0
     finally:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(conn.close(), DETECT_TIMEOUT_S)

@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ import pytest
 from gameday.chaos.toxiproxy import ToxiproxyClient
 from gameday.settings import StackSettings
 from gameday.stack import process, supervisor
+from service.deps.postgres_router import WATCH_INTERVAL_S
 from service.namespace import drop_namespace
 from service.settings import env_for_stack
 from tests.integration.service.service_helpers import (
@@ -52,16 +56,19 @@ def gameday(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
 
 
 @pytest.fixture(scope="module")
-def replica_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    state = tmp_path_factory.mktemp("replica-state")
+def replica_stack() -> Iterator[dict[str, str]]:
+    # Not under pytest's basetemp: another pytest session on the machine resets that
+    # root to 0700, which would lock the postgres user out between two of our steps.
+    state = Path(tempfile.mkdtemp(prefix="gameday-replica-"))
     env = {**os.environ, "GAMEDAY_STATE_DIR": str(state), **{k: str(v) for k, v in PORTS.items()}}
     env.pop("GAMEDAY_PG_REPLICA", None)
-    up = gameday("stack", "up", "--pg-replica", "--only", SUBSET, env=env)
-    assert up.returncode == 0, up.stdout + up.stderr
     try:
+        up = gameday("stack", "up", "--pg-replica", "--only", SUBSET, env=env)
+        assert up.returncode == 0, up.stdout + up.stderr
         yield env
     finally:
         gameday("stack", "down", "--purge", env=env)
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def _settings(env: dict[str, str]) -> StackSettings:
@@ -102,16 +109,15 @@ def test_up_with_pg_replica_starts_a_standby_that_streams_from_the_primary(
     marker = uuid.uuid4().hex
     _fetch(PORTS["GAMEDAY_POSTGRES_PROXY_PORT"], "create table if not exists streamed (v text)")
     _fetch(PORTS["GAMEDAY_POSTGRES_PROXY_PORT"], f"insert into streamed values ('{marker}')")
-    eventually(
-        lambda: (
-            _fetch(
-                PORTS["GAMEDAY_POSTGRES_REPLICA_PROXY_PORT"],
-                f"select count(*) from streamed where v = '{marker}'",
-            )
-            == 1
-        ),
-        timeout_s=10,
-    )
+
+    def streamed() -> bool:
+        try:
+            sql = f"select count(*) from streamed where v = '{marker}'"
+            return _fetch(PORTS["GAMEDAY_POSTGRES_REPLICA_PROXY_PORT"], sql) == 1
+        except asyncpg.UndefinedTableError:  # the create table has not streamed yet
+            return False
+
+    eventually(streamed, timeout_s=10)
 
 
 @dataclass
@@ -195,6 +201,16 @@ def test_reads_survive_primary_loss_and_writes_follow_the_promoted_replica_witho
         after = client.get("/health/ready").json()
         assert after["postgres_primary"] == f"127.0.0.1:{replica_port}"
         assert after["dependencies"]["postgres-replica"]["status"] == "fenced"
+
+        # The old primary back (diverged, still writable): the service stays on the
+        # promoted node, the newer timeline, through its periodic role check too.
+        toxiproxy.set_enabled("postgres", True)
+        time.sleep(WATCH_INTERVAL_S + 0.5)
+        later = client.post("/v1/documents", json=make_document())
+        assert later.status_code == 202, later.text
+        found = f"select count(*) from {failover_service.schema}.documents where id = '{{}}'"
+        assert _fetch(replica_port, found.format(later.json()["id"])) == 1
+        assert _fetch(PORTS["GAMEDAY_POSTGRES_PROXY_PORT"], found.format(later.json()["id"])) == 0
     finally:
         toxiproxy.set_enabled("postgres", True)
         toxiproxy.close()
