@@ -168,6 +168,7 @@ async def watch_queue_depths(broker: Broker, settings: AmqpSettings, *, every_s:
     """Runs until cancelled: the queue depth gauges, refreshed every ``every_s`` whatever
     the scrape rate. On failure the gauges keep their last value."""
     channel: Any = None
+    await broker.connected.wait()
     while True:
         try:
             if channel is None or channel.is_closed:
