@@ -125,9 +125,24 @@ def make_requests(mode: str, token: str, words: list[str]) -> Callable[[int], by
     return build
 
 
+def cpu_s(group: int) -> float:
+    """CPU seconds (user + system) so far of every process in a process group: one
+    uvicorn started with start_new_session, its workers included."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[2]) == group:  # pgrp; utime and stime follow at 11 and 12
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
 def run_wrk(
     port: int, mode: str, token: str, words_file: Path, seconds: float, connections: int
-) -> tuple[float, int]:
+) -> tuple[float, int, int]:
     argv = [
         "wrk",
         "-t1",
@@ -145,8 +160,13 @@ def run_wrk(
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
-    assert rps, out
-    return float(rps.group(1)), int(bad.group(1)) if bad else 0 + (1 if errors else 0)
+    done = re.search(r"(\d+) requests in", out)
+    assert rps and done, out
+    return (
+        float(rps.group(1)),
+        int(bad.group(1)) if bad else 0 + (1 if errors else 0),
+        int(done.group(1)),
+    )
 
 
 def seed(url: str, docs: int, root: Path = PROJECT_ROOT) -> str:
@@ -210,6 +230,7 @@ def main() -> None:
     words_file = logs / "words.txt"
     words_file.write_text("\n".join(words) + "\n")
     procs: list[subprocess.Popen[bytes]] = []
+    groups: dict[str, int] = {}
     ports: dict[str, int] = {}
     try:
         for target in targets:  # the first service creates the namespace's schema and index
@@ -225,6 +246,7 @@ def main() -> None:
                 root=target.root,
             )
             procs.append(proc)
+            groups[target.name] = proc.pid  # its own session: the pid is the group id
             path = "/v1/health/ready" if target.is_service else "/json"
             wait_ready(f"http://127.0.0.1:{port}{path}", proc)
         indexer = start_indexer(env, logs / "indexer.log")
@@ -234,10 +256,12 @@ def main() -> None:
         # The indexer stays up: writes are indexed as in production, at its CPU cost.
         cells = [(t, m) for t in targets for m in (SERVICE_MODES if t.is_service else ("bare",))]
         saturation: dict[tuple[str, str], list[float]] = {}
+        cpu_us: dict[tuple[str, str], list[float]] = {}
         errors: dict[tuple[str, str], int] = {}
         for round_no in range(1, args.rounds + 1):
             for target, mode in cells:
-                rps, bad = run_wrk(
+                cpu_before = cpu_s(groups[target.name])
+                rps, bad, requests = run_wrk(
                     ports[target.name],
                     mode,
                     tokens[target.root],
@@ -245,11 +269,13 @@ def main() -> None:
                     args.seconds,
                     args.connections,
                 )
+                used_us = (cpu_s(groups[target.name]) - cpu_before) * 1e6 / max(requests, 1)
                 saturation.setdefault((target.name, mode), []).append(rps)
+                cpu_us.setdefault((target.name, mode), []).append(used_us)
                 errors[(target.name, mode)] = errors.get((target.name, mode), 0) + bad
                 print(
                     f"sat round {round_no} {target.name:<30} {mode:<12} {rps:>8,.0f} rps"
-                    f" non-2xx {bad}",
+                    f" {used_us:>8,.0f} us CPU/request non-2xx {bad}",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -290,10 +316,10 @@ def main() -> None:
                 f"could not drop namespace {env['SERVICE_POSTGRES_SCHEMA']}: {failures}",
                 file=sys.stderr,
             )
-    report(args, cells, median_sat, saturation, errors, latency)
+    report(args, cells, median_sat, saturation, errors, latency, cpu_us)
 
 
-def report(args, cells, median_sat, saturation, errors, latency) -> None:  # type: ignore[no-untyped-def]
+def report(args, cells, median_sat, saturation, errors, latency, cpu_us) -> None:  # type: ignore[no-untyped-def]
     def med(values: list[float]) -> float:
         return statistics.median(values)
 
@@ -301,19 +327,32 @@ def report(args, cells, median_sat, saturation, errors, latency) -> None:  # typ
         f"\nService throughput at saturation (wrk -t1 -c{args.connections}, {args.rounds} rounds"
         f" x {args.seconds:g} s, interleaved; medians)\n"
     )
-    print("| target | endpoint | rps (median) | min | max | non-2xx (all rounds) |")
-    print("|---|---|---:|---:|---:|---:|")
+    print(
+        "| target | endpoint | rps (median) | min | max | server CPU us/request (median) "
+        "| non-2xx (all rounds) |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|")
     for target, mode in cells:
         values = saturation[(target.name, mode)]
         print(
             f"| {target.name} | {mode} | {med(values):,.0f} | {min(values):,.0f} | "
-            f"{max(values):,.0f} | {errors[(target.name, mode)]} |"
+            f"{max(values):,.0f} | {med(cpu_us[(target.name, mode)]):,.0f} | "
+            f"{errors[(target.name, mode)]} |"
         )
     if not latency:
         print("\n(latency at a fixed rate: skipped, --no-latency)")
     else:
         _latency_table(args, cells, latency)
-    _ratios(median_sat, [t.name for t in cells_targets(cells) if t.root != PROJECT_ROOT])
+    baselines = [t.name for t in cells_targets(cells) if t.root != PROJECT_ROOT]
+    _ratios(median_sat, baselines)
+    # CPU per request is what a request costs the server whatever else runs on the box:
+    # bare / service = the share of the bare ceiling the service would reach on a core.
+    _ratios(
+        {cell: 1 / statistics.median(v) for cell, v in cpu_us.items() if min(v) > 0},
+        baselines,
+        "Ratios by server CPU per request (the inverse of us/request: bare us / service us, "
+        "medians, same run)",
+    )
 
 
 def _latency_table(args, cells, latency) -> None:  # type: ignore[no-untyped-def]
@@ -341,14 +380,18 @@ def cells_targets(cells: list[tuple[Target, str]]) -> list[Target]:
     return list(dict.fromkeys(target for target, _ in cells))
 
 
-def _ratios(median_sat: dict[tuple[str, str], float], baselines: list[str]) -> None:
+def _ratios(
+    median_sat: dict[tuple[str, str], float],
+    baselines: list[str],
+    title: str = "Ratios of throughput at saturation (medians, same run)",
+) -> None:
     sat = dict(median_sat)
 
     def ratio(label: str, top: tuple[str, str], bottom: tuple[str, str], digits: int = 2) -> None:
         if top in sat and bottom in sat:  # a target left out by --only has no ratio
             print(f"- {label}: {sat[top] / sat[bottom]:.{digits}f}")
 
-    print("\nRatios (medians, same run)\n")
+    print(f"\n{title}\n")
     for loop in ("1w uvloop", "2w uvloop"):
         services = [t.name for t in TARGETS if t.is_service and loop in t.name] + baselines
         for service in services:
