@@ -43,3 +43,28 @@ def record_event(kind: str, directory: Path | None = None, **fields: Any) -> dic
         with open(directory / "events.jsonl", "a") as f:
             f.write(json.dumps(event) + "\n")
     return event
+
+
+def backfill_times(directory: Path) -> int:
+    """Gives every event written before live.json existed (a chaos process that started
+    ahead of Locust's first report) its ``t_s`` from its epoch; returns how many. Run once
+    the load has ended, before anything reads the timeline."""
+    path = directory / "events.jsonl"
+    start = load_start_epoch(directory)
+    if start is None or not path.exists():
+        return 0
+    lines = path.read_text().splitlines()
+    fixed = 0
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        event = json.loads(line)
+        if event.get("t_s") is None and isinstance(event.get("epoch"), (int, float)):
+            event["t_s"] = round(event["epoch"] - start, 3)
+            lines[i] = json.dumps(event)
+            fixed += 1
+    if fixed:
+        tmp = path.with_suffix(".jsonl.tmp")
+        tmp.write_text("\n".join(lines) + "\n")
+        tmp.replace(path)
+    return fixed

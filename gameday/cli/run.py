@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from gameday.chaos.events import backfill_times
 from gameday.chaos.experiment import load_experiment
 from gameday.chaos.reconcile import reconcile
 from gameday.chaos.sidecar import SuiteSidecar
@@ -205,6 +206,7 @@ def execute(
             record = engine.run_load(config, run_dir, on_tick=on_tick, stack=stack, sidecar=sidecar)
         finally:
             outcomes = sidecar.finish() if sidecar is not None else []
+    backfill_times(run_dir)  # events from before Locust's first report get their t_s
     generator = record.get("generator", {})
     if not generator.get("valid", True):
         console.print(f"[yellow]generator was the bottleneck:[/] {'; '.join(generator['reasons'])}")
