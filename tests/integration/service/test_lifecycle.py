@@ -8,6 +8,7 @@ import concurrent.futures
 import signal
 import time
 import uuid
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -18,7 +19,7 @@ from service_helpers import eventually, make_document
 from gameday.chaos.toxiproxy import Toxic
 from service.settings import AuthSettings
 from service.tenants.auth import issue_token
-from tests.integration.own_service import running_service
+from tests.integration.own_service import RunningService, running_service
 
 __all__ = ["namespace"]  # the fixture, imported for the tests below
 GRACE_S = 10
@@ -39,38 +40,11 @@ def _gauge(url: str, name: str, **labels: str) -> float | None:
     return None
 
 
-def test_the_service_starts_without_the_broker_and_publishes_once_it_is_back(
-    namespace: Namespace,
-) -> None:
-    ns = namespace
-    with ns.toxiproxy() as toxiproxy:
-        toxiproxy.set_enabled(ns.amqp_proxy, False)
-    try:
-        with running_service(ns.stack, ns.logs, ns.env) as service:
-            ready = httpx.get(f"{service.url}/health/ready", timeout=5)
-            body = ready.json()
-            assert ready.status_code == 200, body  # reads and writes work: it is ready
-            assert body["status"] == "degraded"
-            assert body["dependencies"]["rabbitmq"]["status"] == "failed"
-            with _client(service.url, f"tenant-{uuid.uuid4().hex[:8]}") as client:
-                accepted = client.post("/v1/documents", json=make_document())
-            assert accepted.status_code == 202, accepted.text
-            time.sleep(1.0)
-            assert ns.outbox_rows() >= 1  # kept until the broker confirms it
-            with ns.toxiproxy() as toxiproxy:
-                toxiproxy.set_enabled(ns.amqp_proxy, True)
-            eventually(lambda: ns.outbox_rows() == 0, timeout_s=30)
-            doc_id = accepted.json()["id"]
-            bodies = b"".join(m["body"] for m in ns.queue_messages())
-            assert doc_id.encode() in bodies
-    finally:
-        with ns.toxiproxy() as toxiproxy:
-            toxiproxy.set_enabled(ns.amqp_proxy, True)
-
-
-def test_queue_and_dead_letter_depths_are_gauges_on_metrics(
+@pytest.fixture(scope="module")
+def started_without_broker(
     namespace: Namespace, tmp_path_factory: pytest.TempPathFactory
-) -> None:
+) -> Iterator[RunningService]:
+    """One service for the two tests below, started while its broker proxy is disabled."""
     ns = namespace
     env = {
         **ns.env,
@@ -78,19 +52,57 @@ def test_queue_and_dead_letter_depths_are_gauges_on_metrics(
         # Multiprocess mode, as the stack runs it (livemostrecent gauges).
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("metrics")),
     }
+    with ns.toxiproxy() as toxiproxy:
+        toxiproxy.set_enabled(ns.amqp_proxy, False)
+    try:
+        with running_service(ns.stack, ns.logs, env) as service:
+            yield service
+    finally:
+        with ns.toxiproxy() as toxiproxy:
+            toxiproxy.set_enabled(ns.amqp_proxy, True)
+
+
+def test_the_service_starts_without_the_broker_and_publishes_once_it_is_back(
+    namespace: Namespace, started_without_broker: RunningService
+) -> None:
+    ns, service = namespace, started_without_broker
+    with ns.toxiproxy() as toxiproxy:
+        toxiproxy.set_enabled(ns.amqp_proxy, False)  # still (or again) away
+    ready = httpx.get(f"{service.url}/health/ready", timeout=5)
+    body = ready.json()
+    assert ready.status_code == 200, body  # reads and writes work: it is ready
+    assert body["status"] == "degraded"
+    assert body["dependencies"]["rabbitmq"]["status"] == "failed"
+    with _client(service.url, f"tenant-{uuid.uuid4().hex[:8]}") as client:
+        accepted = client.post("/v1/documents", json=make_document())
+    assert accepted.status_code == 202, accepted.text
+    time.sleep(1.0)
+    assert ns.outbox_rows() >= 1  # kept until the broker confirms it
+    with ns.toxiproxy() as toxiproxy:
+        toxiproxy.set_enabled(ns.amqp_proxy, True)
+    eventually(lambda: ns.outbox_rows() == 0, timeout_s=30)
+    bodies = b"".join(m["body"] for m in ns.queue_messages())
+    assert accepted.json()["id"].encode() in bodies
+
+
+def test_queue_and_dead_letter_depths_are_gauges_on_metrics(
+    namespace: Namespace, started_without_broker: RunningService
+) -> None:
+    ns, service = namespace, started_without_broker
+    with ns.toxiproxy() as toxiproxy:
+        toxiproxy.set_enabled(ns.amqp_proxy, True)
     dlq = f"{ns.env['SERVICE_AMQP_QUEUE']}.dlq"
-    with running_service(ns.stack, ns.logs, env) as service:
-        with _client(service.url, f"tenant-{uuid.uuid4().hex[:8]}") as client:
-            assert client.post("/v1/documents", json=make_document()).status_code == 202
-        eventually(lambda: ns.outbox_rows() == 0, timeout_s=20)  # topology exists now
-        ns.queue_messages()  # empty both queues: the gauges must reach exactly what we add
-        ns.queue_messages(dlq)
-        eventually(lambda: _gauge(service.url, "service_queue_depth", queue="dlq") == 0)
-        for _ in range(3):
-            ns.publish_to(dlq, b'{"op": "index"}')
-        ns.publish_to(ns.env["SERVICE_AMQP_QUEUE"], b'{"op": "index"}')
-        eventually(lambda: _gauge(service.url, "service_queue_depth", queue="dlq") == 3)
-        assert _gauge(service.url, "service_queue_depth", queue="index") == 1
+    with _client(service.url, f"tenant-{uuid.uuid4().hex[:8]}") as client:
+        assert client.post("/v1/documents", json=make_document()).status_code == 202
+    eventually(lambda: ns.outbox_rows() == 0, timeout_s=30)  # topology exists now
+    ns.queue_messages()  # empty both queues: the gauges must reach exactly what we add
+    ns.queue_messages(dlq)
+    eventually(lambda: _gauge(service.url, "service_queue_depth", queue="dlq") == 0)
+    for _ in range(3):
+        ns.publish_to(dlq, b'{"op": "index"}')
+    ns.publish_to(ns.env["SERVICE_AMQP_QUEUE"], b'{"op": "index"}')
+    eventually(lambda: _gauge(service.url, "service_queue_depth", queue="dlq") == 3)
+    assert _gauge(service.url, "service_queue_depth", queue="index") == 1
     ns.queue_messages()
     ns.queue_messages(dlq)
 

@@ -47,8 +47,8 @@ def test_a_write_is_traced_from_the_request_through_the_outbox_to_the_indexer(
     service_env = {**env, "SERVICE_TRACING_CONSOLE_FILE": str(service_spans)}
     tenant = f"tenant-{uuid.uuid4().hex[:8]}"
     token = issue_token(AuthSettings(), tenant=tenant, role="user", ttl_s=600)
+    indexer = start_indexer(ns, indexer_env, ns.logs / "indexer.log")  # starts meanwhile
     with running_service(ns.stack, ns.logs, service_env) as service:
-        indexer = start_indexer(ns, indexer_env, ns.logs / "indexer.log")
         try:
             with httpx.Client(
                 base_url=service.url, headers={"Authorization": f"Bearer {token}"}, timeout=15
@@ -119,11 +119,3 @@ def test_a_write_is_traced_from_the_request_through_the_outbox_to_the_indexer(
     assert "/v1/search" in everything  # the search was traced...
     assert EMAIL not in everything and "example.com" not in everything  # ...without its text
     assert SUBJECT not in everything
-
-
-def test_tracing_is_off_by_default(namespace: Namespace) -> None:
-    spans = namespace.logs / "default-spans.jsonl"
-    env = {**namespace.env, "SERVICE_TRACING_CONSOLE_FILE": str(spans)}  # no exporter set
-    with running_service(namespace.stack, namespace.logs, env) as service:
-        assert httpx.get(f"{service.url}/openapi.json", timeout=5).status_code == 200
-    assert not spans.exists()

@@ -9,13 +9,17 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pydantic import ValidationError
 
+from service import tracing
+from service.settings import TracingSettings
 from service.tracing import (
     RedactingProcessor,
     context_from_headers,
     current_traceparent,
     links_from_headers,
     redact_url,
+    setup_tracing,
     use_traceparent,
 )
 
@@ -102,3 +106,19 @@ def test_span_attributes_are_redacted_before_export(
     assert exported["http.target"] == "/v1/search"
     assert exported["http.url"] == "http://h/v1/tenants/t/subjects/{subject}"
     assert exported["http.method"] == "GET"
+
+
+def test_tracing_is_off_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SERVICE_TRACING_EXPORTER", raising=False)
+    settings = TracingSettings()
+    assert settings.exporter == "none"
+    assert setup_tracing(settings, "gameday-test") is False
+    assert not tracing.enabled()  # no provider, no instrumentation, plain transport
+
+
+def test_an_unknown_exporter_is_refused_with_the_valid_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SERVICE_TRACING_EXPORTER", "jaeger")
+    with pytest.raises(ValidationError, match="console"):
+        TracingSettings()
