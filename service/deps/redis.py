@@ -8,13 +8,19 @@ from service.settings import RedisSettings
 
 
 def create_client(settings: RedisSettings) -> aioredis.Redis:
-    return aioredis.Redis.from_url(
+    # A blocking pool is the bulkhead: at most max_connections, and a call that finds them
+    # all busy waits up to the Redis timeout for one instead of failing at once (the plain
+    # pool raises MaxConnectionsError under a burst, which counted as a Redis failure and
+    # opened the breaker while Redis itself was fine).
+    pool = aioredis.BlockingConnectionPool.from_url(
         settings.url,
         max_connections=settings.max_connections,
+        timeout=settings.timeout_s,
         socket_timeout=settings.timeout_s,
         socket_connect_timeout=settings.timeout_s,
         decode_responses=False,
     )
+    return aioredis.Redis(connection_pool=pool)
 
 
 async def ping(client: aioredis.Redis) -> None:
