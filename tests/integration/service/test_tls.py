@@ -3,6 +3,7 @@ plain HTTP and clients without the CA do not; Locust's users (scenarios.tls) ver
 
 from __future__ import annotations
 
+import os
 import ssl
 import subprocess
 import sys
@@ -22,16 +23,21 @@ LOCUST_PROBE = """
 import locust  # first: it patches the standard library (own process only)
 import sys
 from locust.env import Environment
+from scenarios.tls import client_tls
 from scenarios.users import GamedayUser
 
-class Probe(GamedayUser):
+class Probe(GamedayUser):  # configured from GAMEDAY_CA_BUNDLE, as in a run
     abstract = False
     host = sys.argv[1]
 
-user = Probe(Environment(user_classes=[Probe]))
-response = user.client.get("/health/live")
-error = getattr(response, "error", None)
-print(response.status_code, f"{type(error).__name__}:{error}".replace(" ", "_") if error else "-")
+class Stranger(Probe):  # the same, trusting a CA that did not sign the service's certificate
+    ssl_context_factory = client_tls({"GAMEDAY_CA_BUNDLE": sys.argv[2]}).context_factory
+
+for user_class in (Probe, Stranger):
+    response = user_class(Environment(user_classes=[user_class])).client.get("/health/live")
+    error = getattr(response, "error", None)
+    said = f"{type(error).__name__}:{error}".replace(" ", "_") if error else "-"
+    print(response.status_code, said)
 """
 
 
@@ -94,27 +100,21 @@ def test_plain_http_and_unverified_clients_get_no_answer(tls_service: tuple[str,
         httpx.get(f"{url}/health/live", timeout=5)  # the public CAs do not know ours
 
 
-def _locust_probe(url: str, bundle: Path) -> str:
-    import os
-
-    env = {**os.environ, "GAMEDAY_CA_BUNDLE": str(bundle)}
-    done = subprocess.run(
-        [sys.executable, "-c", LOCUST_PROBE, url],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
-        env=env,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
 def test_locust_users_verify_the_service_with_the_ca_bundle(
     tls_service: tuple[str, TlsFiles], tmp_path: Path
 ) -> None:
     url, files = tls_service
-    assert _locust_probe(url, files.ca_cert) == "200 -"
-    stranger = ensure_certificates(tmp_path / "another-ca")  # a CA that did not sign it
-    status, error = _locust_probe(url, stranger.ca_cert).split()
+    stranger = ensure_certificates(tmp_path / "another-ca")
+    done = subprocess.run(
+        [sys.executable, "-c", LOCUST_PROBE, url, str(stranger.ca_cert)],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "GAMEDAY_CA_BUNDLE": str(files.ca_cert)},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    trusted, refused = done.stdout.split("\n")[:2]
+    assert trusted == "200 -"
+    status, error = refused.split()
     assert status == "0" and "CERTIFICATE_VERIFY_FAILED" in error, error
