@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from gameday.errors import ConfigError
 from gameday.settings import StackSettings
@@ -116,7 +116,10 @@ def status_cmd(
     if as_json:
         typer.echo(supervisor.status_json(statuses))
     else:
-        table = Table("component", "healthy", "pid", "port", "proxy", "version", "detail")
+        table = Table(
+            Column("component", no_wrap=True),  # "postgres-replica" on one line
+            *("healthy", "pid", "port", "proxy", "version", "detail"),
+        )
         for s in statuses:
             table.add_row(
                 s.name,
