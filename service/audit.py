@@ -14,7 +14,11 @@ and at most ``MAX_PENDING`` inserts wait at a time, so a flood of bad requests c
 pile up database work or slow the answer down::
 
     audit.record(runtime, action="rate_limited", outcome="rejected", tenant=tenant,
-                 actor=principal.subject, detail={"limit": "search", "retry_after_s": 2})
+                 actor=principal.subject, detail={"limit": "tenant", "retry_after_s": 2},
+                 at_most_every_s=1.0)
+
+``at_most_every_s`` keeps a flood to one row per (action, tenant, actor) per interval in
+each worker; the next row written says how many were left out (``detail.suppressed``).
 
 Personal data stays out: subject ids are stored as SHA-256 (``subject_digest``), and
 paths have their subject segment masked (``safe_path``). The table refuses UPDATE,
@@ -26,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -40,7 +45,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("service.audit")
 MAX_PENDING = 100
+MAX_THROTTLED_KEYS = 10_000
 _SUBJECT_SEGMENT = re.compile(r"(/subjects/)[^/]+")
+_last_written: dict[tuple[str, str | None, str | None], float] = {}
+_suppressed: dict[tuple[str, str | None, str | None], int] = {}
 _INSERT = (
     "INSERT INTO audit_log (tenant_id, actor, action, document_id, detail, request_id, outcome) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7)"
@@ -90,11 +98,26 @@ def record(
     actor: str | None = None,
     detail: dict[str, Any] | None = None,
     request_id: str | None = None,
+    at_most_every_s: float = 0.0,
 ) -> bool:
     """Best effort, in the background: returns at once, never raises. False when the
-    row was dropped (no runtime yet, or ``MAX_PENDING`` inserts already waiting)."""
+    row was dropped (no runtime yet, ``MAX_PENDING`` inserts already waiting, or another
+    row of the same kind went out less than ``at_most_every_s`` ago)."""
     if runtime is None or len(runtime.background) >= MAX_PENDING:
         return False
+    if at_most_every_s > 0:
+        key = (action, tenant, actor)
+        now = time.monotonic()
+        if now - _last_written.get(key, float("-inf")) < at_most_every_s:
+            _suppressed[key] = _suppressed.get(key, 0) + 1
+            return False
+        if len(_last_written) >= MAX_THROTTLED_KEYS:
+            _last_written.clear()  # crude but bounded: a key forgotten writes one row early
+            _suppressed.clear()
+        _last_written[key] = now
+        left_out = _suppressed.pop(key, 0)
+        if left_out:
+            detail = {**(detail or {}), "suppressed": left_out}
     try:
         runtime.spawn(
             _insert(
@@ -123,9 +146,10 @@ async def _insert(
     request_id: str | None,
 ) -> None:
     try:
-        await runtime.pool.execute(
-            _INSERT, tenant, actor, action, None, detail, request_id, outcome
-        )
+        async with runtime.audit_slot:
+            await runtime.pool.execute(
+                _INSERT, tenant, actor, action, None, detail, request_id, outcome
+            )
     except Exception as exc:  # the audit trail must never turn a 401 or a 429 into a 500
         log.warning("could not audit %s (%s): %r", action, outcome, exc)
 
