@@ -31,6 +31,9 @@ class Runtime:
     guards: dict[str, Guard] = field(default_factory=dict)
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+    # Best-effort audit rows (rejections) use one pooled connection at a time: a flood of
+    # 429s must not take the connections that the requests themselves need.
+    audit_slot: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
 
     @property
     def pool(self) -> asyncpg.Pool:

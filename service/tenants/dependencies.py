@@ -18,7 +18,7 @@ from cachetools import TLRUCache, TTLCache
 from fastapi import Depends, Request
 
 from service import audit
-from service.exceptions import Forbidden, Unauthorized
+from service.exceptions import Forbidden, RateLimited, Unauthorized
 from service.logs import bind
 from service.runtime import Runtime
 from service.security.ratelimit import enforce_rate_limit
@@ -141,7 +141,11 @@ async def get_principal(request: Request) -> Principal:
     settings: Settings = request.app.state.settings
     principal = await _authenticate(request, settings)
     bind(tenant=principal.tenant, user=principal.subject)
-    await enforce_rate_limit(request, principal)
+    try:
+        await enforce_rate_limit(request, principal)
+    except RateLimited as exc:
+        _audit_rejection(request, "rate_limited", f"over the {exc.limit} limit", principal)
+        raise
     return principal
 
 

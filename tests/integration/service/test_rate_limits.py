@@ -3,18 +3,28 @@ namespace, reaching Redis through a private proxy (so cutting it touches no one 
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import json
 import os
 import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import asyncpg
 import httpx
 import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
-from service_helpers import ServiceUnderTest, free_port, make_document, start_uvicorn, wait_ready
+from service_helpers import (
+    ServiceUnderTest,
+    eventually,
+    free_port,
+    make_document,
+    start_uvicorn,
+    wait_ready,
+)
 
 from gameday.chaos.toxiproxy import Proxy, ToxiproxyClient
 from gameday.settings import StackSettings
@@ -134,6 +144,29 @@ def test_a_tenant_far_over_its_limit_gets_429s_while_another_within_it_gets_none
     assert int(refused.headers["Retry-After"]) >= 1
     assert refused.headers["RateLimit-Limit"] == str(USER_BURST)
     assert refused.headers["RateLimit-Remaining"] == "0"
+    # every rejection is audited (best effort: at most audit.MAX_PENDING in flight)
+    rows = eventually(lambda: _audit_rows(limited.sut, abuser, "rate_limited") or None)
+    assert rows[0]["outcome"] == "rejected" and "caller" in rows[0]["detail"]["reason"]
+    assert not _audit_rows(limited.sut, neighbour, "rate_limited")
+
+
+def _audit_rows(sut: ServiceUnderTest, tenant: str, action: str) -> list[asyncpg.Record]:
+    async def run() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(sut.stack.postgres_dsn)
+        try:
+            await conn.execute(f'SET search_path TO "{sut.env["SERVICE_POSTGRES_SCHEMA"]}"')
+            await conn.set_type_codec(
+                "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+            )
+            return await conn.fetch(
+                "SELECT outcome, detail FROM audit_log WHERE tenant_id = $1 AND action = $2",
+                tenant,
+                action,
+            )
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
 
 
 def test_the_limiter_costs_one_redis_round_trip_per_request(limited: LimitedService) -> None:
