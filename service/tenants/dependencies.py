@@ -93,7 +93,12 @@ def _jwt_cache(request: Request) -> JwtPrincipalCache:
 
 
 def _audit_rejection(
-    request: Request, action: str, reason: str, principal: Principal | None
+    request: Request,
+    action: str,
+    reason: str,
+    principal: Principal | None,
+    *,
+    at_most_every_s: float = 0.0,
 ) -> None:
     """Best effort and bounded (service.audit.record): a flood of bad credentials cannot
     pile up database writes, and a failing insert never changes the 401/403."""
@@ -108,6 +113,7 @@ def _audit_rejection(
             "path": audit.safe_path(request.url.path),
             "method": request.method,
         },
+        at_most_every_s=at_most_every_s,
     )
 
 
@@ -144,7 +150,9 @@ async def get_principal(request: Request) -> Principal:
     try:
         await enforce_rate_limit(request, principal)
     except RateLimited as exc:
-        _audit_rejection(request, "rate_limited", f"over the {exc.limit} limit", principal)
+        # a flood of 429s: one row per tenant and caller per second, counting the rest
+        reason = f"over the {exc.limit} limit"
+        _audit_rejection(request, "rate_limited", reason, principal, at_most_every_s=1.0)
         raise
     return principal
 
