@@ -24,6 +24,7 @@ from service_helpers import free_port
 from gameday.chaos.toxiproxy import Proxy, ToxiproxyClient
 from gameday.settings import PROJECT_ROOT, StackSettings
 from service.namespace import drop_namespace
+from service.settings import env_for_stack
 
 
 @dataclass
@@ -67,6 +68,22 @@ class Namespace:
 
         return asyncio.run(drain())
 
+    def consumers(self) -> int:
+        """Consumers of the index queue (0 while it does not exist)."""
+
+        async def count() -> int:
+            connection = await aio_pika.connect(self.stack.amqp_url, timeout=5)
+            try:
+                channel = await connection.channel()
+                declared = await channel.declare_queue(self.env["SERVICE_AMQP_QUEUE"], passive=True)
+                return int(declared.declaration_result.consumer_count or 0)
+            except aio_pika.exceptions.ChannelClosed:
+                return 0
+            finally:
+                await connection.close()
+
+        return asyncio.run(count())
+
     def publish_to(self, queue: str, body: bytes) -> None:
         async def publish() -> None:
             connection = await aio_pika.connect(self.stack.amqp_url, timeout=5)
@@ -102,6 +119,7 @@ def namespace(
             ]
         )
     env = {
+        **env_for_stack(stack),  # the stack's OpenSearch and Redis; never the defaults
         "SERVICE_POSTGRES_SCHEMA": name,
         "SERVICE_POSTGRES_DSN": (
             f"postgresql://{stack.db_user}:{stack.db_password}@127.0.0.1:{pg_port}/{stack.db_name}"

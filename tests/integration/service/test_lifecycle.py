@@ -9,14 +9,18 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
+import orjson
 import pytest
-from private_namespace import Namespace, namespace
+from opensearchpy import OpenSearch
+from private_namespace import Namespace, namespace, start_indexer
 from prometheus_client.parser import text_string_to_metric_families
 from service_helpers import eventually, make_document
 
 from gameday.chaos.toxiproxy import Toxic
+from service.documents.service import index_event
 from service.settings import AuthSettings
 from service.tenants.auth import issue_token
 from tests.integration.own_service import RunningService, running_service
@@ -24,6 +28,7 @@ from tests.integration.own_service import RunningService, running_service
 __all__ = ["namespace"]  # the fixture, imported for the tests below
 GRACE_S = 10
 DRAIN_S = 5.0
+MESSAGES = 60
 
 
 def _client(url: str, tenant: str) -> httpx.Client:
@@ -119,6 +124,7 @@ def test_sigterm_lets_the_request_in_flight_finish_refuses_new_ones_and_exits_ze
         # acquire timeout through the slow proxy.
         "SERVICE_POSTGRES_POOL_MIN": "3",
         "SERVICE_POSTGRES_ACQUIRE_TIMEOUT_S": "5",
+        "SERVICE_POSTGRES_STATEMENT_TIMEOUT_S": "5",  # a cold statement: several round trips
     }
     with running_service(ns.stack, ns.logs, env) as service:
         with _client(service.url, f"tenant-{uuid.uuid4().hex[:8]}") as client:
@@ -152,3 +158,48 @@ def test_sigterm_lets_the_request_in_flight_finish_refuses_new_ones_and_exits_ze
     assert ns.outbox_rows() == 0  # the accepted write was published before the exit
     bodies = b"".join(m["body"] for m in ns.queue_messages())
     assert response.json()["id"].encode() in bodies
+
+
+def test_the_indexer_stops_on_sigterm_with_every_message_indexed_once_or_requeued(
+    namespace: Namespace,
+) -> None:
+    ns = namespace
+    tenant = f"tenant-{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC)
+    ids = [str(uuid.uuid4()) for _ in range(MESSAGES)]
+    row = {"version": 1, "title": "t", "body": "b", "tags": ["stop"], "status": "published"}
+    row |= {"subject_id": None, "metadata": {}, "published_at": now, "created_at": now}
+    # One message per batch: the indexer is mid-stream when the signal comes.
+    env = {**ns.env, "SERVICE_INDEXER_PREFETCH": "1", "SERVICE_INDEXER_CONCURRENCY": "1"}
+    log_path = ns.logs / "stopping-indexer.log"
+    indexer = start_indexer(ns, env, log_path)
+    eventually(lambda: ns.consumers() >= 1, timeout_s=60)  # it declared the topology
+    ns.queue_messages()  # what earlier tests left
+    for doc_id in ids:
+        event = index_event(tenant, {**row, "id": doc_id, "updated_at": now})
+        ns.publish_to(ns.env["SERVICE_AMQP_QUEUE"], orjson.dumps({"events": [event]}))
+    search = OpenSearch(hosts=ns.stack.opensearch_urls, timeout=15)
+    alias = ns.env["SERVICE_OPENSEARCH_ALIAS"]
+
+    def indexed() -> set[str]:
+        if not search.indices.exists_alias(name=alias):
+            return set()
+        search.indices.refresh(index=alias)
+        hits = search.search(index=alias, body={"size": MESSAGES, "query": {"match_all": {}}})
+        return {hit["_id"] for hit in hits["hits"]["hits"] if hit["_id"] in ids}
+
+    try:
+        eventually(indexed, timeout_s=30, every_s=0.1)
+        indexer.send_signal(signal.SIGTERM)
+        assert indexer.wait(timeout=20) == 0
+    finally:
+        if indexer.poll() is None:
+            indexer.kill()
+    done = indexed()
+    queued = {
+        event["id"]
+        for message in ns.queue_messages()
+        for event in orjson.loads(message["body"])["events"]
+    }
+    assert done | queued == set(ids), log_path.read_text()[-2000:]  # nothing lost
+    assert not done & queued  # nothing indexed but left unacked: the batch in hand finished
