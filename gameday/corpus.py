@@ -54,8 +54,7 @@ class Vocabulary:
         """k words drawn independently with Zipf weights."""
         total = self._cumulative[-1]
         return [
-            self.words[bisect.bisect_left(self._cumulative, rng.random() * total)]
-            for _ in range(k)
+            self.words[bisect.bisect_left(self._cumulative, rng.random() * total)] for _ in range(k)
         ]
 
     def unknown_word(self, rng: random.Random) -> str:

@@ -47,7 +47,6 @@ def test_exemplars_keep_the_slowest_requests_of_each_second() -> None:
     assert kept == [40.0, 50.0, 500.0]
 
 
-
 def test_requests_with_equal_latency_and_request_id_are_recorded_without_error() -> None:
     # Found by bench/capture_cost.py: the twin made heapq compare the exemplar dicts.
     recorder = Recorder()
@@ -58,6 +57,7 @@ def test_requests_with_equal_latency_and_request_id_are_recorded_without_error()
     bucket = store.buckets[7]["GET /v1/search"]
     assert bucket.requests == 10
     assert [e[:2] for e in bucket.exemplars] == [(5.0, "r5.0")]
+
 
 def test_a_second_reported_in_two_deltas_counts_its_target_rate_once() -> None:
     recorder, store = Recorder(), Store()
