@@ -34,6 +34,17 @@ from gameday.settings import PROJECT_ROOT, StackSettings  # noqa: E402
 from service.namespace import drop_namespace  # noqa: E402
 
 BIN = Path(sys.executable).parent
+# The findings of bench/RESULTS.md, as frames to look for: the share of samples whose
+# stack holds any of them is printed, so that a before/after shows what a fix removed.
+FINDINGS = {
+    "thread pool (sync dependencies, run_in_threadpool)": ("run_in_threadpool", "anyio/to_thread"),
+    "access log (logging's Logger._log / handle)": ("_log (logging/", "handle (logging/"),
+    "FastAPI dependency solving": ("solve_dependencies (",),
+    "JWT verification (PyJWT decode)": ("decode_complete (jwt/",),
+    "pydantic model_validate": ("model_validate (pydantic/",),
+    "FastAPI response serialization": ("serialize_response (fastapi/",),
+    "Redis round trips (redis execute_command)": ("execute_command (redis/",),
+}
 
 
 def main() -> None:
@@ -89,6 +100,14 @@ def main() -> None:
     print("\nby inclusive time:")
     for frame, count in inclusive.most_common(40):
         print(f"{100 * count / total:5.1f}%  {frame}")
+    print("\nthe findings (share of samples with any of these frames on the stack):")
+    for name, needles in FINDINGS.items():
+        hits = sum(
+            int(line.rpartition(" ")[2])
+            for line in raw.read_text().splitlines()
+            if any(needle in line for needle in needles)
+        )
+        print(f"{100 * hits / total:5.1f}%  {name}")
 
 
 if __name__ == "__main__":
