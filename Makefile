@@ -63,7 +63,7 @@ bench: bootstrap bench-setup
 	@$(BIN)/python bench/report_build.py
 	@$(BIN)/python bench/stack_startup.py
 
-# A quick look (about 8 minutes; the service part needs the running stack): benchmarks
+# A quick look (a few minutes; the service part needs the running stack): benchmarks
 # 2 and 4 shortened, the service on 1 worker next to its bare ceilings (saturation only)
 # and what its request middleware costs.
 bench-quick: bootstrap bench-setup
