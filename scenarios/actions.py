@@ -48,9 +48,15 @@ class Actor:
         }
 
     def remember(self, doc_id: str) -> None:
+        if doc_id in self.known_ids:  # an update: once only, or a delete leaves a copy behind
+            return
         self.known_ids.append(doc_id)
         if len(self.known_ids) > 500:
             del self.known_ids[: len(self.known_ids) - 500]
+
+    def forget(self, doc_id: str) -> None:
+        if doc_id in self.known_ids:
+            self.known_ids.remove(doc_id)
 
 
 def _context(intended: float | None) -> tuple[str, dict[str, Any]]:
@@ -113,8 +119,8 @@ def get_document(client: Any, actor: Actor, intended: float | None = None) -> No
         context=context,
         catch_response=True,
     ) as response:
-        if response.status_code == 404 and doc_id in actor.known_ids:
-            actor.known_ids.remove(doc_id)  # deleted meanwhile: stop asking for it
+        if response.status_code == 404:
+            actor.forget(doc_id)  # deleted meanwhile: stop asking for it
         if response.status_code != 200:
             response.failure(f"HTTP {response.status_code}")
 
@@ -172,10 +178,12 @@ def _write(
                 _ledger(actor, op, item, request_id)
                 if op != "delete":
                     actor.remember(str(item["id"]))
-            if op == "delete" and path.rsplit("/", 1)[1] in actor.known_ids:
-                actor.known_ids.remove(path.rsplit("/", 1)[1])
+            if op == "delete":
+                actor.forget(path.rsplit("/", 1)[1])
             response.success()
         else:
+            if response.status_code == 404 and op in ("update", "delete"):
+                actor.forget(path.rsplit("/", 1)[1])  # deleted by a concurrent arrival
             # Any non-2xx is a failure of its kind (a 404 from a raced delete is a
             # 4xx): the ledger then holds exactly the successful writes.
             response.failure(f"HTTP {response.status_code}")

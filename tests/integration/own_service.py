@@ -103,3 +103,10 @@ def gameday_run(*args: str, timeout: float = 180) -> subprocess.CompletedProcess
         cwd=ROOT,
         check=False,
     )
+
+
+def interruptible() -> None:
+    """preexec_fn for a child that the test stops with SIGINT, as Ctrl-C would: a shell
+    that starts the suite in the background (`make test &`, nohup) makes SIGINT ignored,
+    children inherit that, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

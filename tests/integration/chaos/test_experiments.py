@@ -16,7 +16,13 @@ import pytest
 
 from gameday.chaos.toxiproxy import ToxiproxyClient
 from gameday.settings import StackSettings
-from tests.integration.own_service import ROOT, RunningService, gameday_run, running_service
+from tests.integration.own_service import (
+    ROOT,
+    RunningService,
+    gameday_run,
+    interruptible,
+    running_service,
+)
 
 EXPERIMENTS = ROOT / "experiments"
 
@@ -152,6 +158,7 @@ def test_an_experiment_interrupted_mid_method_leaves_no_fault_behind(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:

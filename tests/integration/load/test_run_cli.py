@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gameday.stack import process
-from tests.integration.own_service import ROOT, RunningService, gameday_run
+from tests.integration.own_service import ROOT, RunningService, gameday_run, interruptible
 
 
 @pytest.mark.parametrize(
@@ -63,6 +63,7 @@ def test_ctrl_c_stops_cleanly_flushes_the_data_and_leaves_no_locust_process(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
     deadline = time.monotonic() + 60
     while not (out / "live.json").exists() and time.monotonic() < deadline:

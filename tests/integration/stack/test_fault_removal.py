@@ -1,0 +1,36 @@
+"""A fault removed twice (the method, then a rollback with strategy `always`) is
+removed once: the second call finds it gone and neither fails nor records an event."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gameday.chaos import faults
+from gameday.chaos.toxiproxy import Proxy, ToxiproxyClient
+from gameday.settings import StackSettings
+
+
+def test_removing_a_fault_that_is_already_gone_is_a_no_op(
+    stack: StackSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GAMEDAY_TOXIPROXY_URL", stack.toxiproxy_url)
+    monkeypatch.setenv("GAMEDAY_RUN_DIR", str(tmp_path))
+    proxy = f"rm-{uuid.uuid4().hex[:8]}"
+    with ToxiproxyClient(stack.toxiproxy_url) as client:
+        # a private proxy (never listened on by anyone) so no one else's faults are touched
+        client.populate([Proxy(name=proxy, listen="127.0.0.1:0", upstream="127.0.0.1:9")])
+        try:
+            name = faults.add_latency(proxy, 100)
+            assert [t.name for t in client.proxies()[proxy].toxics] == [name]
+            faults.remove_fault(proxy, name)
+            faults.remove_fault(proxy, name)  # the rollback: already gone
+            assert client.proxies()[proxy].toxics == []
+        finally:
+            httpx.delete(f"{stack.toxiproxy_url}/proxies/{proxy}", timeout=5.0)
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert [e["type"] for e in events] == ["fault_injected", "fault_removed"]
