@@ -9,6 +9,7 @@ The example count per operation is bounded for CI (``GAMEDAY_FUZZ_EXAMPLES``, de
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 import schemathesis
@@ -21,6 +22,11 @@ from schemathesis.specs.openapi.checks import (
 from service_helpers import ServiceUnderTest
 
 from service.main import create_app
+
+# Drawing a bulk body nests deep in hypothesis; when its filter repr then parses a source
+# file, CPython 3.11's ast can fail with "AST constructor recursion depth mismatch" (a
+# SystemError in the generator, not in the service). Headroom avoids it.
+sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
 
 EXAMPLES = int(os.environ.get("GAMEDAY_FUZZ_EXAMPLES", "25"))
 # Two tenants, two roles: admin routes are reached (admin) and refused (user).
