@@ -17,6 +17,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,7 @@ import httpx
 import pytest
 
 from gameday.chaos.toxiproxy import ToxiproxyClient
-from gameday.settings import StackSettings
+from gameday.settings import PROJECT_ROOT, StackSettings
 from gameday.stack import process, supervisor
 from service.deps.postgres_router import WATCH_INTERVAL_S
 from service.namespace import drop_namespace
@@ -55,12 +56,19 @@ def gameday(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
     )
 
 
-@pytest.fixture(scope="module")
-def replica_stack() -> Iterator[dict[str, str]]:
+# A second private stack, for the chaos experiment: the first one is promoted by the
+# tests above, and both may be alive at once.
+EXPERIMENT_PORTS = {k: v + 100 for k, v in PORTS.items()}
+
+
+@contextmanager
+def private_replica_stack(ports: dict[str, int]) -> Iterator[dict[str, str]]:
+    """toxiproxy, postgres and a streaming replica on `ports`, in a state dir of their
+    own; yields the environment that makes `gameday` commands use them."""
     # Not under pytest's basetemp: another pytest session on the machine resets that
     # root to 0700, which would lock the postgres user out between two of our steps.
     state = Path(tempfile.mkdtemp(prefix="gameday-replica-"))
-    env = {**os.environ, "GAMEDAY_STATE_DIR": str(state), **{k: str(v) for k, v in PORTS.items()}}
+    env = {**os.environ, "GAMEDAY_STATE_DIR": str(state), **{k: str(v) for k, v in ports.items()}}
     env.pop("GAMEDAY_PG_REPLICA", None)
     try:
         up = gameday("stack", "up", "--pg-replica", "--only", SUBSET, env=env)
@@ -71,10 +79,16 @@ def replica_stack() -> Iterator[dict[str, str]]:
         shutil.rmtree(state, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def replica_stack() -> Iterator[dict[str, str]]:
+    with private_replica_stack(PORTS) as env:
+        yield env
+
+
 def _settings(env: dict[str, str]) -> StackSettings:
     return StackSettings(
         state_dir=Path(env["GAMEDAY_STATE_DIR"]),
-        **{k.removeprefix("GAMEDAY_").lower(): v for k, v in PORTS.items()},
+        **{k.removeprefix("GAMEDAY_").lower(): int(env[k]) for k in PORTS},
         pg_replica=True,
     )
 
@@ -244,3 +258,104 @@ def test_promote_replica_without_a_replica_is_a_one_line_error_with_exit_2(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "no running PostgreSQL replica" in lines[0], result.stderr
     assert "--pg-replica" in lines[0]
+
+
+def test_the_primary_loss_experiment_fails_over_without_losing_an_acknowledged_write(
+    stack: StackSettings, tmp_path: Path
+) -> None:
+    """experiments/postgres-primary-loss.json under write-heavy load, against a service
+    whose PostgreSQL is a fresh private primary+replica; the harness (fault, promotion,
+    reconciliation) talks to that private stack and to the session stack for the rest."""
+    namespace = f"t{uuid.uuid4().hex[:10]}"
+    with private_replica_stack(EXPERIMENT_PORTS) as harness_env:
+        private = _settings(harness_env)
+        # The default schema (the private PostgreSQL is ours alone) and the default search
+        # alias (the reconciliation reads `documents`; ids are fresh UUIDs): the queue and
+        # the Redis keys are namespaced, so no other service consumes this one's outbox.
+        env = {
+            **os.environ,
+            **env_for_stack(stack),
+            "SERVICE_POSTGRES_DSN": private.postgres_dsn,
+            "SERVICE_POSTGRES_REPLICA_DSNS": private.postgres_replica_dsn or "",
+            "SERVICE_REDIS_PREFIX": f"{namespace}:",
+            "SERVICE_AMQP_QUEUE": f"{namespace}.index",
+            "SERVICE_AMQP_EXCHANGE": namespace,
+            "SERVICE_OUTBOX_POLL_INTERVAL_S": "0.2",
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        }
+        port = free_port()
+        proc = start_uvicorn(port, env, tmp_path / "service.log")
+        procs = [proc]
+        out = tmp_path / "run"
+        try:
+            wait_ready(f"http://127.0.0.1:{port}", [proc], tmp_path)  # declares the queue
+            with open(tmp_path / "indexer.log", "wb") as log:  # its own queue's consumer
+                indexer = [sys.executable, "-m", "service.indexer"]
+                procs.append(
+                    subprocess.Popen(
+                        indexer, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT
+                    )
+                )
+            result = subprocess.run(
+                [
+                    *GAMEDAY,
+                    "run",
+                    "--scenario",
+                    "write_heavy",
+                    "--rate",
+                    "10",
+                    "--target",
+                    f"http://127.0.0.1:{port}",
+                    "--experiment",
+                    str(PROJECT_ROOT / "experiments" / "postgres-primary-loss.json"),
+                    "--rpo-grace",
+                    "20s",
+                    "--out",
+                    str(out),
+                ],
+                env={**harness_env, "GAMEDAY_PG_REPLICA": "1"},
+                cwd=PROJECT_ROOT,
+                capture_output=True,
+                text=True,
+                timeout=180,
+                check=False,
+            )
+            # the service and the indexer followed the promotion, without a restart
+            assert [p.poll() for p in procs] == [None, None]
+        finally:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+            # Neither a schema nor an alias of this name exists: only the queues, the
+            # exchange and the keys are dropped.
+            named = {
+                **env,
+                "SERVICE_POSTGRES_SCHEMA": namespace,
+                "SERVICE_OPENSEARCH_ALIAS": namespace,
+            }
+            drop_namespace(stack, named)
+        assert result.returncode in (0, 1), result.stdout + result.stderr  # a verdict
+        summary = json.loads((out / "summary.json").read_text())
+        # The run's verdict is FAIL by design: writes answer 503 until the promotion, so
+        # the whole run's error rate and availability miss the SLO. Nothing else may.
+        breached = [o for o in summary["objectives"] if o["passed"] is False]
+        assert all(o["unit"] == "%" for o in breached), breached
+        outcome = json.loads((out / "experiment.json").read_text())
+        assert outcome["steady_state_before"] is True, outcome
+        assert outcome["verdict"] == "pass", outcome
+        events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+        assert any(e["type"] == "replica_promoted" for e in events), events
+        reconciliation = json.loads((out / "reconciliation.json").read_text())
+        assert reconciliation["acknowledged"] > 0 and reconciliation["lost"] == 0, reconciliation
+        failovers = [e["failover"] for e in summary["experiments"] if e.get("failover")]
+        assert len(failovers) == 1, summary["experiments"]
+        assert isinstance(failovers[0]["first_write_s"], float | int), failovers[0]
+        assert failovers[0]["first_write_s"] > 0  # writes did fail while the primary was away
+        with ToxiproxyClient(private.toxiproxy_url) as client:
+            proxies = client.proxies()
+        assert all(x.enabled and not x.toxics for x in proxies.values()), proxies
