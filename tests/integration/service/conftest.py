@@ -24,6 +24,7 @@ from service_helpers import (
     eventually,
     free_port,
     start_uvicorn,
+    stop_processes,
     wait_ready,
 )
 
@@ -129,14 +130,7 @@ def service_under_test(
             url=url, env=env, stack=stack, namespace=namespace, logs=logs, amqp_proxy=amqp_proxy
         )
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes(*procs)
         cleanup_failures = drop_namespace(stack, env)
         for name in private_proxies:
             httpx.delete(f"{stack.toxiproxy_url}/proxies/{name}", timeout=5.0)
@@ -168,9 +162,4 @@ def naive_service(service_under_test: ServiceUnderTest) -> Iterator[ServiceUnder
         wait_ready(url, [proc], sut.logs)
         yield replace(sut, url=url, env=env)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_processes(proc)

@@ -122,6 +122,19 @@ def start_uvicorn(port: int, env: dict[str, str], log_path: Path) -> subprocess.
         )
 
 
+def stop_processes(*procs: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM to all (they stop in parallel), then wait; SIGKILL what is left after 15 s."""
+    running = [p for p in procs if p is not None]
+    for proc in running:
+        proc.terminate()
+    for proc in running:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def wait_ready(url: str, procs: list[subprocess.Popen[bytes]], logs: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     last = ""

@@ -23,6 +23,7 @@ from service_helpers import (
     free_port,
     make_document,
     start_uvicorn,
+    stop_processes,
     wait_ready,
 )
 
@@ -99,13 +100,7 @@ def limited(
         wait_ready(url, [proc], logs)
         yield LimitedService(sut=sut, redis_proxy=redis_proxy)
     finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes(proc)
         httpx.delete(f"{stack.toxiproxy_url}/proxies/{redis_proxy}", timeout=5.0)
         drop_namespace(stack, env)
 

@@ -27,6 +27,7 @@ from service_helpers import (
     free_port,
     make_document,
     start_uvicorn,
+    stop_processes,
     wait_ready,
 )
 
@@ -123,13 +124,7 @@ def faulty(service_under_test: ServiceUnderTest) -> Iterator[FaultyService]:
             log_path=log_path,
         )
     finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes(proc)
         for name in (os_proxy, redis_proxy, pg_proxy):
             httpx.delete(f"{stack.toxiproxy_url}/proxies/{name}", timeout=5.0)
     text = log_path.read_text(errors="replace")

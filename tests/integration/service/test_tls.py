@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from service_helpers import ServiceUnderTest, free_port
+from service_helpers import ServiceUnderTest, free_port, stop_processes
 
 from gameday.settings import PROJECT_ROOT, StackSettings
 from gameday.stack.service import tls_argv
@@ -75,12 +75,7 @@ def tls_service(
             time.sleep(0.25)
         yield url, files
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_processes(proc)
 
 
 def test_https_with_the_local_ca_answers(tls_service: tuple[str, TlsFiles]) -> None:

@@ -36,6 +36,7 @@ from tests.integration.service.service_helpers import (
     free_port,
     make_document,
     start_uvicorn,
+    stop_processes,
     wait_ready,
 )
 
@@ -167,12 +168,7 @@ def failover_service(
         wait_ready(f"http://127.0.0.1:{port}", [proc], tmp_path)
         yield FailoverService(url=f"http://127.0.0.1:{port}", process=proc, schema=namespace)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_processes(proc)
         drop_namespace(stack, env)  # its queue, index and keys on the session stack
 
 
@@ -323,14 +319,7 @@ def test_the_primary_loss_experiment_fails_over_without_losing_an_acknowledged_w
             # the service and the indexer followed the promotion, without a restart
             assert [p.poll() for p in procs] == [None, None]
         finally:
-            for p in procs:
-                p.terminate()
-            for p in procs:
-                try:
-                    p.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+            stop_processes(*procs)
             # Neither a schema nor an alias of this name exists: only the queues, the
             # exchange and the keys are dropped.
             named = {
