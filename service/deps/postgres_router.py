@@ -10,10 +10,11 @@ become read-only, the caller calls :meth:`suspect_primary`: a background task as
 every node ``SELECT pg_is_in_recovery()`` and follows a promoted standby, without a
 restart; the request itself still fails fast (503) and is not retried. With replicas
 the same check also runs every ``WATCH_INTERVAL_S`` (a worker that wrote nothing
-during the outage follows too). When two nodes take writes (the old primary back
-after a failover), the one on the newest WAL timeline wins: a promotion starts a new
-timeline. A node we moved away from is *fenced*: never read from again, since it no
-longer gets the new primary's writes. A standby that fails a read is skipped for
+during the outage follows too). A promotion starts a new WAL timeline, so the
+primary is only ever left for a node on a *newer* timeline than the one it was on:
+when the old primary is back after a failover (two nodes take writes), or when the
+promoted node misses one role check, nothing moves back. A node we moved away from
+is *fenced*: never read from again, since it no longer gets the new primary's writes. A standby that fails a read is skipped for
 ``DOWN_FOR_S`` and the next node is tried; a miss on a standby is confirmed on the
 primary, so a document just written is never a 404 because of replication lag.
 """
@@ -77,6 +78,7 @@ class PostgresRouter:
     nodes: list[Node]
     primary_node: Node
     settings: PostgresSettings
+    primary_timeline: int = 0  # the primary's WAL timeline when last seen writable
     on_switch: list[Callable[[str, str], None]] = field(default_factory=list)
     guard: Guard | None = None  # the "postgres" breaker: reads on the primary go through it
     _detecting: asyncio.Task[None] | None = None
@@ -109,7 +111,12 @@ class PostgresRouter:
         except BaseException:
             await asyncio.gather(*(n.pool.close() for n in nodes), return_exceptions=True)
             raise
-        router = cls(nodes=nodes, primary_node=nodes[first], settings=settings)
+        router = cls(
+            nodes=nodes,
+            primary_node=nodes[first],
+            settings=settings,
+            primary_timeline=found[first][1],
+        )
         if len(nodes) > 1:
             router._watching = asyncio.get_running_loop().create_task(
                 router._watch(), name="postgres-watch"
@@ -203,15 +210,13 @@ class PostgresRouter:
             for n, (role, timeline) in zip(self.nodes, found, strict=True)
             if role == "primary"
         }
-        if not writable:
-            return  # nothing to follow (yet): the primary is away, no standby promoted
-        # The newest timeline; on a tie the current primary, then a node not fenced.
-        chosen = max(
-            (n for n in self.nodes if id(n) in writable),
-            key=lambda n: (writable[id(n)], n is self.primary_node, n.role != "fenced"),
-        )
-        if chosen is self.primary_node:
-            return
+        if id(self.primary_node) in writable:
+            self.primary_timeline = max(self.primary_timeline, writable[id(self.primary_node)])
+        newer = [n for n in self.nodes if writable.get(id(n), 0) > self.primary_timeline]
+        if not newer:
+            return  # the primary stays (or is away and no standby has been promoted yet)
+        chosen = max(newer, key=lambda n: writable[id(n)])
+        self.primary_timeline = writable[id(chosen)]
         old = self.primary_node
         old.role = "fenced"
         chosen.role = "primary"

@@ -55,3 +55,37 @@ def test_reads_prefer_a_live_standby_then_the_primary_and_never_a_fenced_node() 
         nodes=[primary, live, down, fenced], primary_node=primary, settings=PostgresSettings()
     )
     assert [n.name for n in router.read_order()] == ["a", "p", "b"]
+
+
+def _roles(monkeypatch: Any, roles: dict[str, tuple[str, int]]) -> None:
+    """What each node answers to the role check this round (no servers)."""
+
+    async def role_of(dsn: str) -> tuple[str, int]:
+        return roles[dsn.removeprefix("postgresql://")]
+
+    monkeypatch.setattr("service.deps.postgres_router._role_of", role_of)
+
+
+def test_the_primary_follows_a_promotion_and_never_moves_back_to_an_older_timeline(
+    monkeypatch: Any,
+) -> None:
+    import asyncio
+
+    old, replica = _node("old", "primary"), _node("new", "standby")
+    router = PostgresRouter(
+        nodes=[old, replica], primary_node=old, settings=PostgresSettings(), primary_timeline=1
+    )
+    switches: list[tuple[str, str]] = []
+    router.on_switch.append(lambda a, b: switches.append((a, b)))
+    # the primary is away, the replica promoted: a new timeline
+    _roles(monkeypatch, {"old": ("unknown", 0), "new": ("primary", 2)})
+    asyncio.run(router.redetect())
+    assert router.primary_node is replica and old.role == "fenced"
+    # the old primary is back and still takes writes; the promoted node missed this check
+    _roles(monkeypatch, {"old": ("primary", 1), "new": ("unknown", 0)})
+    asyncio.run(router.redetect())
+    # both answer: the newest timeline is the one already followed
+    _roles(monkeypatch, {"old": ("primary", 1), "new": ("primary", 2)})
+    asyncio.run(router.redetect())
+    assert router.primary_node is replica and old.role == "fenced"
+    assert switches == [("old", "new")]

@@ -335,9 +335,11 @@ def test_the_primary_loss_experiment_fails_over_without_losing_an_acknowledged_w
         breached = [o for o in summary["objectives"] if o["passed"] is False]
         assert all(o["unit"] == "%" for o in breached), breached
         outcome = json.loads((out / "experiment.json").read_text())
-        assert outcome["steady_state_before"] is True, outcome
-        assert outcome["verdict"] == "pass", outcome
         events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+        # on a failure, the timeline says which probe saw what, and when
+        timeline = [e for e in events if e["type"] != "stage_changed"]
+        assert outcome["steady_state_before"] is True, (outcome, timeline)
+        assert outcome["verdict"] == "pass", (outcome, timeline)
         assert any(e["type"] == "replica_promoted" for e in events), events
         reconciliation = json.loads((out / "reconciliation.json").read_text())
         assert reconciliation["acknowledged"] > 0 and reconciliation["lost"] == 0, reconciliation
