@@ -19,7 +19,10 @@ of the last N calls and several half-open trial calls. The semantics, tested on 
   succeed it closes (with an empty window), when one fails it opens again.
 
 Timeouts count as failures; whatever ``is_failure`` says is not a dependency failure
-(a 4xx, a validation error) counts as a success for the breaker.
+(a 4xx, a validation error) counts as a success for the breaker. A call cancelled from
+outside (the request's own deadline, a client gone, shutdown) has no outcome: it is
+released, so a half-open trial slot is never lost (five lost ones would keep the breaker
+half-open, refusing every call, for good).
 
 ``set_testing(True)`` removes the retry sleeps (like stamina's ``set_testing``).
 
@@ -171,6 +174,12 @@ class CircuitBreaker:
             ):
                 self._move(BreakerState.OPEN)
 
+    def release(self) -> None:
+        """A call let through ended without an outcome (cancelled): neither a success nor a
+        failure, and its half-open trial slot is free again."""
+        if self._state is BreakerState.HALF_OPEN and self._trials_started > 0:
+            self._trials_started -= 1
+
     def reset(self) -> None:
         """Closed, with an empty window: the dependency behind it was replaced (a promoted
         PostgreSQL replica), so the old node's failures say nothing about the new one."""
@@ -279,13 +288,16 @@ class Guard:
             self.breaker.record_failure("timeout")
             self.on_call(self.name, time.perf_counter() - started, "timeout")
             raise
-        except BaseException as exc:
-            if isinstance(exc, Exception) and is_failure(exc):
+        except Exception as exc:
+            if is_failure(exc):
                 self.breaker.record_failure(f"{type(exc).__name__}: {exc}"[:200])
                 self.on_call(self.name, time.perf_counter() - started, "error")
             else:
                 self.breaker.record_success()
                 self.on_call(self.name, time.perf_counter() - started, "ok")
+            raise
+        except BaseException:  # cancelled: no outcome
+            self.breaker.release()
             raise
         self.breaker.record_success()
         self.on_call(self.name, time.perf_counter() - started, "ok")
@@ -329,6 +341,9 @@ class Guard:
                 else:
                     self.breaker.record_success()
                     self.on_call(self.name, time.perf_counter() - started, "ok")
+                raise
+            except BaseException:  # cancelled from outside: no outcome
+                self.breaker.release()
                 raise
             self.breaker.record_success()
             self.on_call(self.name, time.perf_counter() - started, "ok")

@@ -148,3 +148,16 @@ def test_the_snapshot_reports_state_rate_and_time_in_state() -> None:
     assert snapshot["failure_rate"] == 0.5
     assert snapshot["time_in_state_s"] == 12.5
     assert snapshot["last_error"] == "boom"
+
+
+def test_a_released_trial_frees_its_slot_and_judges_nothing() -> None:
+    clock = FakeClock()
+    breaker = make_breaker(clock)
+    trip(breaker)
+    clock.advance(30)
+    for _ in range(5):
+        breaker.acquire()
+        breaker.release()  # five cancelled trials
+    for _ in range(5):  # still five trials to come, and they close it
+        call(breaker, ok=True)
+    assert breaker.state is BreakerState.CLOSED

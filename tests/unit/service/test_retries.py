@@ -146,3 +146,33 @@ def test_full_jitter_waits_stay_between_zero_and_the_cap() -> None:
         samples = [float(wait(state)) for _ in range(200)]
         assert all(0 <= s <= cap for s in samples)
         assert max(samples) > cap / 2  # jittered over the whole range, not a constant
+
+
+@pytest.mark.parametrize("how", ["call", "track"])
+async def test_calls_cancelled_from_outside_never_keep_the_breaker_half_open(how: str) -> None:
+    """The request's own deadline cancels a slow trial call: five such calls must not use
+    up the half-open trials (the breaker would refuse every call from then on)."""
+    clock = FakeClock()
+    guard = make_guard()
+    guard.breaker = CircuitBreaker("opensearch", window_size=10, open_duration_s=30, clock=clock)
+    for _ in range(10):
+        guard.breaker.acquire()
+        guard.breaker.record_failure("boom")
+    clock.now += 30  # half-open from here
+
+    async def hang() -> str:
+        await asyncio.sleep(10)
+        return "late"
+
+    async def through_guard() -> str:
+        if how == "call":
+            return await guard.call(hang, timeout_s=5.0)
+        async with guard.track(is_failure=lambda exc: True):
+            return await hang()
+
+    for _ in range(5):
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.01):  # the request deadline, outside the guard
+                await through_guard()
+    assert guard.breaker.state is BreakerState.HALF_OPEN
+    assert await guard.call(Flaky([]), timeout_s=1.0) == "ok"  # a trial is let through
