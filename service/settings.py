@@ -57,13 +57,16 @@ class PostgresSettings(SecretSettings):
 
     @model_validator(mode="after")
     def _password_and_tls_into_dsn(self) -> PostgresSettings:
-        self.dsn = dsn_with(
-            self.dsn,
-            password=self.password,
-            query={
-                "sslmode": self.sslmode,
-                "sslrootcert": str(self.sslrootcert) if self.sslrootcert else None,
-            },
+        """The password and TLS options apply to every node: a replica is promoted to be
+        the primary, so it must be reached exactly as securely."""
+        query = {
+            "sslmode": self.sslmode,
+            "sslrootcert": str(self.sslrootcert) if self.sslrootcert else None,
+        }
+        self.dsn = dsn_with(self.dsn, password=self.password, query=query)
+        replicas = [d.strip() for d in self.replica_dsns.split(",") if d.strip()]
+        self.replica_dsns = ",".join(
+            dsn_with(d, password=self.password, query=query) for d in replicas
         )
         return self
 

@@ -14,9 +14,10 @@ during the outage follows too). A promotion starts a new WAL timeline, so the
 primary is only ever left for a node on a *newer* timeline than the one it was on:
 when the old primary is back after a failover (two nodes take writes), or when the
 promoted node misses one role check, nothing moves back. A node we moved away from
-is *fenced*: never read from again, since it no longer gets the new primary's writes. A standby that fails a read is skipped for
-``DOWN_FOR_S`` and the next node is tried; a miss on a standby is confirmed on the
-primary, so a document just written is never a 404 because of replication lag.
+is *fenced*: never read from again, since it no longer gets the new primary's writes.
+A standby that fails a read is skipped for ``DOWN_FOR_S`` and the next node is tried;
+a miss on a standby is confirmed on the primary, so a document just written is never
+a 404 because of replication lag.
 """
 
 from __future__ import annotations

@@ -57,6 +57,22 @@ def test_database_and_broker_passwords_from_files_replace_the_url_passwords(
     assert AmqpSettings().url == "amqp://gameday:mq-secret@127.0.0.1:22672/"
 
 
+def test_replicas_get_the_same_password_and_tls_as_the_primary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SERVICE_POSTGRES_PASSWORD_FILE", str(_write(tmp_path, "pg", "s3cret")))
+    monkeypatch.setenv(
+        "SERVICE_POSTGRES_REPLICA_DSNS",
+        "postgresql://app:dev@10.0.0.2:5432/db, postgresql://app@10.0.0.3:5432/db",
+    )
+    monkeypatch.setenv("SERVICE_POSTGRES_SSLMODE", "require")
+    replicas = PostgresSettings().replica_dsns.split(",")
+    assert replicas == [
+        "postgresql://app:s3cret@10.0.0.2:5432/db?sslmode=require",
+        "postgresql://app:s3cret@10.0.0.3:5432/db?sslmode=require",
+    ]
+
+
 def test_a_whole_dsn_can_come_from_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dsn = "postgresql://u:secret@db.internal:5432/app"
     monkeypatch.setenv("SERVICE_POSTGRES_DSN_FILE", str(_write(tmp_path, "dsn", dsn)))
