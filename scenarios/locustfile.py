@@ -6,6 +6,7 @@ from __future__ import annotations
 import locust  # noqa: F401  (first: it monkey-patches the standard library)
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -19,6 +20,10 @@ from scenarios import capture, users  # noqa: E402
 from scenarios.shapes import CLOSED  # noqa: E402
 
 OPEN_DRAIN_S = 3.0
+# The engine stops Locust with SIGINT (its KeyboardInterrupt path writes the results).
+# A harness started as a background job (`cmd &` in a script, some CI runners) passes
+# SIGINT down ignored, and Python then never raises KeyboardInterrupt: take it back.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 CONFIG = LoadConfig.model_validate_json(os.environ.get("GAMEDAY_LOAD_CONFIG", "{}"))
 
 globals().update(users.configure(CONFIG))

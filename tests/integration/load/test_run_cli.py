@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,9 +37,22 @@ def test_bad_input_is_one_line_naming_the_fix_with_exit_2(
     assert not (tmp_path / "run").exists(), "nothing may start before the input is checked"
 
 
+def _sigint_ignored() -> None:
+    """How a background job (`cmd &` in a script, some CI runners) starts: SIGINT ignored,
+    and children inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    ("stop", "preexec"),
+    [(signal.SIGINT, interruptible), (signal.SIGTERM, _sigint_ignored)],
+    ids=["ctrl-c", "ci-cancel-with-sigint-ignored"],
+)
 def test_ctrl_c_stops_cleanly_flushes_the_data_and_leaves_no_locust_process(
-    own_service: RunningService, tmp_path: Path
+    own_service: RunningService, tmp_path: Path, stop: signal.Signals, preexec: Any
 ) -> None:
+    """Locust is stopped with SIGINT either way; it must take it even when it was
+    started with SIGINT ignored, or it is killed after 30 s and its results are lost."""
     out = tmp_path / "run"
     proc = subprocess.Popen(
         [
@@ -63,15 +77,17 @@ def test_ctrl_c_stops_cleanly_flushes_the_data_and_leaves_no_locust_process(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=interruptible,
+        preexec_fn=preexec,
     )
     deadline = time.monotonic() + 60
     while not (out / "live.json").exists() and time.monotonic() < deadline:
         time.sleep(0.5)
     time.sleep(4)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
+    stopping = time.monotonic()
     stdout, stderr = proc.communicate(timeout=90)
     assert proc.returncode == 130, stdout + stderr
+    assert time.monotonic() - stopping < 25  # Locust took the SIGINT: no 30 s kill timer
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "interrupted"
     rows = (out / "timeseries.csv").read_text().splitlines()
