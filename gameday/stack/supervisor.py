@@ -112,6 +112,11 @@ def up(settings: StackSettings, report: Report, only: list[str] | None = None) -
         _ensure_proxies(settings, components, report)
     if apps:
         asyncio.run(_start_all(settings, apps, report))
+    names = {c.name for c in components}
+    if {"opensearch", "service"} <= names and _tracked_alive(settings, "opensearch"):
+        from gameday.stack.warmup import warm_search  # service code: only when needed
+
+        warm_search(settings, report)
     return time.monotonic() - started_at
 
 

@@ -1,0 +1,64 @@
+"""Warming the search engine up after `stack up`.
+
+A just-started OpenSearch JVM answers its first concurrent searches in about a second
+(JIT compilation, cold caches): enough to open the service's search breaker (0.8 s
+per-attempt timeout, 50% of 10 calls) in the first seconds of the first run, and so to
+fail its steady state before any fault. Rounds of concurrent searches in the service's
+own query shape, straight to the engine (no breaker, no cache), until a whole round
+answers quickly (at least three rounds: under a second on a warm engine).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from gameday.settings import StackSettings
+from service.search.query import build_search
+from service.search.schemas import SearchParams
+
+CONCURRENCY = 16
+QUICK_ROUND_S = 0.2
+MIN_ROUNDS = 3  # one quick round on a cold JVM was not enough for the first test
+WORDS = ("alpha", "search", "engine", "cache", "index", "tenant", "report", "data")
+
+
+def warm_search(
+    settings: StackSettings,
+    report: Callable[[str], None],
+    *,
+    alias: str = "documents",  # the stack's service's (SERVICE_OPENSEARCH_ALIAS default)
+    budget_s: float = 90.0,
+) -> None:
+    started = time.monotonic()
+    clients = [httpx.Client(base_url=url, timeout=10) for url in settings.opensearch_urls]
+
+    def search(i: int) -> int:
+        params = SearchParams(q=f"{WORDS[i % len(WORDS)]} {i}", highlight=i % 2 == 0)
+        client = clients[i % len(clients)]
+        body = build_search(f"tenant-{i % 5}", params)
+        return client.post(f"/{alias}/_search", json=body).status_code
+
+    try:
+        with ThreadPoolExecutor(CONCURRENCY) as pool:
+            for round_ in range(1, 1000):
+                began = time.monotonic()
+                first = round_ * CONCURRENCY
+                codes = list(pool.map(search, range(first, first + CONCURRENCY)))
+                if 404 in codes:
+                    return  # no index yet (no service started): nothing to warm
+                if round_ >= MIN_ROUNDS and time.monotonic() - began < QUICK_ROUND_S:
+                    break
+                if time.monotonic() - started > budget_s:
+                    report(f"search     still slow after {budget_s:.0f}s of warm-up")
+                    return
+    except httpx.HTTPError as exc:
+        report(f"search     warm-up skipped: {exc}")
+        return
+    finally:
+        for client in clients:
+            client.close()
+    report(f"search     warm in {time.monotonic() - started:.1f}s ({round_} rounds)")
