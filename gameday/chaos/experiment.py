@@ -6,12 +6,17 @@
 An experiment names only providers of gameday.chaos (faults, processes,
 probes); an unknown module or function is an `InvalidExperiment` naming where
 it is and what would be valid, like Chaos Toolkit's own validation.
+
+Pauses and the gameday extension's times may name a configuration key
+(`"after": "${fault_s}"`), as Chaos Toolkit allows: `gameday run --var fault_s=8`
+overrides it for the plan here and for `chaos run` alike.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +28,7 @@ from gameday.errors import ConfigError
 PROVIDER_MODULES = ("gameday.chaos.faults", "gameday.chaos.processes", "gameday.chaos.probes")
 DEFAULT_WARMUP_S = 10.0
 DEFAULT_RECOVERY_S = 20.0
+REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
 class InvalidExperiment(ConfigError):
@@ -39,20 +45,40 @@ class Experiment:
     data: dict[str, Any]
     warmup_s: float
     recovery_s: float
+    configuration: dict[str, Any]  # the file's, with the --var overrides applied
 
     @property
     def planned_method_s(self) -> float:
         """Pauses in the method: how long the faults are planned to last."""
-        return sum(_pauses(a) for a in self.data.get("method", []))
+        return sum(_pauses(a, self.configuration) for a in self.data.get("method", []))
 
     @property
     def planned_total_s(self) -> float:
         return self.warmup_s + self.planned_method_s + self.recovery_s
 
 
-def _pauses(activity: dict[str, Any]) -> float:
+def _pauses(activity: dict[str, Any], configuration: dict[str, Any]) -> float:
     pauses = activity.get("pauses") or {}
-    return float(pauses.get("before", 0)) + float(pauses.get("after", 0))
+    return sum(_seconds(pauses.get(k, 0), configuration) for k in ("before", "after"))
+
+
+def _seconds(value: Any, configuration: dict[str, Any]) -> float:
+    """A number of seconds, or a `${key}` naming one in the configuration."""
+    match = REFERENCE.match(value) if isinstance(value, str) else None
+    return float(configuration[match.group(1)] if match else value)
+
+
+def _checked_seconds(path: Path, where: str, value: Any, configuration: dict[str, Any]) -> float:
+    try:
+        return _seconds(value, configuration)
+    except KeyError as exc:
+        raise InvalidExperiment(
+            path,
+            f"{where} names {value}, which is not in 'configuration'; "
+            f"add {exc.args[0]!r} there or pass --var {exc.args[0]}=SECONDS",
+        ) from exc
+    except (TypeError, ValueError) as exc:
+        raise InvalidExperiment(path, f"{where} is {value!r}; expected seconds") from exc
 
 
 def _functions(module_name: str) -> list[str]:
@@ -90,7 +116,34 @@ def _check_activity(path: Path, where: str, activity: Any) -> None:
         raise InvalidExperiment(path, f"{where}.provider.arguments must be an object")
 
 
-def load_experiment(path: Path) -> Experiment:
+def parse_overrides(pairs: list[str]) -> dict[str, float]:
+    """`--var NAME=SECONDS` pairs (numbers: times and thresholds)."""
+    overrides: dict[str, float] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"--var {pair!r}: expected NAME=NUMBER, e.g. --var fault_s=10")
+        try:
+            overrides[name.strip()] = float(value)
+        except ValueError:
+            raise ConfigError(
+                f"--var {pair!r}: {value!r} is not a number; e.g. --var {name.strip()}=10"
+            ) from None
+    return overrides
+
+
+def check_overrides(overrides: dict[str, float], experiments: list[Experiment]) -> None:
+    """A --var must name a configuration key of some experiment (a typo would be ignored)."""
+    known = sorted({k for e in experiments for k in e.data.get("configuration") or {}})
+    for name in overrides:
+        if name not in known:
+            raise ConfigError(
+                f"--var {name}: no experiment has this configuration key; "
+                f"expected one of {', '.join(known) or '(none)'}"
+            )
+
+
+def load_experiment(path: Path, overrides: dict[str, float] | None = None) -> Experiment:
     if not path.is_file():
         raise ConfigError(f"experiment file {path} does not exist: see experiments/ for examples")
     try:
@@ -112,14 +165,28 @@ def load_experiment(path: Path) -> Experiment:
     for section in ("method", "rollbacks"):
         for i, activity in enumerate(data.get(section, []) or []):
             _check_activity(path, f"{section}[{i}]", activity)
+    configuration = data.get("configuration") or {}
+    if not isinstance(configuration, dict):
+        raise InvalidExperiment(path, "'configuration' must be an object")
+    known = {k: v for k, v in (overrides or {}).items() if k in configuration}
+    configuration = {**configuration, **known}
+    for i, activity in enumerate(data["method"]):
+        for key, value in (activity.get("pauses") or {}).items():
+            _checked_seconds(path, f"method[{i}].pauses.{key}", value, configuration)
     extension: dict[str, Any] = next(
         (e for e in data.get("extensions", []) if e.get("name") == "gameday"), {}
     )
+    times = {
+        key: _checked_seconds(path, f"extension gameday.{key}", extension[key], configuration)
+        for key in ("warmup_s", "recovery_s")
+        if key in extension
+    }
     return Experiment(
         path=path,
         name=path.stem,
         title=str(data["title"]),
         data=data,
-        warmup_s=float(extension.get("warmup_s", DEFAULT_WARMUP_S)),
-        recovery_s=float(extension.get("recovery_s", DEFAULT_RECOVERY_S)),
+        warmup_s=times.get("warmup_s", DEFAULT_WARMUP_S),
+        recovery_s=times.get("recovery_s", DEFAULT_RECOVERY_S),
+        configuration=configuration,
     )

@@ -103,6 +103,13 @@ class ExperimentSidecar:
                 argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
 
+    def skipped_method(self) -> bool:
+        """Finished without running its method: the steady state was unmet before it."""
+        if not self.done:
+            return False
+        before = (_read_json(self.journal_path).get("steady_states") or {}).get("before") or {}
+        return before.get("steady_state_met") is False
+
     def interrupt(self) -> None:
         self.interrupted = True
         if self.proc is not None and self.proc.poll() is None:
@@ -261,6 +268,13 @@ class SuiteSidecar:
                 if previous is None or previous.done:
                     sidecar.tick(elapsed_s)
                 return
+
+    def stop_reason(self) -> str | None:
+        """Every experiment skipped its method: no fault, so nothing left to observe
+        (the recovery time planned after it would only delay the error verdict)."""
+        if self.sidecars and all(s.skipped_method() for s in self.sidecars):
+            return "the steady state was not met before the method: no fault was injected"
+        return None
 
     def interrupt(self) -> None:
         for sidecar in self.sidecars:

@@ -73,7 +73,7 @@ def suite_of(experiments: list[Experiment], *, title: str = "", cooldown_s: floa
     )
 
 
-def load_suite(path: Path) -> Suite:
+def load_suite(path: Path, overrides: dict[str, float] | None = None) -> Suite:
     if not path.is_file():
         raise ConfigError(f"suite file {path} does not exist: see experiments/suite.yaml")
     try:
@@ -90,7 +90,7 @@ def load_suite(path: Path) -> Suite:
     entries = data.get("experiments")
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"{path}: 'experiments' must list at least one experiment file")
-    experiments = [load_experiment(_locate(path, str(e))) for e in entries]
+    experiments = [load_experiment(_locate(path, str(e)), overrides) for e in entries]
     names = [e.name for e in experiments]
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: an experiment is listed twice; each runs once per suite")

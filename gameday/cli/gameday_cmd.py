@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
+from gameday.chaos.experiment import check_overrides, parse_overrides
 from gameday.chaos.suite import load_suite
-from gameday.cli.run import DEFAULT_SLO, execute
+from gameday.cli.run import DEFAULT_SLO, VAR_HELP, execute
 from gameday.load.engine import DEFAULT_TENANTS
 from gameday.slo.loader import load_slo
 
@@ -26,10 +27,13 @@ def gameday(
     slo: Annotated[Path, typer.Option(envvar="GAMEDAY_SLO")] = DEFAULT_SLO,
     rpo_grace: Annotated[str, typer.Option(envvar="GAMEDAY_RPO_GRACE")] = "30s",
     seed: Annotated[int, typer.Option(envvar="GAMEDAY_SEED")] = 42,
+    var: Annotated[list[str] | None, typer.Option("--var", help=VAR_HELP)] = None,
 ) -> None:
     """Run a game day: the suite's experiments one after another under one load."""
     slo_file = load_slo(slo)
-    suite = load_suite(suite_file)
+    overrides = parse_overrides(var or [])
+    suite = load_suite(suite_file, overrides)
+    check_overrides(overrides, suite.experiments)
     load = suite.load
     chosen_rate = rate if rate is not None else load.get("rate")
     chosen_users = users if users is not None else load.get("users")
@@ -52,6 +56,7 @@ def gameday(
         slo=slo,
         slo_file=slo_file,
         rpo_grace=rpo_grace,
+        overrides=overrides,
     )
 
 

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gameday.chaos.events import backfill_times
-from gameday.chaos.experiment import load_experiment
+from gameday.chaos.experiment import check_overrides, load_experiment, parse_overrides
 from gameday.chaos.reconcile import reconcile
 from gameday.chaos.sidecar import SuiteSidecar
 from gameday.chaos.suite import Suite, resilience_score, suite_of
@@ -26,6 +26,7 @@ from gameday.slo.loader import load_slo
 from gameday.slo.model import SloFile
 
 DEFAULT_SLO = PROJECT_ROOT / "slo.yaml"
+VAR_HELP = "NAME=NUMBER: set an experiment's configuration key, e.g. fault_s=10 (repeatable)"
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -72,12 +73,18 @@ def run(
             help="HTTPS, verified with the stack's CA (stack up --tls)",
         ),
     ] = False,
+    var: Annotated[list[str] | None, typer.Option("--var", help=VAR_HELP)] = None,
 ) -> None:
     """Run a load test (with a chaos experiment on the same clock); print the run directory."""
     if tls:
         use_tls(StackSettings(tls=True))
     slo_file = load_slo(slo)  # an invalid SLO file stops the run before any load (exit 2)
-    suite = suite_of([load_experiment(experiment)]) if experiment is not None else None
+    overrides = parse_overrides(var or [])
+    if overrides and experiment is None:
+        raise ConfigError("--var overrides an experiment's configuration: add --experiment FILE")
+    suite = suite_of([load_experiment(experiment, overrides)]) if experiment is not None else None
+    if suite is not None:
+        check_overrides(overrides, suite.experiments)
     execute(
         scenario=scenario,
         shape=shape,
@@ -95,6 +102,7 @@ def run(
         slo=slo,
         slo_file=slo_file,
         rpo_grace=rpo_grace,
+        overrides=overrides,
     )
 
 
@@ -117,6 +125,7 @@ def execute(
     slo_file: SloFile,
     rpo_grace: str,
     reuse_run_dir: bool = False,
+    overrides: dict[str, float] | None = None,
 ) -> None:
     """Load, faults on the same clock, reconciliation, report, exit code."""
     stack = StackSettings()
@@ -195,7 +204,7 @@ def execute(
                 suite,
                 run_dir,
                 stack,
-                slo_variables(slo_file),
+                {**slo_variables(slo_file), **(overrides or {})},
                 # breakers are read from the service itself, not through a cut api proxy
                 service_url=stack.service_url if via_proxy else url,
             )
@@ -211,6 +220,8 @@ def execute(
     if not generator.get("valid", True):
         console.print(f"[yellow]generator was the bottleneck:[/] {'; '.join(generator['reasons'])}")
     console.print(f"run {record['status']}: {run_dir}")
+    if record.get("stopped_early"):
+        console.print(f"[yellow]load stopped early:[/] {record['stopped_early']}")
     verdicts: list[str] = []
     if outcomes and record["status"] != "interrupted":
         console.print("reconciling the write ledger with PostgreSQL and OpenSearch ...")

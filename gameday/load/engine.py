@@ -40,6 +40,10 @@ class Sidecar(Protocol):
 
     def interrupt(self) -> None: ...
 
+    def stop_reason(self) -> str | None:
+        """Why the load should end before its planned end (None: it should not)."""
+        ...
+
 
 class RunFailed(GamedayError):
     def __init__(self, message: str, *, run_dir: Path) -> None:
@@ -240,6 +244,7 @@ def run_load(
     started = time.monotonic()
     deadline = started + config.duration_s + 60.0
     interrupted = False
+    stopped_early: str | None = None
     # A CI job being cancelled sends SIGTERM: stop as cleanly as on Ctrl-C.
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
@@ -251,6 +256,9 @@ def run_load(
             elapsed = time.monotonic() - started
             if sidecar is not None:
                 sidecar.tick(elapsed)
+                stopped_early = sidecar.stop_reason()
+                if stopped_early is not None:
+                    break
             on_tick(read_live(run_dir, config, elapsed))
             time.sleep(0.5)
     except KeyboardInterrupt:
@@ -266,6 +274,8 @@ def run_load(
         generator={k: v for k, v in generator.items() if k not in ("start_epoch", "stop_epoch")},
         status="interrupted" if interrupted else ("completed" if generator else "failed"),
     )
+    if stopped_early is not None:
+        record["stopped_early"] = stopped_early
     if not generator:
         record["error"] = "the Locust master wrote no results; see locust/*.log"
     write_atomic(run_dir / "run.json", json.dumps(record, indent=2) + "\n")
