@@ -279,7 +279,8 @@ class Guard:
 
     @contextlib.asynccontextmanager
     async def track(self, *, is_failure: Callable[[BaseException], bool]) -> AsyncIterator[None]:
-        """The breaker around a block that cannot be retried (a write transaction)."""
+        """The breaker around one call (an attempt of :meth:`call`, or a block that cannot
+        be retried, such as a write transaction)."""
         self.breaker.acquire()
         started = time.perf_counter()
         try:
@@ -326,28 +327,8 @@ class Guard:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise TimeoutError(f"{self.name}: deadline exceeded")
-            self.breaker.acquire()
-            started = time.perf_counter()
-            try:
-                result = await asyncio.wait_for(fn(), timeout=min(timeout_s, remaining))
-            except TimeoutError:
-                self.breaker.record_failure("timeout")
-                self.on_call(self.name, time.perf_counter() - started, "timeout")
-                raise
-            except Exception as exc:
-                if counts(exc):
-                    self.breaker.record_failure(f"{type(exc).__name__}: {exc}"[:200])
-                    self.on_call(self.name, time.perf_counter() - started, "error")
-                else:
-                    self.breaker.record_success()
-                    self.on_call(self.name, time.perf_counter() - started, "ok")
-                raise
-            except BaseException:  # cancelled from outside: no outcome
-                self.breaker.release()
-                raise
-            self.breaker.record_success()
-            self.on_call(self.name, time.perf_counter() - started, "ok")
-            return result
+            async with self.track(is_failure=counts):
+                return await asyncio.wait_for(fn(), timeout=min(timeout_s, remaining))
 
         def should_retry(state: tenacity.RetryCallState) -> bool:
             outcome = state.outcome
