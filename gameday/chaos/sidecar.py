@@ -58,6 +58,7 @@ class ExperimentSidecar:
         self.suffix = file_suffix  # "-<name>" in a suite: one journal per experiment
         self.proc: subprocess.Popen[bytes] | None = None
         self.interrupted = False
+        self._skipped: bool | None = None
 
     @property
     def journal_path(self) -> Path:
@@ -107,8 +108,10 @@ class ExperimentSidecar:
         """Finished without running its method: the steady state was unmet before it."""
         if not self.done:
             return False
-        before = (_read_json(self.journal_path).get("steady_states") or {}).get("before") or {}
-        return before.get("steady_state_met") is False
+        if self._skipped is None:  # read the journal once, when `chaos run` has ended
+            steady = _read_json(self.journal_path).get("steady_states") or {}
+            self._skipped = (steady.get("before") or {}).get("steady_state_met") is False
+        return self._skipped
 
     def interrupt(self) -> None:
         self.interrupted = True
