@@ -11,6 +11,7 @@ from typing import Any
 import gevent
 from gevent.pool import Pool
 from locust import FastHttpUser, between, constant_throughput, task
+from locust.contrib.fasthttp import FastHttpSession
 
 from gameday.corpus import Vocabulary
 from gameday.load.config import MIXES, NOISY_TENANT, LoadConfig
@@ -117,10 +118,16 @@ class OpenModelUser(GamedayUser):
     rate (this process's share), whatever the response times (like wrk2 and
     k6's constant-arrival-rate, so the count is exact, not Poisson-noisy). An
     arrival that finds every in-flight slot taken waits, and its latency still
-    counts from its intended start."""
+    counts from its intended start.
+
+    Each of its 16 simulated clients (actors) has its own connections, as real clients
+    do: one shared keep-alive pool sent nearly every request down one connection, so to
+    one uvicorn worker, and the other workers saw almost no traffic (their breakers, for
+    one, waited for half-open trials long after the busy worker's had closed)."""
 
     abstract = True
-    concurrency = 200  # connections in this user's pool
+    concurrency = 200  # connections in each client's pool (opened only when needed)
+    clients = 16
 
     @task
     def arrivals(self) -> None:
@@ -128,7 +135,8 @@ class OpenModelUser(GamedayUser):
         rate_at = OPEN[config.shape]
         mix = MIXES[config.scenario]
         kinds, weights = list(mix), list(mix.values())
-        actors = [_actor(config, f"open-{i}") for i in range(16)]
+        actors = [_actor(config, f"open-{i}") for i in range(self.clients)]
+        sessions = [self._session() for _ in actors]
         rng = random.Random(f"{config.seed}:arrivals:{_user_counter}")
         pool = Pool(config.max_in_flight)
         start = time.monotonic()
@@ -152,14 +160,33 @@ class OpenModelUser(GamedayUser):
             if late:
                 capture.recorder.note_generator(int(time.time()), late_starts=1)
             kind = rng.choices(kinds, weights=weights)[0]
-            pool.spawn(self._arrive, kind, rng.choice(actors), next_at)
+            client = rng.randrange(len(actors))  # the same draw as rng.choice(actors)
+            pool.spawn(self._arrive, kind, actors[client], sessions[client], next_at)
         pool.join(timeout=5)
         pool.kill()
         gevent.sleep(1e9)  # the run is over: wait here until Locust stops the user
 
-    def _arrive(self, kind: str, actor: actions.Actor, intended: float) -> None:
+    def _session(self) -> FastHttpSession:
+        """A client's own connection pool, made as FastHttpUser makes `self.client`."""
+        return FastHttpSession(
+            base_url=self.host,
+            request_event=self.environment.events.request,
+            network_timeout=self.network_timeout,
+            connection_timeout=self.connection_timeout,
+            max_redirects=self.max_redirects,
+            max_retries=self.max_retries,
+            insecure=self.insecure,
+            concurrency=self.concurrency,
+            user=self,
+            ssl_context_factory=self.ssl_context_factory,
+            headers=self.default_headers,
+        )
+
+    def _arrive(
+        self, kind: str, actor: actions.Actor, session: FastHttpSession, intended: float
+    ) -> None:
         try:
-            actions.ARRIVALS[kind](self.client, actor, intended)
+            actions.ARRIVALS[kind](session, actor, intended)
         except Exception as exc:  # one failed arrival must not stop the schedule
             capture.event("arrival_error", kind=kind, error=repr(exc)[:200])
 
