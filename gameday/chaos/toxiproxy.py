@@ -88,6 +88,16 @@ class ToxiproxyClient:
         body = [p.model_dump(include={"name", "listen", "upstream", "enabled"}) for p in proxies]
         self._call("POST", "/populate", json=body)
 
+    def delete(self, proxy: str) -> None:
+        """Remove a proxy (and its listener); one that is already gone is fine."""
+        response = self._http.delete(f"/proxies/{proxy}")
+        if response.status_code not in (204, 404):
+            raise ToxiproxyError(
+                f"toxiproxy API DELETE /proxies/{proxy} answered {response.status_code}: "
+                f"{response.text.strip()}",
+                proxy=proxy,
+            )
+
     def set_enabled(self, proxy: str, enabled: bool) -> None:
         self._call("POST", f"/proxies/{proxy}", proxy=proxy, json={"enabled": enabled})
 

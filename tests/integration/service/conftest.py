@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
-import httpx
 import pytest
 from auth_keys import write_keyset
 from service_helpers import (
@@ -23,12 +22,12 @@ from service_helpers import (
     ServiceUnderTest,
     eventually,
     free_port,
+    private_proxies,
     start_uvicorn,
     stop_processes,
     wait_ready,
 )
 
-from gameday.chaos.toxiproxy import Proxy, ToxiproxyClient
 from gameday.settings import PROJECT_ROOT, StackSettings
 from service.namespace import drop_namespace
 from service.settings import env_for_stack
@@ -75,65 +74,43 @@ def service_under_test(
     # Private proxies in front of every dependency: a test can cut the broker off from this
     # service alone, and other suites' faults on the stack's shared proxies (chaos
     # experiments running at the same time) do not reach this service or open its breakers.
-    amqp_proxy = f"{namespace}-amqp"
-    ports = {name: free_port() for name in ("amqp", "opensearch", "redis", "postgres")}
-    upstreams = {
-        "amqp": stack.rabbitmq_port,
-        "opensearch": stack.opensearch_port,
-        "redis": stack.redis_port,
-        "postgres": stack.postgres_port,
-    }
-    private_proxies = [f"{namespace}-{name}" for name in ports]
-    with ToxiproxyClient(stack.toxiproxy_url) as toxiproxy:
-        toxiproxy.populate(
-            [
-                Proxy(
-                    name=f"{namespace}-{name}",
-                    listen=f"127.0.0.1:{port}",
-                    upstream=f"127.0.0.1:{upstreams[name]}",
+    dependencies = ("amqp", "opensearch", "redis", "postgres")
+    with private_proxies(stack, namespace, dependencies) as proxies:
+        env.update(proxies.service_env())
+        env["SERVICE_AMQP_PUBLISH_TIMEOUT_S"] = "3"
+        # A key set with retired keys (tests/integration/service/auth_keys.py): rotation is
+        # tested.
+        env["SERVICE_AUTH_KEYS_FILE"] = str(write_keyset(tmp_path_factory.mktemp("keys")))
+        logs = tmp_path_factory.mktemp("service")
+        # Multiprocess metrics, as the stack runs them (the indexer writes there too).
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path_factory.mktemp("metrics"))
+        url = f"http://127.0.0.1:{port}"
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            procs.append(start_uvicorn(port, env, logs / "service.log"))
+            wait_ready(url, procs, logs)  # the service creates the topology and the index
+            with open(logs / "indexer.log", "wb") as indexer_log:
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "service.indexer"],
+                        env=env,
+                        cwd=PROJECT_ROOT,
+                        stdout=indexer_log,
+                        stderr=subprocess.STDOUT,
+                    )
                 )
-                for name, port in ports.items()
-            ]
-        )
-    env["SERVICE_AMQP_URL"] = (
-        f"amqp://{stack.amqp_user}:{stack.amqp_password}@127.0.0.1:{ports['amqp']}/"
-    )
-    env["SERVICE_OPENSEARCH_HOSTS"] = f"http://127.0.0.1:{ports['opensearch']}"
-    env["SERVICE_REDIS_URL"] = f"redis://127.0.0.1:{ports['redis']}/0"
-    env["SERVICE_POSTGRES_DSN"] = (
-        f"postgresql://{stack.db_user}:{stack.db_password}@127.0.0.1:{ports['postgres']}/"
-        f"{stack.db_name}"
-    )
-    env["SERVICE_AMQP_PUBLISH_TIMEOUT_S"] = "3"
-    # A key set with retired keys (tests/integration/service/auth_keys.py): rotation is tested.
-    env["SERVICE_AUTH_KEYS_FILE"] = str(write_keyset(tmp_path_factory.mktemp("keys")))
-    logs = tmp_path_factory.mktemp("service")
-    # Multiprocess metrics, as the stack runs them (the indexer writes there too).
-    env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path_factory.mktemp("metrics"))
-    url = f"http://127.0.0.1:{port}"
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        procs.append(start_uvicorn(port, env, logs / "service.log"))
-        wait_ready(url, procs, logs)  # the service creates the topology and the index
-        with open(logs / "indexer.log", "wb") as indexer_log:
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "service.indexer"],
-                    env=env,
-                    cwd=PROJECT_ROOT,
-                    stdout=indexer_log,
-                    stderr=subprocess.STDOUT,
-                )
+            _wait_consumer(stack, env["SERVICE_AMQP_QUEUE"])
+            yield ServiceUnderTest(
+                url=url,
+                env=env,
+                stack=stack,
+                namespace=namespace,
+                logs=logs,
+                amqp_proxy=proxies.name("amqp"),
             )
-        _wait_consumer(stack, env["SERVICE_AMQP_QUEUE"])
-        yield ServiceUnderTest(
-            url=url, env=env, stack=stack, namespace=namespace, logs=logs, amqp_proxy=amqp_proxy
-        )
-    finally:
-        stop_processes(*procs)
-        cleanup_failures = drop_namespace(stack, env)
-        for name in private_proxies:
-            httpx.delete(f"{stack.toxiproxy_url}/proxies/{name}", timeout=5.0)
+        finally:
+            stop_processes(*procs)
+            cleanup_failures = drop_namespace(stack, env)
     service_log_text = (logs / "service.log").read_text(errors="replace")
     # Any 500 is logged by our catch-all handler or by uvicorn; the broker outage test
     # makes aiormq log tracebacks of dropped connections, which are expected.

@@ -17,11 +17,10 @@ from typing import Any
 
 import aio_pika
 import asyncpg
-import httpx
 import pytest
-from service_helpers import free_port
+from service_helpers import private_proxies
 
-from gameday.chaos.toxiproxy import Proxy, ToxiproxyClient
+from gameday.chaos.toxiproxy import ToxiproxyClient
 from gameday.settings import PROJECT_ROOT, StackSettings
 from service.namespace import drop_namespace
 from service.settings import env_for_stack
@@ -101,52 +100,33 @@ def namespace(
     stack: StackSettings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Namespace]:
     name = f"n{uuid.uuid4().hex[:10]}"
-    pg_port, amqp_port = free_port(), free_port()
-    pg_proxy, amqp_proxy = f"{name}-postgres", f"{name}-amqp"
-    with ToxiproxyClient(stack.toxiproxy_url) as toxiproxy:
-        toxiproxy.populate(
-            [
-                Proxy(
-                    name=pg_proxy,
-                    listen=f"127.0.0.1:{pg_port}",
-                    upstream=f"127.0.0.1:{stack.postgres_port}",
-                ),
-                Proxy(
-                    name=amqp_proxy,
-                    listen=f"127.0.0.1:{amqp_port}",
-                    upstream=f"127.0.0.1:{stack.rabbitmq_port}",
-                ),
-            ]
-        )
-    env = {
-        **env_for_stack(stack),  # the stack's OpenSearch and Redis; never the defaults
-        "SERVICE_POSTGRES_SCHEMA": name,
-        "SERVICE_POSTGRES_DSN": (
-            f"postgresql://{stack.db_user}:{stack.db_password}@127.0.0.1:{pg_port}/{stack.db_name}"
-        ),
-        "SERVICE_POSTGRES_REPLICA_DSNS": "",
-        "SERVICE_AMQP_URL": (
-            f"amqp://{stack.amqp_user}:{stack.amqp_password}@127.0.0.1:{amqp_port}/"
-        ),
-        "SERVICE_REDIS_PREFIX": f"{name}:",
-        "SERVICE_AMQP_QUEUE": f"{name}.index",
-        "SERVICE_AMQP_EXCHANGE": name,
-        "SERVICE_OPENSEARCH_ALIAS": name,
-        "SERVICE_OPENSEARCH_REFRESH_INTERVAL": "200ms",
-        "SERVICE_OUTBOX_POLL_INTERVAL_S": "0.2",
-        "SERVICE_AMQP_PUBLISH_TIMEOUT_S": "2",
-        "SERVICE_RESILIENCE_BREAKER_OPEN_DURATION_S": "1",
-    }
-    logs = tmp_path_factory.mktemp(name)
-    try:
-        yield Namespace(
-            stack=stack, env=env, postgres_proxy=pg_proxy, amqp_proxy=amqp_proxy, logs=logs
-        )
-    finally:
-        failures = drop_namespace(stack, env)
-        for proxy in (pg_proxy, amqp_proxy):
-            httpx.delete(f"{stack.toxiproxy_url}/proxies/{proxy}", timeout=5.0)
-        assert not failures, f"could not drop namespace {name}: {failures}"
+    with private_proxies(stack, name, ("postgres", "amqp")) as proxies:
+        env = {
+            **env_for_stack(stack),  # the stack's OpenSearch and Redis; never the defaults
+            **proxies.service_env(),
+            "SERVICE_POSTGRES_SCHEMA": name,
+            "SERVICE_POSTGRES_REPLICA_DSNS": "",
+            "SERVICE_REDIS_PREFIX": f"{name}:",
+            "SERVICE_AMQP_QUEUE": f"{name}.index",
+            "SERVICE_AMQP_EXCHANGE": name,
+            "SERVICE_OPENSEARCH_ALIAS": name,
+            "SERVICE_OPENSEARCH_REFRESH_INTERVAL": "200ms",
+            "SERVICE_OUTBOX_POLL_INTERVAL_S": "0.2",
+            "SERVICE_AMQP_PUBLISH_TIMEOUT_S": "2",
+            "SERVICE_RESILIENCE_BREAKER_OPEN_DURATION_S": "1",
+        }
+        logs = tmp_path_factory.mktemp(name)
+        try:
+            yield Namespace(
+                stack=stack,
+                env=env,
+                postgres_proxy=proxies.name("postgres"),
+                amqp_proxy=proxies.name("amqp"),
+                logs=logs,
+            )
+        finally:
+            failures = drop_namespace(stack, env)
+    assert not failures, f"could not drop namespace {name}: {failures}"
 
 
 def start_indexer(

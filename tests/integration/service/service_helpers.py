@@ -8,7 +8,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,7 +17,7 @@ from typing import Any, TypeVar
 import httpx
 from opensearchpy import OpenSearch
 
-from gameday.chaos.toxiproxy import ToxiproxyClient
+from gameday.chaos.toxiproxy import Proxy, ToxiproxyClient
 from gameday.settings import PROJECT_ROOT, StackSettings
 from service.settings import AuthSettings
 from service.tenants.auth import issue_token
@@ -151,3 +152,66 @@ def wait_ready(url: str, procs: list[subprocess.Popen[bytes]], logs: Path) -> No
             last = repr(exc)
         time.sleep(0.25)
     raise RuntimeError(f"service not ready within {START_TIMEOUT_S}s: {last}; see {logs}")
+
+
+@dataclass(frozen=True)
+class PrivateProxies:
+    """A test's own proxies on the stack's Toxiproxy, in front of the stack's servers:
+    a fault on one reaches only the service started with :meth:`service_env`."""
+
+    stack: StackSettings
+    prefix: str
+    ports: dict[str, int]  # dependency (postgres, redis, amqp, opensearch) -> listen port
+
+    def name(self, dependency: str) -> str:
+        return f"{self.prefix}-{dependency}"
+
+    def service_env(self) -> dict[str, str]:
+        """The SERVICE_* addresses of the proxied dependencies."""
+        s, env = self.stack, {}
+        for dependency, port in self.ports.items():
+            key, url = {
+                "postgres": (
+                    "SERVICE_POSTGRES_DSN",
+                    f"postgresql://{s.db_user}:{s.db_password}@127.0.0.1:{port}/{s.db_name}",
+                ),
+                "redis": ("SERVICE_REDIS_URL", f"redis://127.0.0.1:{port}/0"),
+                "amqp": (
+                    "SERVICE_AMQP_URL",
+                    f"amqp://{s.amqp_user}:{s.amqp_password}@127.0.0.1:{port}/",
+                ),
+                "opensearch": ("SERVICE_OPENSEARCH_HOSTS", f"http://127.0.0.1:{port}"),
+            }[dependency]
+            env[key] = url
+        return env
+
+
+@contextmanager
+def private_proxies(
+    stack: StackSettings, prefix: str, dependencies: tuple[str, ...]
+) -> Iterator[PrivateProxies]:
+    """Creates `<prefix>-<dependency>` proxies on free ports; deletes them afterwards."""
+    upstreams = {
+        "postgres": stack.postgres_port,
+        "redis": stack.redis_port,
+        "amqp": stack.rabbitmq_port,
+        "opensearch": stack.opensearch_port,
+    }
+    proxies = PrivateProxies(stack, prefix, {d: free_port() for d in dependencies})
+    with ToxiproxyClient(stack.toxiproxy_url) as client:
+        client.populate(
+            [
+                Proxy(
+                    name=proxies.name(d),
+                    listen=f"127.0.0.1:{port}",
+                    upstream=f"127.0.0.1:{upstreams[d]}",
+                )
+                for d, port in proxies.ports.items()
+            ]
+        )
+    try:
+        yield proxies
+    finally:
+        with ToxiproxyClient(stack.toxiproxy_url) as client:
+            for dependency in dependencies:
+                client.delete(proxies.name(dependency))

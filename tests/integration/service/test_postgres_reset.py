@@ -18,11 +18,13 @@ from service_helpers import (
     eventually,
     free_port,
     make_document,
+    private_proxies,
     start_uvicorn,
+    stop_processes,
     wait_ready,
 )
 
-from gameday.chaos.toxiproxy import Proxy, Toxic, ToxiproxyClient
+from gameday.chaos.toxiproxy import Toxic, ToxiproxyClient
 
 WRITES = 100
 ROUND = 10
@@ -32,37 +34,22 @@ CLIENT_TIMEOUT_S = 10.0
 @pytest.fixture(scope="module")
 def reset_service(service_under_test: ServiceUnderTest) -> Iterator[tuple[ServiceUnderTest, str]]:
     sut = service_under_test
-    stack = sut.stack
-    proxy = f"reset-postgres-{uuid.uuid4().hex[:6]}"
-    pg_port, port = free_port(), free_port()
-    with ToxiproxyClient(stack.toxiproxy_url) as toxiproxy:
-        toxiproxy.populate(
-            [
-                Proxy(
-                    name=proxy,
-                    listen=f"127.0.0.1:{pg_port}",
-                    upstream=f"127.0.0.1:{stack.postgres_port}",
-                )
-            ]
-        )
-    env = {
-        **sut.env,
-        "SERVICE_POSTGRES_DSN": (
-            f"postgresql://{stack.db_user}:{stack.db_password}@127.0.0.1:{pg_port}/{stack.db_name}"
-        ),
-        "SERVICE_POSTGRES_REPLICA_DSNS": "",
-        "SERVICE_RESILIENCE_BREAKER_OPEN_DURATION_S": "1",
-    }
-    url = f"http://127.0.0.1:{port}"
-    log_path = sut.logs / "reset-service.log"
-    proc = start_uvicorn(port, env, log_path)
-    try:
-        wait_ready(url, [proc], sut.logs)
-        yield replace(sut, url=url, env=env), proxy
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        httpx.delete(f"{stack.toxiproxy_url}/proxies/{proxy}", timeout=5.0)
+    port = free_port()
+    with private_proxies(sut.stack, f"reset-{uuid.uuid4().hex[:6]}", ("postgres",)) as proxies:
+        env = {
+            **sut.env,
+            **proxies.service_env(),
+            "SERVICE_POSTGRES_REPLICA_DSNS": "",
+            "SERVICE_RESILIENCE_BREAKER_OPEN_DURATION_S": "1",
+        }
+        url = f"http://127.0.0.1:{port}"
+        log_path = sut.logs / "reset-service.log"
+        proc = start_uvicorn(port, env, log_path)
+        try:
+            wait_ready(url, [proc], sut.logs)
+            yield replace(sut, url=url, env=env), proxies.name("postgres")
+        finally:
+            stop_processes(proc)
     assert "unexpected error on" not in log_path.read_text(errors="replace")
 
 

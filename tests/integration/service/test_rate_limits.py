@@ -22,12 +22,13 @@ from service_helpers import (
     eventually,
     free_port,
     make_document,
+    private_proxies,
     start_uvicorn,
     stop_processes,
     wait_ready,
 )
 
-from gameday.chaos.toxiproxy import Proxy, ToxiproxyClient
+from gameday.chaos.toxiproxy import ToxiproxyClient
 from gameday.settings import StackSettings
 from service.namespace import drop_namespace
 from service.settings import env_for_stack
@@ -64,45 +65,35 @@ def limited(
     # Its own namespace and no indexer: nothing here needs a document indexed.
     suffix = uuid.uuid4().hex[:6]
     namespace = f"rl{suffix}"
-    redis_proxy, redis_port, port = f"rl-redis-{suffix}", free_port(), free_port()
-    with ToxiproxyClient(stack.toxiproxy_url) as toxiproxy:
-        toxiproxy.populate(
-            [
-                Proxy(
-                    name=redis_proxy,
-                    listen=f"127.0.0.1:{redis_port}",
-                    upstream=f"127.0.0.1:{stack.redis_port}",
-                )
-            ]
+    port = free_port()
+    with private_proxies(stack, f"rl-{suffix}", ("redis",)) as proxies:
+        logs = tmp_path_factory.mktemp("limited")
+        env = {
+            **os.environ,
+            **env_for_stack(stack),
+            "SERVICE_POSTGRES_SCHEMA": namespace,
+            "SERVICE_REDIS_PREFIX": f"{namespace}:",
+            "SERVICE_AMQP_QUEUE": f"{namespace}.index",
+            "SERVICE_AMQP_EXCHANGE": namespace,
+            "SERVICE_OPENSEARCH_ALIAS": namespace,
+            **proxies.service_env(),
+            "SERVICE_RATELIMIT_USER_RATE_RPS": str(USER_RATE_RPS),
+            "SERVICE_RATELIMIT_USER_BURST": str(USER_BURST),
+            "SERVICE_RESILIENCE_BREAKER_OPEN_DURATION_S": "2",
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("metrics")),
+        }
+        url = f"http://127.0.0.1:{port}"
+        sut = ServiceUnderTest(
+            url=url, env=env, stack=stack, namespace=namespace, logs=logs, amqp_proxy=""
         )
-    logs = tmp_path_factory.mktemp("limited")
-    env = {
-        **os.environ,
-        **env_for_stack(stack),
-        "SERVICE_POSTGRES_SCHEMA": namespace,
-        "SERVICE_REDIS_PREFIX": f"{namespace}:",
-        "SERVICE_AMQP_QUEUE": f"{namespace}.index",
-        "SERVICE_AMQP_EXCHANGE": namespace,
-        "SERVICE_OPENSEARCH_ALIAS": namespace,
-        "SERVICE_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "SERVICE_RATELIMIT_USER_RATE_RPS": str(USER_RATE_RPS),
-        "SERVICE_RATELIMIT_USER_BURST": str(USER_BURST),
-        "SERVICE_RESILIENCE_BREAKER_OPEN_DURATION_S": "2",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("metrics")),
-    }
-    url = f"http://127.0.0.1:{port}"
-    sut = ServiceUnderTest(
-        url=url, env=env, stack=stack, namespace=namespace, logs=logs, amqp_proxy=""
-    )
-    proc: subprocess.Popen[bytes] | None = None
-    try:
-        proc = start_uvicorn(port, env, logs / "service.log")
-        wait_ready(url, [proc], logs)
-        yield LimitedService(sut=sut, redis_proxy=redis_proxy)
-    finally:
-        stop_processes(proc)
-        httpx.delete(f"{stack.toxiproxy_url}/proxies/{redis_proxy}", timeout=5.0)
-        drop_namespace(stack, env)
+        proc: subprocess.Popen[bytes] | None = None
+        try:
+            proc = start_uvicorn(port, env, logs / "service.log")
+            wait_ready(url, [proc], logs)
+            yield LimitedService(sut=sut, redis_proxy=proxies.name("redis"))
+        finally:
+            stop_processes(proc)
+            drop_namespace(stack, env)
 
 
 def _tenant() -> str:

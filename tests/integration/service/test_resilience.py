@@ -26,12 +26,13 @@ from service_helpers import (
     eventually,
     free_port,
     make_document,
+    private_proxies,
     start_uvicorn,
     stop_processes,
     wait_ready,
 )
 
-from gameday.chaos.toxiproxy import Proxy, Toxic, ToxiproxyClient
+from gameday.chaos.toxiproxy import Toxic, ToxiproxyClient
 
 OPEN_DURATION_S = 3.0
 SEARCH_TIMEOUT_S = 0.8
@@ -72,61 +73,34 @@ class FaultyService:
 @pytest.fixture(scope="module")
 def faulty(service_under_test: ServiceUnderTest) -> Iterator[FaultyService]:
     sut = service_under_test
-    stack = sut.stack
     suffix = uuid.uuid4().hex[:6]
-    os_proxy, redis_proxy = f"r4-opensearch-{suffix}", f"r4-redis-{suffix}"
-    pg_proxy = f"r4-postgres-{suffix}"
-    os_port, redis_port, pg_port, port = free_port(), free_port(), free_port(), free_port()
-    with ToxiproxyClient(stack.toxiproxy_url) as toxiproxy:
-        toxiproxy.populate(
-            [
-                Proxy(
-                    name=os_proxy,
-                    listen=f"127.0.0.1:{os_port}",
-                    upstream=f"127.0.0.1:{stack.opensearch_port}",
-                ),
-                Proxy(
-                    name=redis_proxy,
-                    listen=f"127.0.0.1:{redis_port}",
-                    upstream=f"127.0.0.1:{stack.redis_port}",
-                ),
-                Proxy(
-                    name=pg_proxy,
-                    listen=f"127.0.0.1:{pg_port}",
-                    upstream=f"127.0.0.1:{stack.postgres_port}",
-                ),
-            ]
-        )
+    port = free_port()
     metrics_dir = sut.logs / f"metrics-{suffix}"
     metrics_dir.mkdir()
-    env = {
-        **sut.env,
-        "SERVICE_OPENSEARCH_HOSTS": f"http://127.0.0.1:{os_port}",
-        "SERVICE_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "SERVICE_POSTGRES_DSN": (
-            f"postgresql://{stack.db_user}:{stack.db_password}@127.0.0.1:{pg_port}/{stack.db_name}"
-        ),
-        "SERVICE_RESILIENCE_BREAKER_OPEN_DURATION_S": str(OPEN_DURATION_S),
-        "SERVICE_OPENSEARCH_SEARCH_TIMEOUT_S": str(SEARCH_TIMEOUT_S),
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-    }
-    url = f"http://127.0.0.1:{port}"
     log_path = sut.logs / f"faulty-service-{suffix}.log"
-    proc: subprocess.Popen[bytes] | None = None
-    try:
-        proc = start_uvicorn(port, env, log_path)
-        wait_ready(url, [proc], sut.logs)
-        yield FaultyService(
-            sut=replace(sut, url=url, env=env),
-            opensearch_proxy=os_proxy,
-            redis_proxy=redis_proxy,
-            postgres_proxy=pg_proxy,
-            log_path=log_path,
-        )
-    finally:
-        stop_processes(proc)
-        for name in (os_proxy, redis_proxy, pg_proxy):
-            httpx.delete(f"{stack.toxiproxy_url}/proxies/{name}", timeout=5.0)
+    dependencies = ("opensearch", "redis", "postgres")
+    with private_proxies(sut.stack, f"r4-{suffix}", dependencies) as proxies:
+        env = {
+            **sut.env,
+            **proxies.service_env(),
+            "SERVICE_RESILIENCE_BREAKER_OPEN_DURATION_S": str(OPEN_DURATION_S),
+            "SERVICE_OPENSEARCH_SEARCH_TIMEOUT_S": str(SEARCH_TIMEOUT_S),
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        }
+        url = f"http://127.0.0.1:{port}"
+        proc: subprocess.Popen[bytes] | None = None
+        try:
+            proc = start_uvicorn(port, env, log_path)
+            wait_ready(url, [proc], sut.logs)
+            yield FaultyService(
+                sut=replace(sut, url=url, env=env),
+                opensearch_proxy=proxies.name("opensearch"),
+                redis_proxy=proxies.name("redis"),
+                postgres_proxy=proxies.name("postgres"),
+                log_path=log_path,
+            )
+        finally:
+            stop_processes(proc)
     text = log_path.read_text(errors="replace")
     for sign in ("unexpected error on", "Exception in ASGI application"):
         assert sign not in text, f"the faulty service answered a 500; see {log_path}"
