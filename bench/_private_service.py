@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from gameday.settings import PROJECT_ROOT, StackSettings
+from service import namespace
 from service.settings import env_for_stack
 
 
@@ -34,15 +35,11 @@ def free_port() -> int:
 
 
 def namespace_env(stack: StackSettings) -> dict[str, str]:
-    namespace = f"bench{uuid.uuid4().hex[:8]}"
+    name = f"bench{uuid.uuid4().hex[:8]}"
     return {
         **os.environ,
         **env_for_stack(stack),
-        "SERVICE_POSTGRES_SCHEMA": namespace,
-        "SERVICE_REDIS_PREFIX": f"{namespace}:",
-        "SERVICE_AMQP_QUEUE": f"{namespace}.index",
-        "SERVICE_AMQP_EXCHANGE": namespace,
-        "SERVICE_OPENSEARCH_ALIAS": namespace,
+        **namespace.namespace_env(name),
     }
 
 

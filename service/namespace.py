@@ -1,9 +1,10 @@
-"""Dropping a private namespace of the service's stores.
+"""A private namespace of the service's stores, and dropping it.
 
 A service instance can run in its own namespace (SERVICE_POSTGRES_SCHEMA,
 SERVICE_AMQP_QUEUE/EXCHANGE, SERVICE_OPENSEARCH_ALIAS, SERVICE_REDIS_PREFIX),
 as the service tests and the benchmarks do beside the shared stack.
 
+    env = {**env_for_stack(stack), **namespace_env("t1a2b3c")}
     failures = drop_namespace(stack, env)  # [] when everything was dropped
 """
 
@@ -20,6 +21,17 @@ from opensearchpy import OpenSearch
 
 if TYPE_CHECKING:
     from gameday.settings import StackSettings
+
+
+def namespace_env(name: str) -> dict[str, str]:
+    """The settings that put a service (and its indexer) in namespace `name`."""
+    return {
+        "SERVICE_POSTGRES_SCHEMA": name,
+        "SERVICE_REDIS_PREFIX": f"{name}:",
+        "SERVICE_AMQP_QUEUE": f"{name}.index",
+        "SERVICE_AMQP_EXCHANGE": name,
+        "SERVICE_OPENSEARCH_ALIAS": name,
+    }
 
 
 def drop_namespace(stack: StackSettings, env: dict[str, str]) -> list[str]:

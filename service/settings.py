@@ -64,11 +64,14 @@ class PostgresSettings(SecretSettings):
             "sslrootcert": str(self.sslrootcert) if self.sslrootcert else None,
         }
         self.dsn = dsn_with(self.dsn, password=self.password, query=query)
-        replicas = [d.strip() for d in self.replica_dsns.split(",") if d.strip()]
         self.replica_dsns = ",".join(
-            dsn_with(d, password=self.password, query=query) for d in replicas
+            dsn_with(d, password=self.password, query=query) for d in self.replica_dsn_list
         )
         return self
+
+    @property
+    def replica_dsn_list(self) -> list[str]:
+        return [d.strip() for d in self.replica_dsns.split(",") if d.strip()]
 
 
 class RedisSettings(BaseSettings):

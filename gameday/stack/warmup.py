@@ -19,6 +19,7 @@ import httpx
 from gameday.settings import StackSettings
 from service.search.query import build_search
 from service.search.schemas import SearchParams
+from service.settings import OpenSearchSettings
 
 CONCURRENCY = 16
 QUICK_ROUND_S = 0.2
@@ -30,7 +31,7 @@ def warm_search(
     settings: StackSettings,
     report: Callable[[str], None],
     *,
-    alias: str = "documents",  # the stack's service's (SERVICE_OPENSEARCH_ALIAS default)
+    alias: str = OpenSearchSettings.model_fields["alias"].default,  # the stack's service's
     budget_s: float = 90.0,
 ) -> None:
     started = time.monotonic()

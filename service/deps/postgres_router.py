@@ -89,7 +89,7 @@ class PostgresRouter:
     @classmethod
     async def open(cls, settings: PostgresSettings) -> PostgresRouter:
         """Pools for every node; migrations on whichever is writable (the DSN's, normally)."""
-        dsns = [settings.dsn, *[d.strip() for d in settings.replica_dsns.split(",") if d.strip()]]
+        dsns = [settings.dsn, *settings.replica_dsn_list]
         found = await asyncio.gather(*(_role_of(d) for d in dsns))
         roles = [role for role, _ in found]
         # The configured primary unless it is down, a standby, or behind a promoted one.

@@ -29,7 +29,7 @@ from service_helpers import (
 )
 
 from gameday.settings import PROJECT_ROOT, StackSettings
-from service.namespace import drop_namespace
+from service.namespace import drop_namespace, namespace_env
 from service.settings import env_for_stack
 
 
@@ -60,11 +60,7 @@ def service_under_test(
     env = {
         **os.environ,
         **env_for_stack(stack),
-        "SERVICE_POSTGRES_SCHEMA": namespace,
-        "SERVICE_REDIS_PREFIX": f"{namespace}:",
-        "SERVICE_AMQP_QUEUE": f"{namespace}.index",
-        "SERVICE_AMQP_EXCHANGE": namespace,
-        "SERVICE_OPENSEARCH_ALIAS": namespace,
+        **namespace_env(namespace),
         "SERVICE_OPENSEARCH_REFRESH_INTERVAL": "200ms",
         "SERVICE_INDEXER_MAX_ATTEMPTS": "3",
         "SERVICE_INDEXER_BACKOFF_INITIAL_S": "0.05",

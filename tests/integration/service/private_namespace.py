@@ -22,7 +22,7 @@ from service_helpers import private_proxies
 
 from gameday.chaos.toxiproxy import ToxiproxyClient
 from gameday.settings import PROJECT_ROOT, StackSettings
-from service.namespace import drop_namespace
+from service.namespace import drop_namespace, namespace_env
 from service.settings import env_for_stack
 
 
@@ -104,12 +104,8 @@ def namespace(
         env = {
             **env_for_stack(stack),  # the stack's OpenSearch and Redis; never the defaults
             **proxies.service_env(),
-            "SERVICE_POSTGRES_SCHEMA": name,
+            **namespace_env(name),
             "SERVICE_POSTGRES_REPLICA_DSNS": "",
-            "SERVICE_REDIS_PREFIX": f"{name}:",
-            "SERVICE_AMQP_QUEUE": f"{name}.index",
-            "SERVICE_AMQP_EXCHANGE": name,
-            "SERVICE_OPENSEARCH_ALIAS": name,
             "SERVICE_OPENSEARCH_REFRESH_INTERVAL": "200ms",
             "SERVICE_OUTBOX_POLL_INTERVAL_S": "0.2",
             "SERVICE_AMQP_PUBLISH_TIMEOUT_S": "2",

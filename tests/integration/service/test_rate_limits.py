@@ -30,7 +30,7 @@ from service_helpers import (
 
 from gameday.chaos.toxiproxy import ToxiproxyClient
 from gameday.settings import StackSettings
-from service.namespace import drop_namespace
+from service.namespace import drop_namespace, namespace_env
 from service.settings import env_for_stack
 
 USER_RATE_RPS, USER_BURST = 5, 10
@@ -71,11 +71,7 @@ def limited(
         env = {
             **os.environ,
             **env_for_stack(stack),
-            "SERVICE_POSTGRES_SCHEMA": namespace,
-            "SERVICE_REDIS_PREFIX": f"{namespace}:",
-            "SERVICE_AMQP_QUEUE": f"{namespace}.index",
-            "SERVICE_AMQP_EXCHANGE": namespace,
-            "SERVICE_OPENSEARCH_ALIAS": namespace,
+            **namespace_env(namespace),
             **proxies.service_env(),
             "SERVICE_RATELIMIT_USER_RATE_RPS": str(USER_RATE_RPS),
             "SERVICE_RATELIMIT_USER_BURST": str(USER_BURST),

@@ -29,7 +29,7 @@ from gameday.chaos.toxiproxy import ToxiproxyClient
 from gameday.settings import PROJECT_ROOT, StackSettings
 from gameday.stack import process, supervisor
 from service.deps.postgres_router import WATCH_INTERVAL_S
-from service.namespace import drop_namespace
+from service.namespace import drop_namespace, namespace_env
 from service.settings import env_for_stack
 from tests.integration.service.service_helpers import (
     eventually,
@@ -154,11 +154,7 @@ def failover_service(
         **env_for_stack(stack),
         "SERVICE_POSTGRES_DSN": private.postgres_dsn,
         "SERVICE_POSTGRES_REPLICA_DSNS": private.postgres_replica_dsn or "",
-        "SERVICE_POSTGRES_SCHEMA": namespace,
-        "SERVICE_REDIS_PREFIX": f"{namespace}:",
-        "SERVICE_AMQP_QUEUE": f"{namespace}.index",
-        "SERVICE_AMQP_EXCHANGE": namespace,
-        "SERVICE_OPENSEARCH_ALIAS": namespace,
+        **namespace_env(namespace),
         "SERVICE_OUTBOX_POLL_INTERVAL_S": "0.2",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
     }
