@@ -101,7 +101,16 @@ def on_request(
         failure_kind=_failure_kind(response, exception) if exception is not None else None,
         request_id=str(context.get("request_id", "")),
         exemplar=exemplar,
+        degraded=_degraded(response, exception),
     )
+
+
+def _degraded(response: Any, exception: BaseException | None) -> bool:
+    """A success served by a fallback says so in `X-Degraded` (stale cache, ...)."""
+    if exception is not None:
+        return False
+    headers = getattr(response, "headers", None)
+    return bool(headers and headers.get("X-Degraded"))
 
 
 def install(environment: Environment, config: LoadConfig) -> None:

@@ -29,6 +29,7 @@ class Bucket:
     requests: int = 0
     failures: int = 0
     kinds: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FAILURE_KINDS, 0))
+    degraded: int = 0  # successful answers that said `X-Degraded` (a fallback served them)
     exemplars: list[tuple[float, str, dict[str, Any]]] = field(default_factory=list)
 
     def wants_exemplar(self, latency_ms: float) -> bool:
@@ -52,6 +53,7 @@ class Bucket:
             "n": self.requests,
             "f": self.failures,
             "k": self.kinds,
+            "d": self.degraded,
             "x": [list(e) for e in self.exemplars],
         }
 
@@ -59,6 +61,7 @@ class Bucket:
         self.histogram.add(histograms.decode(wire["h"]))
         self.requests += int(wire["n"])
         self.failures += int(wire["f"])
+        self.degraded += int(wire.get("d", 0))
         for kind, count in wire["k"].items():
             self.kinds[kind] = self.kinds.get(kind, 0) + int(count)
         for latency_ms, request_id, fields in wire["x"]:
@@ -110,6 +113,7 @@ class Recorder:
         failure_kind: str | None,
         request_id: str,
         exemplar: Callable[[], dict[str, Any]],
+        degraded: bool = False,
     ) -> None:
         """`exemplar` builds the request's details only if it is among the
         slowest of its second: most requests never pay for it."""
@@ -125,6 +129,8 @@ class Recorder:
         if failure_kind is not None:
             bucket.failures += 1
             bucket.kinds[failure_kind] += 1
+        elif degraded:
+            bucket.degraded += 1
         if bucket.wants_exemplar(latency_ms):
             bucket.add_exemplar(latency_ms, request_id, exemplar())
 

@@ -22,6 +22,7 @@ TIMESERIES_COLUMNS = [
     "requests",
     "failures",
     *FAILURE_KINDS,
+    "degraded",
     "p50_ms",
     "p90_ms",
     "p95_ms",
@@ -55,6 +56,7 @@ def _merged_second(eps: dict[str, Bucket]) -> Bucket:
         total.failures += bucket.failures
         for kind, count in bucket.kinds.items():
             total.kinds[kind] += count
+        total.degraded += bucket.degraded
     return total
 
 
@@ -65,6 +67,7 @@ def _row(second: int, endpoint: str, bucket: Bucket) -> dict[str, Any]:
         "requests": bucket.requests,
         "failures": bucket.failures,
         **bucket.kinds,
+        "degraded": bucket.degraded,
     }
     if bucket.requests:
         for p in (50, 90, 95, 99):

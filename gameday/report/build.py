@@ -105,7 +105,12 @@ def build_summary(run: RunData, slo: SloFile, *, slo_source: str) -> Summary:
                 during, phase.overall, scope=f"experiment:{window.name}", phase=phase.name
             )
         experiments.append(
-            summary.model_copy(update={"burn_rate": budget.burn_rates.get(phase.name)})
+            summary.model_copy(
+                update={
+                    "burn_rate": budget.burn_rates.get(phase.name),
+                    "degraded_answers": phase.overall.degraded,
+                }
+            )
         )
         results += checks
         if checks and run.reconciliation is None and _needs_reconciliation(slo, window):

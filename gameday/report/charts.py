@@ -124,7 +124,15 @@ def traffic(
         lw=0.8,
         label="4xx %",
     )
-    axes[1].set_ylabel("error %")
+    if per_second["degraded"].any():  # fallback answers (X-Degraded): served, but stale
+        axes[1].plot(
+            x,
+            (100 * per_second["degraded"] / requests).fillna(0),
+            color="#bcbd22",
+            lw=0.8,
+            label="degraded answers %",
+        )
+    axes[1].set_ylabel("error / degraded %")
     axes[1].legend(loc="upper left", fontsize=8)
     users = pd.to_numeric(per_second.get("users", pd.Series(dtype=float)), errors="coerce")
     axes[2].plot(

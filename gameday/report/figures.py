@@ -67,6 +67,7 @@ def measure(run: RunData, endpoint: str, start_s: float, end_s: float) -> Figure
         errors=errors,
         failures=failures,
         by_kind=by_kind,
+        degraded=int(selected["degraded"].sum()) if not selected.empty else 0,
         duration_s=duration_s,
         rps=round(count / duration_s, 6),
         error_rate_pct=round(100.0 * errors / count, 6) if count else 0.0,

@@ -265,7 +265,8 @@ def _load_timeseries(path: Path, problems: list[str]) -> pd.DataFrame:
     if missing:
         problems.append(f"timeseries.csv lacks columns {', '.join(sorted(missing))}")
         return pd.DataFrame()
-    for kind in ("fail_5xx", "fail_4xx", "fail_connection", "fail_timeout"):
+    # `degraded` is newer than the failure kinds: older run directories lack it.
+    for kind in ("fail_5xx", "fail_4xx", "fail_connection", "fail_timeout", "degraded"):
         if kind not in frame.columns:
             frame[kind] = 0
         frame[kind] = frame[kind].fillna(0).astype(np.int64)

@@ -78,6 +78,9 @@ class ExperimentSummary(_Model):
         "document read and write (whole seconds)",
     )
     burn_rate: float | None = Field(description="error rate in the window / error budget")
+    degraded_answers: int = Field(
+        default=0, description="successful answers in the window served by a fallback (X-Degraded)"
+    )
 
 
 class ErrorBudget(_Model):

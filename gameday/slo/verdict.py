@@ -32,6 +32,9 @@ class Figures(BaseModel):
     errors: int = Field(description="server-side failures: 5xx, connection, timeout")
     failures: int = Field(description="every failure, 4xx included")
     by_kind: dict[str, int] = Field(default_factory=dict)
+    degraded: int = Field(
+        default=0, description="successful answers served by a fallback (X-Degraded header)"
+    )
     duration_s: float
     rps: float
     error_rate_pct: float

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 from gameday.load.capture_model import Recorder, Store
+from gameday.load.rundir import write_timeseries
 
 
 def _record(
@@ -69,3 +73,27 @@ def test_a_second_reported_in_two_deltas_counts_its_target_rate_once() -> None:
     store.merge(recorder.take_delta(), "w2")
     assert store.generator[10].target_rps == 100.0
     assert store.generator[10].late_starts == 2
+
+
+def test_degraded_answers_are_counted_per_second_across_workers_and_written_as_a_column(
+    tmp_path: Path,
+) -> None:
+    store = Store()
+    workers = {"w1": Recorder(), "w2": Recorder()}
+    for name, recorder in workers.items():
+        for i in range(10):
+            recorder.record(
+                second=200,
+                endpoint="GET /v1/search",
+                latency_ms=5.0 + i,
+                failure_kind="fail_5xx" if i == 0 else None,
+                request_id=f"{name}-{i}",
+                exemplar=lambda: {"status": 200},
+                degraded=i % 2 == 0,  # i == 0 failed: a failure is never a degraded answer
+            )
+        store.merge(recorder.take_delta(), name)
+    assert store.buckets[200]["GET /v1/search"].degraded == 2 * 4
+    write_timeseries(store, 200, 200, tmp_path)
+    with open(tmp_path / "timeseries.csv") as f:
+        rows = {r["endpoint"]: r for r in csv.DictReader(f)}
+    assert rows["GET /v1/search"]["degraded"] == rows["ALL"]["degraded"] == "8"
