@@ -32,7 +32,7 @@ from gameday.report.summary import (
     RunFacts,
     Summary,
 )
-from gameday.slo.evaluate import judge_objectives
+from gameday.slo.evaluate import judge_fault_window, judge_objectives
 from gameday.slo.model import SloFile
 from gameday.slo.verdict import Figures, ObjectiveResult, decide, judge
 
@@ -99,16 +99,19 @@ def build_summary(run: RunData, slo: SloFile, *, slo_source: str) -> Summary:
     for window in windows:
         summary, checks = _judge_experiment(run, slo, window, recoveries[id(window)], events)
         phase = next(p for p in phase_figures if p.name == f"fault:{window.name}")
-        during = slo.for_experiment(window.name).during
-        if during is not None:
-            checks += judge_objectives(
-                during, phase.overall, scope=f"experiment:{window.name}", phase=phase.name
-            )
+        checks += judge_fault_window(
+            slo.for_experiment(window.name),
+            phase.overall,
+            phase.endpoints,
+            name=window.name,
+            phase=phase.name,
+        )
         experiments.append(
             summary.model_copy(
                 update={
                     "burn_rate": budget.burn_rates.get(phase.name),
                     "degraded_answers": phase.overall.degraded,
+                    "p95_rise_ms": _p95_rise_ms(phase, phase_figures),
                 }
             )
         )
@@ -132,6 +135,14 @@ def build_summary(run: RunData, slo: SloFile, *, slo_source: str) -> Summary:
         error_budget=budget,
         reconciliation=run.reconciliation.model_dump() if run.reconciliation else None,
     )
+
+
+def _p95_rise_ms(window: PhaseFigures, phase_figures: list[PhaseFigures]) -> float | None:
+    """The fault window's p95 over the steady phase's (before any fault)."""
+    steady = next((p for p in phase_figures if p.kind == "steady"), None)
+    if steady is None or not steady.overall.count or not window.overall.count:
+        return None
+    return round(window.overall.p95_ms - steady.overall.p95_ms, 3)
 
 
 def _phase_figures(run: RunData, phase: Phase) -> PhaseFigures:

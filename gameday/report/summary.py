@@ -78,6 +78,9 @@ class ExperimentSummary(_Model):
         "document read and write (whole seconds)",
     )
     burn_rate: float | None = Field(description="error rate in the window / error budget")
+    p95_rise_ms: float | None = Field(
+        default=None, description="p95 in the fault window minus p95 in the steady phase"
+    )
     degraded_answers: int = Field(
         default=0, description="successful answers in the window served by a fallback (X-Degraded)"
     )

@@ -5,7 +5,7 @@ results = judge_objectives(slo.overall, figures, scope="overall", phase="steady"
 
 from __future__ import annotations
 
-from gameday.slo.model import Objectives
+from gameday.slo.model import ExperimentObjectives, Objectives
 from gameday.slo.verdict import Comparator, Figures, ObjectiveResult, judge
 
 
@@ -16,8 +16,11 @@ def judge_objectives(
     scope: str,
     phase: str,
     gating: bool = True,
+    subject: str = "",
 ) -> list[ObjectiveResult]:
+    """`subject` narrows the name within the scope (an endpoint of an experiment)."""
     results: list[ObjectiveResult] = []
+    prefix = f"{scope} {subject}" if subject else scope
 
     def add(
         what: str,
@@ -30,7 +33,7 @@ def judge_objectives(
     ) -> None:
         results.append(
             judge(
-                name=f"{scope} {what} [{phase}]",
+                name=f"{prefix} {what} [{phase}]",
                 scope=scope,
                 phase=phase,
                 metric=metric,
@@ -71,5 +74,57 @@ def judge_objectives(
             objectives.min_achieved_ratio,
             figures.achieved_ratio,
             "ratio",
+        )
+    return results
+
+
+def judge_fault_window(
+    wanted: ExperimentObjectives,
+    overall: Figures,
+    endpoints: dict[str, Figures],
+    *,
+    name: str,
+    phase: str,
+) -> list[ObjectiveResult]:
+    """An experiment's objectives measured inside its fault window: `during` (all
+    endpoints together), `endpoints` (each on its own) and `min_degraded_answers`.
+    An endpoint the load never called in the window is shown, not judged: the
+    experiment did not exercise that part of its claim."""
+    scope = f"experiment:{name}"
+    results: list[ObjectiveResult] = []
+    if wanted.during is not None:
+        results += judge_objectives(wanted.during, overall, scope=scope, phase=phase)
+    for endpoint, objectives in wanted.endpoints.items():
+        figures = endpoints.get(endpoint)
+        if figures is None or figures.count == 0:
+            results.append(
+                judge(
+                    name=f"{scope} {endpoint} [{phase}]",
+                    scope=scope,
+                    phase=phase,
+                    metric="count",
+                    comparator=">=",
+                    target=1,
+                    measured=0,
+                    unit="requests",
+                    gating=False,
+                    note="the load sent no such request in the fault window: not judged",
+                )
+            )
+            continue
+        results += judge_objectives(objectives, figures, scope=scope, phase=phase, subject=endpoint)
+    if wanted.min_degraded_answers is not None:
+        results.append(
+            judge(
+                name=f"{name} degraded answers",
+                scope=scope,
+                phase=phase,
+                metric="degraded_answers",
+                comparator=">=",
+                target=float(wanted.min_degraded_answers),
+                measured=float(overall.degraded),
+                unit="answers",
+                note="successful answers with X-Degraded (a fallback served them)",
+            )
         )
     return results

@@ -80,6 +80,15 @@ class ExperimentObjectives(_Strict):
     during: Objectives | None = Field(
         default=None, description="objectives judged inside the fault window"
     )
+    endpoints: dict[str, Objectives] = Field(
+        default_factory=dict,
+        description="objectives per endpoint (request name) judged inside the fault window",
+    )
+    min_degraded_answers: int | None = Field(
+        default=None,
+        ge=0,
+        description="least answers served by a fallback (X-Degraded) inside the fault window",
+    )
 
 
 class OuterLimits(_Strict):
@@ -120,7 +129,9 @@ class SloFile(_Strict):
     endpoints: dict[str, Objectives] = Field(default_factory=dict)
     experiment_defaults: ExperimentObjectives = Field(default_factory=ExperimentObjectives)
     experiments: dict[str, ExperimentObjectives] = Field(
-        default_factory=dict, description="by fault name (the fault_injected event's name)"
+        default_factory=dict,
+        description="by fault name (the fault_injected event's name); "
+        "a field left out is taken from experiment_defaults",
     )
     limits: OuterLimits = Field(default_factory=OuterLimits)
     regression: Regression = Field(default_factory=Regression)
@@ -130,4 +141,13 @@ class SloFile(_Strict):
         return 1.0 - self.availability_pct / 100.0
 
     def for_experiment(self, name: str) -> ExperimentObjectives:
-        return self.experiments.get(name, self.experiment_defaults)
+        """The named entry, each field it leaves unset taken from `experiment_defaults`."""
+        named = self.experiments.get(name)
+        if named is None:
+            return self.experiment_defaults
+        inherited = {
+            field: getattr(self.experiment_defaults, field)
+            for field in ExperimentObjectives.model_fields
+            if field not in named.model_fields_set
+        }
+        return named.model_copy(update=inherited)

@@ -23,7 +23,23 @@ def test_the_shipped_slo_file_holds_the_production_readiness_values() -> None:
     assert slo.error_budget_fraction == pytest.approx(0.0005)
     assert slo.limits.rto == 3600.0
     assert slo.limits.rpo == 900.0
-    assert all(e.rto is not None and e.rto < 3600.0 for e in slo.experiments.values())
+    effective = [slo.for_experiment(name) for name in slo.experiments]
+    assert all(e.rto is not None and e.rto < 3600.0 for e in effective)
+    assert all(e.rpo == 0.0 and e.max_lost_writes == 0 for e in effective)
+
+
+def test_a_named_experiment_takes_what_it_leaves_unset_from_the_defaults() -> None:
+    slo = parse_slo(
+        "experiment_defaults: {rto: 60s, rpo: 0s, max_lost_writes: 0}\n"
+        "experiments:\n"
+        "  redis-down:\n"
+        "    rto: 20s\n"
+        "    endpoints: {GET /v1/search: {error_rate_pct: 0}}\n"
+    )
+    named = slo.for_experiment("redis-down")
+    assert (named.rto, named.rpo, named.max_lost_writes) == (20.0, 0.0, 0)
+    assert named.endpoints["GET /v1/search"].error_rate_pct == 0
+    assert slo.for_experiment("other").rto == 60.0
 
 
 def test_a_typo_in_a_percentile_names_the_line_the_field_and_the_valid_names() -> None:
