@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 GAMEDAY := $(BIN)/gameday
 
-.PHONY: bootstrap demo test test-unit fuzz lint stack-down clean bench-setup bench-load example-report bench bench-quick
+.PHONY: bootstrap demo test test-unit fuzz lint experiments-measured stack-down clean bench-setup bench-load example-report bench bench-quick
 
 # The venv is rebuilt when pyproject.toml (where every pin lives) changes.
 $(VENV)/.installed: pyproject.toml
@@ -71,6 +71,11 @@ bench-quick: bootstrap bench-setup
 	@$(BIN)/python bench/report_build.py 600 3600
 	@$(BIN)/python bench/service.py --rounds 3 --seconds 2 --docs 2000 --only "1w uvloop" --no-latency
 	@$(BIN)/python bench/access_log_cost.py --rounds 3
+
+# docs/experiments.md's "last measured" column, from a real run of each experiment against
+# the running stack (about 12 minutes; run directories kept in reports/measured/).
+experiments-measured: $(VENV)/.installed
+	@$(BIN)/python docs/tools/last_measured.py --run
 
 stack-down:
 	@$(GAMEDAY) stack down

@@ -39,9 +39,11 @@ def _signal(component: str, sig: signal.Signals) -> int:
 
 
 def kill_component(component: str, signal_name: str = "SIGKILL") -> str:
+    """Signal the component's process group; the fault (`COMPONENT-killed`) lasts
+    until `restart_component` brings it back."""
     sig = signal.Signals[signal_name]
     pid = _signal(component, sig)
-    name = f"{component}-{signal_name.lower()}"
+    name = f"{component}-killed"
     record_event(
         "fault_injected", name=name, target=component, fault=signal_name, attributes={"pid": pid}
     )
@@ -92,11 +94,12 @@ def kill_service_worker(signal_name: str = "SIGKILL", index: int = 0) -> str:
 
 
 def restart_component(component: str) -> None:
-    """Start the component again if it is down (idempotent, like `stack up`)."""
+    """Start the component again if it is down (idempotent, like `stack up`); this
+    ends the `COMPONENT-killed` fault of `kill_component` on the timeline."""
     from gameday.stack import supervisor
 
     supervisor.up(StackSettings(), lambda line: None, only=[component])
-    record_event("fault_removed", name=f"{component}-restart", target=component)
+    record_event("fault_removed", name=f"{component}-killed", target=component)
 
 
 def promote_replica() -> float:

@@ -110,3 +110,32 @@ def interruptible() -> None:
     that starts the suite in the background (`make test &`, nohup) makes SIGINT ignored,
     children inherit that, and Python then never raises KeyboardInterrupt."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@dataclass
+class Finished:
+    returncode: int = -1
+    output: str = ""
+
+
+@contextmanager
+def gameday_run_in_background(*args: str, timeout: float = 180) -> Iterator[Finished]:
+    """`gameday run` started in the background, for a test that observes the system
+    while the run goes on; leaving the block waits for the run to end."""
+    finished = Finished()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gameday.cli", "run", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        yield finished
+    finally:
+        try:
+            output, _ = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+        finished.returncode, finished.output = process.returncode, output

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gameday.chaos.probes import service_metrics
+from gameday.chaos.probes import queue_depth, service_metrics
 from gameday.chaos.processes import service_workers
 from gameday.settings import StackSettings
 from gameday.slo.loader import load_slo
+from gameday.stack.process import read_tracked
 from tests.integration.chaos.evidence import (
     READS,
     SERVER_ERRORS,
@@ -19,7 +20,13 @@ from tests.integration.chaos.evidence import (
     assert_no_fault_left,
     total,
 )
-from tests.integration.own_service import ROOT, RunningService, gameday_run, running_service
+from tests.integration.own_service import (
+    ROOT,
+    RunningService,
+    gameday_run,
+    gameday_run_in_background,
+    running_service,
+)
 from tests.integration.service.service_helpers import wait_for
 
 EXPERIMENTS = ROOT / "experiments"
@@ -219,3 +226,52 @@ def test_a_killed_service_worker_is_replaced_within_the_rto(
     )
     rto = run.objectives()[f"{kill['name']} RTO"]
     assert rto["passed"] and rto["measured"] <= SLO.experiment_defaults.rto, rto
+
+
+def test_a_frozen_indexer_leaves_writes_acknowledged_and_the_queue_holding_them(
+    own_service: RunningService, stack: StackSettings, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    with gameday_run_in_background(
+        "--scenario", "write_heavy", "--rate", "15", "--target", own_service.url,
+        "--experiment", str(EXPERIMENTS / "indexer-paused.json"), *SHORT_FAULT,
+        "--rpo-grace", "20s", "--out", str(out),
+    ) as running:  # fmt: skip
+        wait_for(
+            lambda: "indexer-frozen" in _text(out / "events.jsonl"),
+            timeout_s=60,
+            what="the indexer to be frozen",
+        )
+        # observed from the broker itself while the indexer is frozen (10 s)
+        wait_for(lambda: queue_depth() >= 1, timeout_s=8, what="the index queue to hold a write")
+    run = Run(out, returncode=running.returncode, output=running.output)
+    assert run.returncode == 0, run.output
+    _assert_own_objectives_held(run, "indexer-frozen", at_least=7)
+    start, end = run.window("indexer-frozen")
+    writes = run.rows(WRITES, start, end)
+    assert total(writes, "requests") > 0 and total(writes, *SERVER_ERRORS) == 0, writes
+    reconciliation = run.summary["reconciliation"]
+    assert reconciliation["lost"] == 0 and reconciliation["acknowledged"] > 0, reconciliation
+    wait_for(lambda: queue_depth() == 0, timeout_s=30, what="the index queue to drain")
+
+
+def test_a_killed_indexer_is_restarted_and_its_unacknowledged_writes_are_redelivered(
+    own_service: RunningService, stack: StackSettings, tmp_path: Path
+) -> None:
+    before = read_tracked(stack.run_dir, "indexer")
+    assert before is not None and before.is_alive()
+    run = _run(tmp_path, "indexer-killed", "write_heavy", "--target", own_service.url)
+    assert run.returncode == 0, run.output
+    start, end = run.window("indexer-killed")  # killed, then restarted by the method
+    assert end - start >= 9
+    after = read_tracked(stack.run_dir, "indexer")
+    assert after is not None and after.is_alive() and after.pid != before.pid
+    _assert_own_objectives_held(run, "indexer-killed", at_least=7)
+    writes = run.rows(WRITES, start, end)
+    assert total(writes, "requests") > 0 and total(writes, *SERVER_ERRORS) == 0, writes
+    reconciliation = run.summary["reconciliation"]
+    assert reconciliation["lost"] == 0 and reconciliation["rpo_s"] == 0.0, reconciliation
+
+
+def _text(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
