@@ -26,10 +26,13 @@ def load_start_epoch(directory: Path) -> float | None:
         return None
 
 
-def record_event(kind: str, directory: Path | None = None, **fields: Any) -> dict[str, Any]:
+def record_event(
+    kind: str, directory: Path | None = None, *, at_epoch: float | None = None, **fields: Any
+) -> dict[str, Any]:
     """Append one event; the run directory comes from GAMEDAY_RUN_DIR (the chaos
-    process) unless given (the gameday run process itself)."""
-    now = time.time()
+    process) unless given (the gameday run process itself). `at_epoch` dates an event
+    recorded after the fact (the report sorts the timeline by `t_s`)."""
+    now = time.time() if at_epoch is None else at_epoch
     directory = directory or run_dir()
     start = load_start_epoch(directory) if directory else None
     event = {

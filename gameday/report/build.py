@@ -23,6 +23,7 @@ from gameday.chaos.analysis import (
     phases,
     verify_breaker,
 )
+from gameday.chaos.outcome import ExperimentOutcome
 from gameday.report.figures import measure, ok_by_second, run_end_s
 from gameday.report.rundata import ALL, RunData
 from gameday.report.summary import (
@@ -121,6 +122,7 @@ def build_summary(run: RunData, slo: SloFile, *, slo_source: str) -> Summary:
                 f"reconciliation.json is missing: RPO and lost writes of {window.name} "
                 "cannot be judged"
             )
+    results += [_stop_condition(o) for o in run.outcomes if o.safeguards or o.safeguard]
     return Summary(
         run_id=run.run_id,
         verdict=decide(results, problems),
@@ -132,8 +134,26 @@ def build_summary(run: RunData, slo: SloFile, *, slo_source: str) -> Summary:
         endpoints=whole.endpoints,
         phases=phase_figures,
         experiments=experiments,
+        outcomes=run.outcomes,
         error_budget=budget,
         reconciliation=run.reconciliation.model_dump() if run.reconciliation else None,
+    )
+
+
+def _stop_condition(outcome: ExperimentOutcome) -> ObjectiveResult:
+    """An experiment's stop condition (its safeguard) must not fire: when it does, the
+    system went past the harm the experiment declared tolerable. That is a finding
+    (FAIL), although the rest of the method never ran."""
+    return judge(
+        name=f"{outcome.name} stop condition",
+        scope=f"experiment:{outcome.name}",
+        phase="run",
+        metric="safeguard_tripped",
+        comparator="<=",
+        target=0.0,
+        measured=1.0 if outcome.aborted_by_safeguard else 0.0,
+        unit="trips",
+        note=f"aborted by safeguard: {outcome.safeguard}" if outcome.aborted_by_safeguard else None,
     )
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 from hdrh.histogram import HdrHistogram
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from gameday.chaos.outcome import ExperimentOutcome
 from gameday.report import hdr
 
 ALL = "ALL"
@@ -180,6 +181,7 @@ class RunData:
     ledger_writes: int
     reconciliation: Reconciliation | None
     problems: list[str] = field(default_factory=list)
+    outcomes: list[ExperimentOutcome] = field(default_factory=list)  # experiment*.json
 
     @property
     def run_id(self) -> str:
@@ -226,7 +228,20 @@ def load_run(path: Path) -> RunData:
         ledger_writes=writes,
         reconciliation=reconciliation,
         problems=problems,
+        outcomes=_load_outcomes(path, problems),
     )
+
+
+def _load_outcomes(path: Path, problems: list[str]) -> list[ExperimentOutcome]:
+    """How each experiment ended: experiment.json, or experiment-<name>.json in a suite."""
+    outcomes = []
+    for file in sorted(path.glob("experiment*.json")):
+        try:
+            outcomes.append(ExperimentOutcome.model_validate_json(file.read_text()))
+        except ValidationError as exc:
+            problems.append(f"{file.name} is invalid: {_first_error(exc)}")
+    # in the order they ran, where the suite recorded it
+    return sorted(outcomes, key=lambda o: (o.span_s or [None])[0] or 0.0)
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from gameday.chaos.analysis import BreakerCheck, Failover
+from gameday.chaos.outcome import ExperimentOutcome
 from gameday.slo.verdict import Figures, ObjectiveResult, PhaseKind, Verdict
 
 SCHEMA_VERSION = 1
@@ -108,6 +109,11 @@ class Summary(_Model):
     endpoints: dict[str, Figures]
     phases: list[PhaseFigures]
     experiments: list[ExperimentSummary]
+    outcomes: list[ExperimentOutcome] = Field(
+        default_factory=list,
+        description="how each Chaos Toolkit experiment ended (experiment*.json): "
+        "its verdict, and whether a stop condition aborted it",
+    )
     error_budget: ErrorBudget
     reconciliation: dict[str, Any] | None = None
 
