@@ -12,6 +12,9 @@ import pytest
 from gameday.settings import StackSettings
 from gameday.stack import supervisor
 
+# Random module order (pytest-randomly), each module's tests in written order.
+pytest_plugins = ["tests.random_order"]
+
 
 def _progress(line: str) -> None:
     sys.stderr.write(f"[stack] {line}\n")
