@@ -1,4 +1,5 @@
-"""The GitHub Actions workflow parses and runs the short game day it claims to."""
+"""The GitHub Actions workflow parses; on push it lints and runs the unit tests, and
+nightly or on demand it runs the short game day it claims to."""
 
 from __future__ import annotations
 
@@ -17,15 +18,68 @@ ROOT = Path(__file__).resolve().parents[3]
 WORKFLOW = ROOT / ".github" / "workflows" / "gameday.yml"
 
 
+EVENTS = ("push", "schedule", "workflow_dispatch")
+
+
 @pytest.fixture(scope="module")
-def steps() -> dict[str, dict[str, Any]]:
-    workflow = yaml.safe_load(WORKFLOW.read_text())
-    # YAML 1.1 reads the bare key `on` as True
-    assert "push" in workflow[True]
-    (job,) = workflow["jobs"].values()
+def workflow() -> dict[Any, Any]:
+    loaded: dict[Any, Any] = yaml.safe_load(WORKFLOW.read_text())
+    return loaded
+
+
+def _named_steps(job: dict[str, Any]) -> dict[str, dict[str, Any]]:
     named = {step.get("name", step.get("uses", "")): step for step in job["steps"]}
     assert len(named) == len(job["steps"]), "two steps share a name"
     return named
+
+
+@pytest.fixture(scope="module")
+def steps(workflow: dict[Any, Any]) -> dict[str, dict[str, Any]]:
+    """The game day job's steps, by name."""
+    return _named_steps(workflow["jobs"]["gameday"])
+
+
+def _runs_on(job: dict[str, Any], event: str) -> bool:
+    """Whether `job` runs for `event`: reads the only conditions used here."""
+    condition = job.get("if")
+    if condition is None:
+        return True
+    match = re.fullmatch(r"\$\{\{ github\.event_name (==|!=) '(\w+)' \}\}", condition)
+    assert match, f"unreadable condition {condition!r}"
+    return (event == match[2]) == (match[1] == "==")
+
+
+def test_push_runs_lint_and_unit_tests_and_the_game_day_runs_nightly_or_on_demand(
+    workflow: dict[Any, Any],
+) -> None:
+    # YAML 1.1 reads the bare key `on` as True
+    triggers = workflow[True]
+    assert set(triggers) == set(EVENTS)
+    (cron,) = (entry["cron"] for entry in triggers["schedule"])
+    assert len(cron.split()) == 5 and cron.split()[2:] == ["*", "*", "*"], "not daily"
+    jobs = workflow["jobs"]
+    assert set(jobs) == {"checks", "gameday"}
+    running = {event: {n for n, job in jobs.items() if _runs_on(job, event)} for event in EVENTS}
+    assert running == {
+        "push": {"checks"},
+        "schedule": {"gameday"},
+        "workflow_dispatch": {"gameday"},
+    }
+    # a push cancels an earlier push's checks, never a running game day
+    assert "github.event_name" in workflow["concurrency"]["group"]
+
+
+def test_the_checks_job_lints_then_runs_the_unit_tests_without_the_stack(
+    workflow: dict[Any, Any],
+) -> None:
+    job = workflow["jobs"]["checks"]
+    checks = _named_steps(job)
+    order = list(checks)
+    assert order.index("actions/checkout@v4") < order.index("Lint") < order.index("Unit tests")
+    assert checks["Lint"]["run"].strip() == "make lint"
+    assert checks["Unit tests"]["run"].strip() == "make test-unit"
+    assert not any("stack" in step.get("run", "") for step in job["steps"])
+    assert job["container"] == workflow["jobs"]["gameday"]["container"]
 
 
 def _gameday_argv(run: str) -> list[str]:
