@@ -300,6 +300,10 @@ class RateLimitSettings(BaseSettings):
     tenant_overrides: dict[str, tuple[float, int]] = Field(default_factory=dict)
     redis_down_reads: RedisDownPolicy = "open"
     redis_down_writes: RedisDownPolicy = "closed"
+    # A write that fails closed waits longer for its round trip than a read that fails
+    # open (SERVICE_REDIS_TIMEOUT_S): a new connection to a slow Redis takes several
+    # round trips, and at 40 ms each the 100 ms timeout refused writes Redis would take.
+    redis_write_timeout_s: float = Field(default=0.5, gt=0)
 
     @model_validator(mode="after")
     def _overrides_positive(self) -> RateLimitSettings:

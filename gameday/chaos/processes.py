@@ -66,16 +66,20 @@ def continue_component(component: str) -> None:
 
 
 def service_workers() -> list[int]:
-    """The uvicorn worker processes: children of the service's master process."""
+    """The uvicorn worker processes: children of the service's master process that run
+    a spawned worker. The master's other child, multiprocessing's resource tracker, is
+    not a worker (killing it, as this once did, proves nothing and leaves a zombie)."""
     master = _tracked("service").pid
     children = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) == master:
+            parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+            if parent == master and b"spawn_main" in cmdline:
                 children.append(int(entry.name))
     return sorted(children)
 

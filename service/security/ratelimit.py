@@ -157,18 +157,19 @@ class RateLimiter:
             return list(await self._script(keys=keys, args=args))
 
         policy = self.settings.redis_down_writes if write else self.settings.redis_down_reads
+        timeout_s = self.settings.redis_write_timeout_s if write else self._timeout_s
         try:
             if self._guard is None:
-                raw = await asyncio.wait_for(evaluate(), self._timeout_s)
+                raw = await asyncio.wait_for(evaluate(), timeout_s)
             else:
                 raw = await self._guard.call(
-                    evaluate, timeout_s=self._timeout_s, is_failure=redis_failure
+                    evaluate, timeout_s=timeout_s, is_failure=redis_failure
                 )
         except BreakerOpen:
             if policy == "open":
                 return Decision("redis_unavailable_open")
             try:  # closed: one real attempt, so writes return as soon as Redis does
-                raw = await asyncio.wait_for(evaluate(), self._timeout_s)
+                raw = await asyncio.wait_for(evaluate(), timeout_s)
             except Exception as exc:
                 if not redis_failure(exc):
                     raise

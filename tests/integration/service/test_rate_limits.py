@@ -28,7 +28,7 @@ from service_helpers import (
     wait_ready,
 )
 
-from gameday.chaos.toxiproxy import ToxiproxyClient
+from gameday.chaos.toxiproxy import Toxic, ToxiproxyClient
 from gameday.settings import StackSettings
 from service.namespace import drop_namespace, namespace_env
 from service.settings import env_for_stack
@@ -187,3 +187,27 @@ def test_without_redis_reads_fail_open_and_writes_fail_closed(limited: LimitedSe
     after = limited.decisions()
     grew = {k for k in after if after[k] > before.get(k, 0.0)}
     assert {"redis_unavailable_open", "redis_unavailable_closed"} <= grew, (before, after)
+
+
+def test_a_slow_redis_link_limits_writes_instead_of_refusing_them(
+    limited: LimitedService,
+) -> None:
+    """Every answer from Redis 120 ms late: longer than the reads' 100 ms timeout (the
+    slow-network experiment's 40 ms made new pooled connections, several round trips,
+    take as long). A write waits for its limiter (SERVICE_RATELIMIT_REDIS_WRITE_TIMEOUT_S,
+    0.5 s) and is accepted, not refused with 503."""
+    latency = Toxic(name="slow-redis", type="latency", attributes={"latency": 120})
+    with ToxiproxyClient(limited.sut.stack.toxiproxy_url) as toxiproxy:
+        toxiproxy.add_toxic(limited.redis_proxy, latency)
+        try:
+            # fresh clients on both workers: new Redis connections under the latency
+            with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+                writes = list(pool.map(lambda _: _write_as_a_new_tenant(limited), range(12)))
+        finally:
+            toxiproxy.remove_toxic(limited.redis_proxy, latency.name)
+    assert [w.status_code for w in writes] == [202] * len(writes), [w.text for w in writes]
+
+
+def _write_as_a_new_tenant(limited: LimitedService) -> httpx.Response:
+    with limited.sut.client(_tenant()) as client:
+        return client.post("/v1/documents", json=make_document())
