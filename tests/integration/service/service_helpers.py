@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import redis
 from opensearchpy import OpenSearch
+from prometheus_client.parser import text_string_to_metric_families
 
 from gameday.chaos.toxiproxy import Proxy, ToxiproxyClient
 from gameday.settings import PROJECT_ROOT, StackSettings
@@ -23,6 +25,10 @@ from service.settings import AuthSettings
 from service.tenants.auth import issue_token
 
 T = TypeVar("T")
+
+# What one indexed batch does to the generation of each tenant in it (service/indexer/
+# consumer.py, Indexer._invalidate: at once, after the refresh, once more later).
+INDEXER_BUMPS_PER_BATCH = 3
 
 
 @dataclass
@@ -59,6 +65,45 @@ class ServiceUnderTest:
     def opensearch(self) -> OpenSearch:
         return OpenSearch(hosts=self.stack.opensearch_urls, timeout=15)
 
+    def cache_generation(self, tenant: str) -> int:
+        """The tenant's search-cache generation in Redis (service/search/cache.py's
+        ``<prefix>gen:<tenant>``; 0 before anything bumped it)."""
+        client = redis.Redis.from_url(self.env["SERVICE_REDIS_URL"], socket_timeout=5)
+        try:
+            raw = client.get(f"{self.env['SERVICE_REDIS_PREFIX']}gen:{tenant}")
+        finally:
+            client.close()
+        return int(raw) if raw is not None else 0
+
+    def wait_for_invalidations(self, tenant: str, *, writes: int, timeout_s: float = 20.0) -> None:
+        """Waits until ``writes`` write requests have invalidated the tenant's cached
+        searches for the last time, so that an answer cached afterwards stays cached.
+
+        Each request bumps the generation once (the API) and its message three times more
+        (the indexer: when the batch is indexed, after the next refresh, and again in case
+        that refresh ran late: ``Indexer._invalidate``). That makes ``4 * writes`` when every
+        request's message is indexed in a batch of its own: one request, or each made after
+        the previous one's document was searchable. A higher count means that assumption
+        did not hold, and another bump may still come: it fails rather than race.
+
+            sut.wait_for_invalidations(tenant, writes=1)  # one POST, all its bumps done
+        """
+        expected = (1 + INDEXER_BUMPS_PER_BATCH) * writes
+
+        def reached() -> int | None:
+            generation = self.cache_generation(tenant)
+            return generation if generation >= expected else None
+
+        seen = wait_for(
+            reached,
+            timeout_s=timeout_s,
+            what=f"tenant {tenant}'s cache generation at {expected} ({writes} write(s) indexed)",
+        )
+        assert seen == expected, (
+            f"tenant {tenant}'s cache generation is {seen}, more than the {expected} that "
+            f"{writes} write(s) each indexed in a batch of its own make"
+        )
+
 
 def eventually(
     probe: Callable[[], T | None], *, timeout_s: float = 20.0, every_s: float = 0.2
@@ -72,6 +117,42 @@ def eventually(
             return last
         time.sleep(every_s)
     raise AssertionError(f"condition not met within {timeout_s}s (last: {last!r})")
+
+
+def wait_for(
+    predicate: Callable[[], T | None], *, timeout_s: float, what: str, every_s: float = 0.1
+) -> T:
+    """Polls ``predicate`` until it returns something truthy, and returns that; fails after
+    ``timeout_s`` naming what was awaited and the last value seen.
+
+        wait_for(lambda: depth() == 3, timeout_s=10, what="the dlq depth gauge at 3")
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        last = predicate()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(
+                f"timed out after {timeout_s}s waiting for {what} (last: {last!r})"
+            )
+        time.sleep(every_s)
+
+
+def metric(url: str, name: str, **labels: str) -> float:
+    """The sum of the samples named ``name`` on the service's /metrics whose labels
+    include ``labels`` (0.0 when none has been written yet).
+
+        # calls to RabbitMQ, whatever their outcome label
+        metric(sut.url, "service_dependency_call_duration_seconds_count", dependency="rabbitmq")
+    """
+    text = httpx.get(f"{url}/metrics", timeout=5).text
+    return sum(
+        float(sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
+    )
 
 
 def make_document(**overrides: Any) -> dict[str, Any]:

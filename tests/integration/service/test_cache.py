@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from service_helpers import ServiceUnderTest, eventually, make_document, search_ids
@@ -11,12 +10,13 @@ from service_helpers import ServiceUnderTest, eventually, make_document, search_
 def test_a_second_identical_search_is_a_cache_hit(
     service_under_test: ServiceUnderTest, new_tenant: Callable[[], str]
 ) -> None:
-    with service_under_test.client(new_tenant(), role="admin") as client:
+    sut, tenant = service_under_test, new_tenant()
+    with sut.client(tenant, role="admin") as client:
         doc_id = client.post("/v1/documents", json=make_document(title="Cached pangolin")).json()[
             "id"
         ]
         eventually(lambda: doc_id in search_ids(client, q="pangolin"))
-        time.sleep(1.0)  # past the indexer's second invalidation (refresh 200ms + 250ms)
+        sut.wait_for_invalidations(tenant, writes=1)  # the indexer's last one included
         before = client.get("/v1/admin/cache").json()
         first = client.get("/v1/search", params={"q": "  Cached   PANGOLIN"}).json()
         second = client.get(
@@ -33,9 +33,11 @@ def test_a_second_identical_search_is_a_cache_hit(
 def test_a_write_invalidates_the_tenants_cached_searches(
     service_under_test: ServiceUnderTest, new_tenant: Callable[[], str]
 ) -> None:
-    with service_under_test.client(new_tenant()) as client:
+    sut, tenant = service_under_test, new_tenant()
+    with sut.client(tenant) as client:
         first_id = client.post("/v1/documents", json=make_document(title="Wombat one")).json()["id"]
         eventually(lambda: first_id in search_ids(client, q="wombat"))
+        sut.wait_for_invalidations(tenant, writes=1)  # only the write below invalidates now
         client.get("/v1/search", params={"q": "wombat"})
         assert client.get("/v1/search", params={"q": "wombat"}).json()["source"] == "cache"
         second_id = client.post("/v1/documents", json=make_document(title="Wombat two")).json()[
@@ -48,10 +50,12 @@ def test_a_write_invalidates_the_tenants_cached_searches(
 def test_cache_entries_are_per_tenant(
     service_under_test: ServiceUnderTest, new_tenant: Callable[[], str]
 ) -> None:
-    tenant_a, tenant_b = new_tenant(), new_tenant()
-    with service_under_test.client(tenant_a) as a, service_under_test.client(tenant_b) as b:
+    sut, tenant_a, tenant_b = service_under_test, new_tenant(), new_tenant()
+    with sut.client(tenant_a) as a, sut.client(tenant_b) as b:
         doc_id = a.post("/v1/documents", json=make_document(title="Private armadillo")).json()["id"]
         eventually(lambda: doc_id in search_ids(a, q="armadillo"))
+        sut.wait_for_invalidations(tenant_a, writes=1)
+        a.get("/v1/search", params={"q": "armadillo"})
         assert a.get("/v1/search", params={"q": "armadillo"}).json()["source"] == "cache"
         answer = b.get("/v1/search", params={"q": "armadillo"}).json()
         assert answer["source"] == "engine" and answer["hits"] == []
