@@ -177,14 +177,21 @@ class HarnessWindows:
     breaker_closed: float | None
 
 
-def harness_windows(run_dir: Path, *, fault: str, dependency: str | None = None) -> HarnessWindows:
-    """The fault ``fault`` (its name in events.jsonl) and, with ``dependency``, that
-    breaker's transitions, from a finished run directory."""
+def harness_windows(
+    run_dir: Path, *, fault: str | None = None, dependency: str | None = None
+) -> HarnessWindows:
+    """The fault named ``fault`` in events.jsonl (by default the run's only one: some
+    names are made at run time, ``service-worker-<pid>-sigkill``) and, with
+    ``dependency``, that breaker's transitions, from a finished run directory."""
     events = _events(run_dir)
     start = load_start_epoch(events)
-    injected_s = next(
-        e["t_s"] for e in events if e["type"] == "fault_injected" and e.get("name") == fault
-    )
+    injected = [e for e in events if e["type"] == "fault_injected"]
+    if fault is None:
+        names = sorted({str(e.get("name")) for e in injected})
+        if len(names) != 1:
+            raise ValueError(f"name the fault: the run injected {names or 'none'}")
+        fault = names[0]
+    injected_s = next(e["t_s"] for e in injected if e.get("name") == fault)
     removed_s = next(
         (e["t_s"] for e in events if e["type"] == "fault_removed" and e.get("name") == fault),
         None,

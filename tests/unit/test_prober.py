@@ -302,8 +302,16 @@ def test_without_a_breaker_only_the_recovery_is_compared(tmp_path: Path) -> None
     ]
     run = write_run(tmp_path / "run", events, {"name": "kill-worker", "rto_s": 1.0,
                                                 "recovered_at_s": 111.0})  # fmt: skip
-    harness = harness_windows(run, fault="kill-worker")
+    harness = harness_windows(run)  # the run's only fault
     probes = answers(0, 10, healthy) + [refused_connection(10)] + answers(10.2, 30, healthy)
     comparison = cross_check(infer_windows(probes), harness, breaker=False)
     assert [r.what for r in comparison.rows] == ["RTO"]
     assert comparison.agrees, comparison
+
+
+def test_a_run_with_several_faults_needs_the_fault_named(tmp_path: Path) -> None:
+    second = event("fault_injected", 115.0, name="redis-down", target="redis")
+    run = write_run(tmp_path / "run", [*OPENSEARCH_DOWN_EVENTS[:2], second], OPENSEARCH_DOWN)
+    with pytest.raises(ValueError, match=r"name the fault: .*'opensearch-down', 'redis-down'"):
+        harness_windows(run)
+    assert harness_windows(run, fault="opensearch-down").injected == pytest.approx(T0 + 10)
