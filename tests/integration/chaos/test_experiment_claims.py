@@ -27,6 +27,12 @@ from tests.integration.own_service import (
     gameday_run_in_background,
     running_service,
 )
+from tests.integration.prober_crosscheck import (
+    cross_check,
+    harness_windows,
+    independent_prober,
+    write_token,
+)
 from tests.integration.service.service_helpers import wait_for
 
 EXPERIMENTS = ROOT / "experiments"
@@ -131,8 +137,11 @@ def test_opensearch_down_opens_the_breaker_serves_stale_answers_and_closes_it(
     own_service: RunningService, stack: StackSettings, tmp_path: Path
 ) -> None:
     # The shipped 20 s fault: the breaker stays open 30 s from opening, and the
-    # after-check 25 s after removal must come once it has closed.
-    run = _run(tmp_path, "opensearch-down", "search_mix", "--target", own_service.url)
+    # after-check 25 s after removal must come once it has closed. The independent
+    # prober watches the same service from its own process.
+    token = write_token(tmp_path / "token", tenant="prober-opensearch-down")
+    with independent_prober(own_service.url, token, tmp_path / "probes.jsonl") as prober:
+        run = _run(tmp_path, "opensearch-down", "search_mix", "--target", own_service.url)
     # The finding: uncached searches refused while the breaker is open spend the budget.
     assert run.returncode == 1, run.output
     assert run.failed_gating() == {AVAILABILITY}, run.failed_gating()
@@ -154,6 +163,14 @@ def test_opensearch_down_opens_the_breaker_serves_stale_answers_and_closes_it(
     assert reconciliation["lost"] == 0 and reconciliation["rpo_s"] == 0.0, reconciliation
     assert "degraded answers" in (run.path / "index.html").read_text()
     assert_no_fault_left(stack, "opensearch")
+    # RTO and the breaker-open window agree with what the prober saw on its own: fast
+    # 503s and stale answers of its own requests, within 3 s
+    harness = harness_windows(run.path, fault="opensearch-down", dependency="opensearch")
+    comparison = cross_check(prober.analyse(sustained_s=SLO.sustained_window), harness)
+    assert comparison.agrees, comparison
+    outage = comparison.outage
+    assert outage is not None and outage.breaker_open is not None, comparison
+    assert outage.breaker_open.refused > 0 and outage.breaker_open.degraded > 0, outage
 
 
 def test_opensearch_latency_answers_searches_within_the_budget_instead_of_queueing(

@@ -15,12 +15,19 @@ from typing import Any
 import pytest
 
 from gameday.settings import StackSettings
+from gameday.slo.loader import load_slo
 from tests.integration.chaos.evidence import assert_no_fault_left
 from tests.integration.own_service import (
     ROOT,
     RunningService,
     gameday_run,
     interruptible,
+)
+from tests.integration.prober_crosscheck import (
+    cross_check,
+    harness_windows,
+    independent_prober,
+    write_token,
 )
 
 EXPERIMENTS = ROOT / "experiments"
@@ -158,20 +165,24 @@ def test_a_controlled_ten_second_outage_is_measured_as_a_ten_second_breach(
 ) -> None:
     out = tmp_path / "run"
     lenient = ROOT / "tests" / "data" / "slo-lenient.yaml"  # judge the breach, not the budget
-    result = gameday_run(
-        "--scenario",
-        "read_only",
-        "--rate",
-        "20",
-        "--via-proxy",
-        "--slo",
-        str(lenient),
-        "--experiment",
-        str(EXPERIMENTS / "api-partition.json"),
-        *SHORT_FAULT,
-        "--out",
-        str(out),
-    )
+    # the independent prober sends its own requests through the same cut proxy
+    token = write_token(tmp_path / "token", tenant="prober-api-partition")
+    api = f"http://{stack.host}:{stack.api_proxy_port}"
+    with independent_prober(api, token, tmp_path / "probes.jsonl") as prober:
+        result = gameday_run(
+            "--scenario",
+            "read_only",
+            "--rate",
+            "20",
+            "--via-proxy",
+            "--slo",
+            str(lenient),
+            "--experiment",
+            str(EXPERIMENTS / "api-partition.json"),
+            *SHORT_FAULT,
+            "--out",
+            str(out),
+        )
     assert result.returncode == 0, result.stdout + result.stderr
     assert _json(out / "experiment.json")["verdict"] == "pass"
     start, end = _window(out, "api-down")
@@ -181,3 +192,8 @@ def test_a_controlled_ten_second_outage_is_measured_as_a_ten_second_breach(
     assert experiment["recovery_after_removal_s"] is not None
     assert experiment["recovery_after_removal_s"] <= 3
     assert_no_fault_left(stack, "api")
+    # the measured RTO agrees, within 3 s, with when the prober's own requests came back
+    sustained_s = load_slo(lenient).sustained_window
+    harness = harness_windows(out, fault="api-down")
+    comparison = cross_check(prober.analyse(sustained_s=sustained_s), harness, breaker=False)
+    assert comparison.agrees, comparison
