@@ -114,6 +114,8 @@ def test_the_workflow_bootstraps_starts_the_stack_seeds_and_runs_redis_down(
     assert argv[0] == "run"
     experiment = argv[argv.index("--experiment") + 1]
     assert experiment == "experiments/redis-down.json" and (ROOT / experiment).is_file()
+    # writes fail closed without Redis: a mix with writes would fail the gate by design
+    assert argv[argv.index("--scenario") + 1] == "read_only"
 
 
 @pytest.mark.parametrize(
