@@ -4,6 +4,7 @@ stays in the queue, where the test reads it)."""
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import signal
 import time
@@ -11,13 +12,14 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import asyncpg
 import httpx
 import orjson
 import pytest
 from opensearchpy import OpenSearch
 from private_namespace import Namespace, namespace, start_indexer
 from prometheus_client.parser import text_string_to_metric_families
-from service_helpers import eventually, make_document
+from service_helpers import eventually, make_document, metric, wait_for
 
 from gameday.chaos.toxiproxy import Toxic
 from service.documents.service import index_event
@@ -34,6 +36,12 @@ MESSAGES = 60
 def _client(url: str, tenant: str) -> httpx.Client:
     token = issue_token(AuthSettings(), tenant=tenant, role="user", ttl_s=600)
     return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=15)
+
+
+def _relay_attempts(url: str) -> float:
+    """Publishes the outbox relay tried, whatever their outcome (the relay makes the
+    service's only RabbitMQ calls, and only with rows to send)."""
+    return metric(url, "service_dependency_call_duration_seconds_count", dependency="rabbitmq")
 
 
 def _gauge(url: str, name: str, **labels: str) -> float | None:
@@ -78,10 +86,16 @@ def test_the_service_starts_without_the_broker_and_publishes_once_it_is_back(
     assert ready.status_code == 200, body  # reads and writes work: it is ready
     assert body["status"] == "degraded"
     assert body["dependencies"]["rabbitmq"]["status"] == "failed"
+    # This write is the only one in the namespace: the relay's next try is at sending it.
+    attempts = _relay_attempts(service.url)
     with _client(service.url, f"tenant-{uuid.uuid4().hex[:8]}") as client:
         accepted = client.post("/v1/documents", json=make_document())
     assert accepted.status_code == 202, accepted.text
-    time.sleep(1.0)
+    wait_for(
+        lambda: _relay_attempts(service.url) > attempts,
+        timeout_s=30,
+        what="a publish tried by the outbox relay after the write",
+    )
     assert ns.outbox_rows() >= 1  # kept until the broker confirms it
     with ns.toxiproxy() as toxiproxy:
         toxiproxy.set_enabled(ns.amqp_proxy, True)
@@ -117,6 +131,37 @@ def test_queue_and_dead_letter_depths_are_gauges_on_metrics(
     ns.queue_messages(dlq)
 
 
+def _wait_for_a_write_in_flight(ns: Namespace, timeout_s: float = 10.0) -> None:
+    """Until a transaction holds a write lock on the namespace's documents table: a
+    document write is inside the service, between its INSERT and its COMMIT."""
+    sql = (
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 "
+        "AND c.relname = 'documents' AND l.mode = 'RowExclusiveLock' AND l.granted"
+    )
+
+    async def poll() -> None:
+        conn = await asyncpg.connect(ns.stack.postgres_dsn, timeout=5)
+        try:
+            deadline = time.monotonic() + timeout_s
+            while not await conn.fetchval(sql, ns.env["SERVICE_POSTGRES_SCHEMA"]):
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"no document write in flight within {timeout_s}s")
+                await asyncio.sleep(0.02)
+        finally:
+            await conn.close()
+
+    asyncio.run(poll())
+
+
+def _refuses_connections(url: str) -> bool:
+    try:
+        httpx.get(f"{url}/health/live", timeout=2)
+    except httpx.ConnectError:
+        return True
+    return False
+
+
 def test_sigterm_lets_the_request_in_flight_finish_refuses_new_ones_and_exits_zero(
     namespace: Namespace,
 ) -> None:
@@ -146,12 +191,14 @@ def test_sigterm_lets_the_request_in_flight_finish_refuses_new_ones_and_exits_ze
                 with concurrent.futures.ThreadPoolExecutor(1) as pool:
                     started = time.monotonic()
                     slow = pool.submit(client.post, "/v1/documents", json=make_document())
-                    time.sleep(0.5)
+                    _wait_for_a_write_in_flight(ns)
                     assert not slow.done()
                     service.process.send_signal(signal.SIGTERM)
-                    time.sleep(0.3)
-                    with pytest.raises(httpx.ConnectError):  # no longer accepting
-                        httpx.get(f"{service.url}/health/live", timeout=2)
+                    wait_for(
+                        lambda: _refuses_connections(service.url),
+                        timeout_s=5,
+                        what="the service refusing new connections after SIGTERM",
+                    )
                     response = slow.result(timeout=GRACE_S + 5)
                     assert response.status_code == 202, response.text
                     exit_code = service.process.wait(timeout=GRACE_S + DRAIN_S + 5)
