@@ -155,11 +155,15 @@ def planned_at(t_s: float) -> float | tuple[int, float] | None:
 
 
 def planned_arrivals() -> float | None:
-    """Open model: the integral of the planned rate over the run."""
+    """Open model: the integral of the planned rate over the run, up to when it stopped
+    (a suite's load, planned for the longest waits, ends with its last experiment)."""
     if state.config.model != "open":
         return None
     step = 0.05
-    ticks = int(state.config.duration_s / step)
+    run_s = state.config.duration_s
+    if state.stop_epoch is not None:
+        run_s = min(run_s, state.stop_epoch - state.start_epoch)
+    ticks = int(run_s / step)
     return sum(
         (OPEN[state.config.shape](i * step, state.config) or 0.0) * step for i in range(ticks)
     )

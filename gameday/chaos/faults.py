@@ -13,6 +13,7 @@ returns that name, is recorded on the run's timeline, and is removed by name
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from typing import Any
 
 from gameday.chaos.events import record_event
@@ -170,10 +171,30 @@ def reset_all() -> None:
     record_event("faults_reset")
 
 
-def leftover_faults() -> list[str]:
-    """What is still in place: toxics by name and disabled proxies."""
+def reset_proxies(names: Collection[str]) -> None:
+    """Last resort for these proxies only (an experiment's own): each enabled, its toxics
+    removed. Proxies another experiment or test may be using are left alone."""
+    if not names:
+        return
     with _client() as client:
         proxies = client.proxies()
-    left = [f"{p.name}: toxic {t.name}" for p in proxies.values() for t in p.toxics]
-    left += [f"{p.name}: disabled" for p in proxies.values() if not p.enabled]
+        for name in sorted(names):
+            proxy = proxies.get(name)
+            if proxy is None:
+                continue
+            for toxic in proxy.toxics:
+                client.remove_toxic(name, toxic.name)
+            if not proxy.enabled:
+                client.set_enabled(name, True)
+    record_event("faults_reset", proxies=sorted(names))
+
+
+def leftover_faults(names: Collection[str] | None = None) -> list[str]:
+    """What is still in place: toxics by name and disabled proxies (of these proxies;
+    None: of every proxy)."""
+    with _client() as client:
+        proxies = client.proxies()
+    chosen = [p for p in proxies.values() if names is None or p.name in names]
+    left = [f"{p.name}: toxic {t.name}" for p in chosen for t in p.toxics]
+    left += [f"{p.name}: disabled" for p in chosen if not p.enabled]
     return left

@@ -6,6 +6,10 @@ bounded, run as one suite under one load, summarised as a grid of verdicts:
 - breached: they broke and did not recover within it;
 - data lost: acknowledged writes went missing (RPO > 0);
 - not judged: the experiment's steady state was not met before it started.
+
+Cells run one after another; each next one starts only once the steady state
+holds again after the one before (a bounded wait, see gameday.chaos.settle),
+so one cell's after-effects do not leave the next not judged.
 """
 
 from __future__ import annotations
@@ -138,7 +142,13 @@ def grid(
     """dependency -> fault -> verdict word."""
     verdict_by_cell = {}
     by_experiment = {o["name"]: o for o in outcomes}
-    passed = {o["name"]: o["passed"] for o in summary.get("objectives", [])}
+    rto_met = {  # the window's own RTO objective (scope experiment:FAULT, phase fault:FAULT)
+        str(o["scope"]).removeprefix("experiment:"): bool(o["passed"])
+        for o in summary.get("objectives", [])
+        if o.get("metric") == "rto_s"
+        and str(o.get("scope", "")).startswith("experiment:")
+        and o.get("phase") == f"fault:{str(o['scope']).removeprefix('experiment:')}"
+    }
     for window in summary.get("experiments", []):
         name = str(window["name"])
         if name not in cells:
@@ -151,7 +161,7 @@ def grid(
             word = "data lost"
         elif not window.get("breach_s"):
             word = "held"
-        elif passed.get(f"{name} RTO", False):
+        elif rto_met.get(name, False):
             word = "degraded"
         else:
             word = "breached"

@@ -68,3 +68,8 @@ class ExperimentOutcome(BaseModel):
     )
     faults: list[str] = Field(default_factory=list, description="faults the method injected")
     steady_state_wait: SteadyStateWait | None = None
+    steady_state_wait_after: SteadyStateWait | None = Field(
+        default=None,
+        description="the last experiment of a suite: the wait for the steady state after "
+        "its recovery, before the load ended",
+    )

@@ -35,16 +35,16 @@ __all__ = [
 BREAKER_STATES = {0: "closed", 1: "half_open", 2: "open"}
 
 
-def _window(window_s: int) -> list[dict[str, Any]]:
-    directory = run_dir()
+def _window(window_s: int, directory: Path | None = None) -> list[dict[str, Any]]:
+    directory = directory or run_dir()
     if directory is None:
         raise RuntimeError("GAMEDAY_RUN_DIR is not set: run experiments with `gameday run`")
     live = json.loads((Path(directory) / "live.json").read_text())
     return list(live["seconds"][-window_s:])
 
 
-def _measure(window_s: int) -> tuple[float | None, float, int]:
-    seconds = _window(window_s)
+def _measure(window_s: int, directory: Path | None = None) -> tuple[float | None, float, int]:
+    seconds = _window(window_s, directory)
     requests = sum(s["requests"] for s in seconds)
     errors = sum(s.get("errors", s["failures"]) for s in seconds)
     if not requests:
@@ -65,21 +65,25 @@ def slo_holds(
     window_s: int = 10, p95_max_ms: float = 500.0, error_rate_max: float = 0.001, phase: str = ""
 ) -> bool:
     """True when the last `window_s` seconds kept both objectives (and saw traffic)."""
-    p95, rate, requests = _measure(int(window_s))
+    ok, value = slo_window_holds(window_s, p95_max_ms, error_rate_max)
+    record_event("hypothesis_checked", phase=phase, probe="slo_holds", ok=ok, value=value)
+    return ok
+
+
+def slo_window_holds(
+    window_s: int, p95_max_ms: float, error_rate_max: float, *, directory: Path | None = None
+) -> tuple[bool, dict[str, Any]]:
+    """`slo_holds`'s measurement without the event, for the harness itself (a suite
+    waiting for the steady state before its next experiment): whether the window
+    held, and what it measured."""
+    p95, rate, requests = _measure(int(window_s), directory)
     ok = (
         requests > 0
         and p95 is not None
         and p95 < float(p95_max_ms)
         and rate <= float(error_rate_max)
     )
-    record_event(
-        "hypothesis_checked",
-        phase=phase,
-        probe="slo_holds",
-        ok=ok,
-        value={"p95_ms": p95, "error_rate": rate, "requests": requests},
-    )
-    return ok
+    return ok, {"p95_ms": p95, "error_rate": rate, "requests": requests}
 
 
 def error_rate_below(threshold: float = 0.5, window_s: int = 30) -> bool:

@@ -4,8 +4,9 @@ The engine calls `tick()` while the load runs: after the warm-up it starts
 `chaos run` (rollback strategy `always`, so rollbacks run on failure and
 interruption too). On Ctrl-C `interrupt()` passes SIGINT on. `finish()` waits
 for the experiment, then makes sure the stack is left clean whatever happened:
-a last-resort reset of every proxy, frozen components thawed, and a check that
-no toxic is left (`LeftoverFaults` otherwise). It writes `experiment.json`.
+a last-resort reset of the proxies the experiment names (every proxy only when
+that cannot be told), frozen components thawed, and a check that no toxic is
+left on them (`LeftoverFaults` otherwise). It writes `experiment.json`.
 
 `chaos run` exits 0 when the steady state is already broken before the
 method (it skips the method): the journal, not the exit code, decides.
@@ -14,6 +15,7 @@ method (it skips the method): the journal, not the exit code, decides.
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -27,12 +29,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gameday.chaos import faults
 from gameday.chaos.events import record_event
-from gameday.chaos.experiment import Experiment
+from gameday.chaos.experiment import REFERENCE, Experiment
 from gameday.chaos.probes import BREAKER_STATES
+from gameday.chaos.settle import SettleGate, steady_state_of
 from gameday.chaos.suite import Suite
 from gameday.errors import StackError
 from gameday.settings import StackSettings
 from gameday.stack import process
+
+FAULT_MODULES = ("gameday.chaos.faults", "gameday.chaos.processes")
 
 
 class LeftoverFaults(StackError):
@@ -130,9 +135,19 @@ class ExperimentSidecar:
                     os.killpg(self.proc.pid, signal.SIGKILL)
                     self.proc.wait()
         self._thaw_components()
-        leftovers_before_reset = faults.leftover_faults()
-        faults.reset_all()  # last resort, at the end of every run
-        leftovers = faults.leftover_faults()
+        # Last resort, at the end of every experiment: on the proxies it names only, so
+        # a suite or test sharing the stack keeps its own faults; all of them only when
+        # a fault action names a proxy that cannot be told before it runs.
+        proxies = proxies_named(self.experiment, self.variables)
+        leftovers_before_reset: list[str] = []
+        leftovers: list[str] = []
+        if proxies is None or proxies:
+            leftovers_before_reset = faults.leftover_faults(proxies)
+            if proxies is None:
+                faults.reset_all()
+            else:
+                faults.reset_proxies(proxies)
+            leftovers = faults.leftover_faults(proxies)
         result = self._summarise(leftovers_before_reset)
         (self.run_dir / f"experiment{self.suffix}.json").write_text(
             json.dumps(result, indent=2) + "\n"
@@ -190,6 +205,27 @@ class ExperimentSidecar:
         }
 
 
+def proxies_named(experiment: Experiment, variables: dict[str, float]) -> set[str] | None:
+    """The Toxiproxy proxies the experiment's method and rollbacks act on (the `proxy`
+    argument of their gameday.chaos.faults actions, `${key}` resolved like `chaos run`
+    does); empty for one with no network fault (process faults); None when a fault
+    action names no proxy this can tell (e.g. `reset_all`)."""
+    configuration: dict[str, Any] = {**experiment.configuration, **variables}
+    names: set[str] = set()
+    for activity in [*experiment.data.get("method", []), *(experiment.data.get("rollbacks") or [])]:
+        provider = activity.get("provider") or {}
+        if provider.get("module") != "gameday.chaos.faults":
+            continue
+        proxy = (provider.get("arguments") or {}).get("proxy")
+        match = REFERENCE.match(proxy) if isinstance(proxy, str) else None
+        if match:
+            proxy = configuration.get(match.group(1))
+        if not isinstance(proxy, str) or not proxy:
+            return None
+        names.add(proxy)
+    return names
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     for _ in range(3):
         try:
@@ -237,8 +273,11 @@ class BreakerWatcher:
 
 
 class SuiteSidecar:
-    """Experiments one after another on the load's clock: the next one starts at
-    its planned time, but never while the previous `chaos run` is still going."""
+    """Experiments one after another on the load's clock. The next one is due after the
+    previous one's planned method, recovery and the cool-down, counted from when it
+    really started; it starts when due, never while the previous `chaos run` is still
+    going, and only once the steady state holds again (`SettleGate`, bounded by the
+    suite's `settle_timeout`)."""
 
     def __init__(
         self,
@@ -248,8 +287,10 @@ class SuiteSidecar:
         variables: dict[str, float],
         *,
         service_url: str | None = None,
+        min_duration_s: float = 0.0,
     ) -> None:
         self.suite = suite
+        self.min_duration_s = min_duration_s  # the load never ends before this
         self.watcher = BreakerWatcher(service_url or settings.service_url, run_dir)
         single = len(suite.experiments) == 1
         self.sidecars = [
@@ -263,14 +304,62 @@ class SuiteSidecar:
             )
             for experiment, start in zip(suite.experiments, suite.starts_s(), strict=True)
         ]
+        self.gates: list[SettleGate | None] = [None]
+        self.gates += [
+            SettleGate(
+                experiment.name,
+                steady_state_of(experiment, variables),
+                run_dir,
+                timeout_s=suite.settle_timeout_s,
+            )
+            if suite.settle_timeout_s > 0
+            else None
+            for experiment in suite.experiments[1:]
+        ]
+        self.started_s: list[float | None] = [None] * len(self.sidecars)
+        last = suite.experiments[-1] if suite.experiments else None
+        self.final_gate = (
+            SettleGate(
+                last.name,
+                steady_state_of(last, variables),
+                run_dir,
+                timeout_s=suite.settle_timeout_s,
+                stage="after",
+            )
+            if last is not None and suite.wait_budget_s > 0
+            else None
+        )
 
     def tick(self, elapsed_s: float) -> None:
         self.watcher.poll(elapsed_s)
-        for previous, sidecar in zip([None, *self.sidecars], self.sidecars, strict=False):
-            if sidecar.proc is None:
-                if previous is None or previous.done:
-                    sidecar.tick(elapsed_s)
+        i = next((k for k, s in enumerate(self.sidecars) if s.proc is None), None)
+        if i is None or self.sidecars[i].interrupted:
+            return
+        sidecar, gate = self.sidecars[i], self.gates[i]
+        if i > 0:
+            if not self.sidecars[i - 1].done:
                 return
+            sidecar.start_at_s = self.due_s(i)
+            if elapsed_s < sidecar.start_at_s:
+                return
+        if gate is not None and not gate.poll(elapsed_s):
+            return
+        sidecar.tick(elapsed_s)
+        if sidecar.proc is not None:
+            self.started_s[i] = elapsed_s
+
+    def due_s(self, i: int) -> float:
+        """When experiment i may start: its planned start, moved by how late the one
+        before it really started (an earlier wait for the steady state)."""
+        if i == 0:
+            return self.sidecars[0].start_at_s
+        previous_start = self.started_s[i - 1]
+        previous = self.suite.experiments[i - 1]
+        if previous_start is None:
+            return math.inf
+        return (
+            previous_start + previous.planned_method_s + previous.recovery_s + self.suite.cooldown_s
+        )
 
     def stop_reason(self) -> str | None:
         """Every experiment skipped its method: no fault, so nothing left to observe
@@ -279,16 +368,54 @@ class SuiteSidecar:
             return "the steady state was not met before the method: no fault was injected"
         return None
 
+    def load_complete(self, elapsed_s: float) -> bool:
+        """The last experiment's `chaos run` is over, so is its planned method and
+        recovery (counted from when it really started), and the steady state held again
+        after it (or that wait gave up): the load planned for the longest waits may end
+        here. Never before `min_duration_s`; a suite without waits keeps its planned end."""
+        last_start = self.started_s[-1] if self.started_s else None
+        if self.final_gate is None or last_start is None or not self.sidecars[-1].done:
+            return False
+        last = self.suite.experiments[-1]
+        end_s = last_start + last.planned_method_s + last.recovery_s
+        if elapsed_s < max(end_s, self.min_duration_s):
+            return False
+        return self.final_gate.poll(elapsed_s)
+
     def interrupt(self) -> None:
         for sidecar in self.sidecars:
             sidecar.interrupt()
 
     def finish(self) -> list[dict[str, Any]]:
         outcomes = []
-        starts = self.suite.starts_s()
         for i, sidecar in enumerate(self.sidecars):
             outcome = sidecar.finish()
-            end = starts[i + 1] if i + 1 < len(starts) else float("inf")
-            outcome["span_s"] = [starts[i], end]
+            start = self.started_s[i]
+            end = self.started_s[i + 1] if i + 1 < len(self.started_s) else None
+            # on the load's clock, from when it really started to when the next one did
+            outcome["span_s"] = [
+                sidecar.start_at_s if start is None else round(start, 1),
+                None if end is None else round(end, 1),
+            ]
+            outcome["faults"] = injected_faults(_read_json(sidecar.journal_path))
+            gate = self.gates[i]
+            outcome["steady_state_wait"] = gate.outcome() if gate is not None else None
+            after = self.final_gate if i == len(self.sidecars) - 1 else None
+            outcome["steady_state_wait_after"] = after.outcome() if after is not None else None
+            (sidecar.run_dir / f"experiment{sidecar.suffix}.json").write_text(
+                json.dumps(outcome, indent=2) + "\n"
+            )
             outcomes.append(outcome)
         return outcomes
+
+
+def injected_faults(journal: dict[str, Any]) -> list[str]:
+    """The faults an experiment's method injected, by the names their providers returned
+    (gameday.chaos.faults and .processes return the name they put on the timeline)."""
+    names = []
+    for record in journal.get("run") or []:
+        provider = (record.get("activity") or {}).get("provider") or {}
+        output = record.get("output")
+        if provider.get("module") in FAULT_MODULES and isinstance(output, str) and output:
+            names.append(output)
+    return names

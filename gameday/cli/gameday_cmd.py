@@ -1,8 +1,10 @@
 """`gameday gameday SUITE`: several experiments in sequence under one load,
-with cool-downs between them, one report for them all and a resilience score."""
+with cool-downs and a bounded wait for the steady state between them, one report
+for them all and a resilience score."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +14,7 @@ from gameday.chaos.experiment import check_overrides, parse_overrides
 from gameday.chaos.suite import load_suite
 from gameday.cli.run import DEFAULT_SLO, VAR_HELP, execute
 from gameday.load.engine import DEFAULT_TENANTS
+from gameday.load.timespan import parse_timespan
 from gameday.slo.loader import load_slo
 
 
@@ -28,11 +31,23 @@ def gameday(
     rpo_grace: Annotated[str, typer.Option(envvar="GAMEDAY_RPO_GRACE")] = "30s",
     seed: Annotated[int, typer.Option(envvar="GAMEDAY_SEED")] = 42,
     var: Annotated[list[str] | None, typer.Option("--var", help=VAR_HELP)] = None,
+    settle_timeout: Annotated[
+        str | None,
+        typer.Option(
+            envvar="GAMEDAY_SETTLE_TIMEOUT",
+            help="longest wait for the steady state before each next experiment "
+            "(default: the suite's settle_timeout, else 60s)",
+        ),
+    ] = None,
 ) -> None:
     """Run a game day: the suite's experiments one after another under one load."""
     slo_file = load_slo(slo)
     overrides = parse_overrides(var or [])
     suite = load_suite(suite_file, overrides)
+    if settle_timeout is not None:
+        suite = replace(
+            suite, settle_timeout_s=parse_timespan(settle_timeout, what="--settle-timeout")
+        )
     check_overrides(overrides, suite.experiments)
     load = suite.load
     chosen_rate = rate if rate is not None else load.get("rate")

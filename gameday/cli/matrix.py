@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gameday.chaos.matrix import DEPENDENCIES, FAULTS, grid, write_matrix
+from gameday.chaos.settle import DEFAULT_SETTLE_TIMEOUT_S
 from gameday.chaos.suite import Suite
 from gameday.cli.run import DEFAULT_SLO, execute
 from gameday.errors import ConfigError
@@ -43,20 +44,37 @@ def matrix(
     out: Annotated[Path | None, typer.Option(envvar="GAMEDAY_OUT")] = None,
     target: Annotated[str | None, typer.Option(envvar="GAMEDAY_TARGET")] = None,
     slo: Annotated[Path, typer.Option(envvar="GAMEDAY_SLO")] = DEFAULT_SLO,
+    settle_timeout: Annotated[
+        str,
+        typer.Option(
+            envvar="GAMEDAY_SETTLE_TIMEOUT",
+            help="longest wait for the steady state before each next cell",
+        ),
+    ] = f"{DEFAULT_SETTLE_TIMEOUT_S:g}s",
 ) -> None:
     """Run the fault matrix (short, bounded) and print the dependency x fault grid."""
     slo_file = load_slo(slo)
     chosen_faults = _pick(faults, tuple(FAULTS), "fault")
     chosen_dependencies = _pick(dependencies, DEPENDENCIES, "dependency")
     fault_s = parse_timespan(fault_duration, what="--fault-duration")
+    settle_timeout_s = parse_timespan(settle_timeout, what="--settle-timeout")
     run_dir = new_run_dir(out, "matrix")
     experiments, cells = write_matrix(
         run_dir / "matrix-experiments", chosen_dependencies, chosen_faults, fault_s=fault_s
     )
+    # A short cool-down: the wait for the steady state does the real work between cells
+    # (a breaker left open by the cell before would otherwise leave the next not judged).
     suite = Suite(
-        title=f"fault matrix ({len(experiments)} cells)", experiments=experiments, cooldown_s=5.0
+        title=f"fault matrix ({len(experiments)} cells)",
+        experiments=experiments,
+        cooldown_s=5.0,
+        settle_timeout_s=settle_timeout_s,
     )
-    console.print(f"{len(experiments)} experiments, about {suite.planned_total_s / 60:.0f} min")
+    console.print(
+        f"{len(experiments)} experiments, about {suite.planned_total_s / 60:.0f} min "
+        f"(at most {(suite.planned_total_s + suite.wait_budget_s) / 60:.0f} min with the waits "
+        "for the steady state)"
+    )
     try:
         execute(
             scenario=scenario,

@@ -16,7 +16,7 @@ from gameday.chaos.events import backfill_times
 from gameday.chaos.experiment import check_overrides, load_experiment, parse_overrides
 from gameday.chaos.reconcile import reconcile
 from gameday.chaos.sidecar import SuiteSidecar
-from gameday.chaos.suite import Suite, resilience_score, suite_of
+from gameday.chaos.suite import Suite, resilience_score, score_line, suite_of, wait_line
 from gameday.errors import ConfigError
 from gameday.load import engine
 from gameday.load.config import MIXES, NOISY_TENANT, LoadConfig
@@ -136,12 +136,20 @@ def execute(
     duration_s = parse_timespan(duration, what="--duration")
     if duration_s <= 0:
         raise ConfigError("--duration must be positive (e.g. 90s, 5m)")
-    if suite is not None and duration_s < suite.planned_total_s:
+    requested_s = duration_s
+    if suite is not None and duration_s < suite.planned_total_s + suite.wait_budget_s:
+        waits = (
+            f", up to {suite.planned_total_s + suite.wait_budget_s:.0f}s with the waits for "
+            "the steady state between the experiments and after the last (the load ends "
+            "once it holds again after the last one's recovery)"
+            if suite.wait_budget_s
+            else ""
+        )
         console.print(
             f"duration extended to {suite.planned_total_s:.0f}s: the experiments' warm-up, "
-            "methods, recoveries and cool-downs"
+            f"methods, recoveries and cool-downs{waits}"
         )
-        duration_s = suite.planned_total_s
+        duration_s = suite.planned_total_s + suite.wait_budget_s
     url = target or (
         f"{stack.scheme}://{stack.host}:{stack.api_proxy_port}" if via_proxy else stack.service_url
     )
@@ -207,6 +215,7 @@ def execute(
                 {**slo_variables(slo_file), **(overrides or {})},
                 # breakers are read from the service itself, not through a cut api proxy
                 service_url=stack.service_url if via_proxy else url,
+                min_duration_s=requested_s,
             )
             if suite is not None
             else None
@@ -228,10 +237,15 @@ def execute(
         rpo = reconcile(run_dir, stack, grace_s=parse_timespan(rpo_grace, what="--rpo-grace"))
         console.print(f"lost writes {rpo.lost}, RPO {rpo.rpo_s:.1f}s")
         for outcome in outcomes:
+            before, after = wait_line(outcome, "before"), wait_line(outcome, "after")
+            if before:
+                console.print(before)
             console.print(
                 f"experiment {outcome['name']}: {outcome['verdict'].upper()}"
                 f"{' - ' + outcome['error'] if outcome['error'] else ''}"
             )
+            if after:
+                console.print(after)
             verdicts.append(outcome["verdict"])
         if rpo.lost:
             verdicts.append("fail")
@@ -254,7 +268,7 @@ def execute(
         score = resilience_score(json.loads((run_dir / "summary.json").read_text()), outcomes)
         score["title"] = suite.title if suite is not None else ""
         (run_dir / "suite.json").write_text(json.dumps(score, indent=2) + "\n")
-        console.print(f"resilience score {score['resilience_score']:.1f}/100")
+        console.print(score_line(score))
     verdict = "error" if "error" in verdicts else ("fail" if "fail" in verdicts else "pass")
     console.print(f"verdict {verdict.upper()}  report: {run_dir / 'index.html'}")
     if record["status"] == "interrupted":

@@ -44,6 +44,12 @@ class Sidecar(Protocol):
         """Why the load should end before its planned end (None: it should not)."""
         ...
 
+    def load_complete(self, elapsed_s: float) -> bool:
+        """Everything planned beside the load is over: the load may end now, before the
+        bound it was planned for (a suite's waits for the steady state were shorter than
+        allowed). Not an early stop: the run is complete."""
+        ...
+
 
 class RunFailed(GamedayError):
     def __init__(self, message: str, *, run_dir: Path) -> None:
@@ -257,7 +263,7 @@ def run_load(
             if sidecar is not None:
                 sidecar.tick(elapsed)
                 stopped_early = sidecar.stop_reason()
-                if stopped_early is not None:
+                if stopped_early is not None or sidecar.load_complete(elapsed):
                     break
             on_tick(read_live(run_dir, config, elapsed))
             time.sleep(0.5)

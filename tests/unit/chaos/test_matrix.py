@@ -18,6 +18,16 @@ def test_every_cell_gets_a_valid_experiment_whose_fault_name_matches_the_timelin
     assert latency.planned_method_s == 8 + 10
 
 
+def _rto(window: str, *, passed: bool) -> dict[str, object]:
+    return {
+        "name": f"{window} RTO",
+        "scope": f"experiment:{window}",
+        "phase": f"fault:{window}",
+        "metric": "rto_s",
+        "passed": passed,
+    }
+
+
 def test_the_grid_names_held_degraded_breached_lost_and_not_judged() -> None:
     cells = {
         "redis-down": ("redis", "down"),
@@ -35,8 +45,10 @@ def test_the_grid_names_held_degraded_breached_lost_and_not_judged() -> None:
             {"name": "rabbitmq-down", "breach_s": 0, "lost_writes": 0},
         ],
         "objectives": [
-            {"name": "redis-latency-1000ms-downstream RTO", "passed": True},
-            {"name": "postgres-down RTO", "passed": False},
+            _rto("redis-latency-1000ms-downstream", passed=True),
+            _rto("postgres-down", passed=False),
+            # another window's RTO, or one judged outside its window, is not this cell's
+            {**_rto("postgres-down", passed=True), "phase": "recovered"},
         ],
     }
     outcomes = [{"name": "rabbitmq-down", "verdict": "error"}]
