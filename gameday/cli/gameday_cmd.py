@@ -35,8 +35,8 @@ def gameday(
         str | None,
         typer.Option(
             envvar="GAMEDAY_SETTLE_TIMEOUT",
-            help="longest wait for the steady state before each next experiment "
-            "(default: the suite's settle_timeout, else 60s)",
+            help="longest wait for the steady state before each next experiment and "
+            "after the last (default: the suite's settle_timeout, else 60s)",
         ),
     ] = None,
 ) -> None:

@@ -48,7 +48,7 @@ def matrix(
         str,
         typer.Option(
             envvar="GAMEDAY_SETTLE_TIMEOUT",
-            help="longest wait for the steady state before each next cell",
+            help="longest wait for the steady state before each next cell and after the last",
         ),
     ] = f"{DEFAULT_SETTLE_TIMEOUT_S:g}s",
 ) -> None:
