@@ -22,14 +22,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from gameday.chaos import faults
+from gameday.chaos import faults, safeguard
 from gameday.chaos.events import record_event
 from gameday.chaos.experiment import REFERENCE, Experiment
+from gameday.chaos.outcome import ExperimentOutcome, RollbackOutcome
 from gameday.chaos.probes import BREAKER_STATES
 from gameday.chaos.settle import SettleGate, steady_state_of
 from gameday.chaos.suite import Suite
@@ -87,6 +88,9 @@ class ExperimentSidecar:
             "run",
             "--rollback-strategy",
             "always",
+            # records which stop condition fired, if one did (gameday.chaos.safeguard)
+            "--control-file",
+            str(safeguard.CONTROL_FILE),
             "--journal-path",
             str(self.journal_path),
         ]
@@ -175,34 +179,52 @@ class ExperimentSidecar:
         before = (steady.get("before") or {}).get("steady_state_met")
         after = (steady.get("after") or {}).get("steady_state_met")
         status = journal.get("status", "not started" if self.proc is None else "no journal")
+        fired = safeguard.tripped_safeguard(journal)
+        deviated = bool(journal.get("deviated"))
         error = None
+        verdict: Literal["pass", "fail", "error"]
         if self.proc is None:
             error = "the experiment never started (the run ended before its warm-up)"
+            verdict = "error"
         elif before is False:
             error = (
                 "the steady state was not met before the method: the method was skipped "
                 "and the experiment proved nothing"
             )
-        elif status not in ("completed",):
+            verdict = "error"
+        elif fired is not None and "run" not in journal:  # the method never began
+            error = f"aborted by safeguard: {fired}, before the method: no fault was injected"
+            verdict = "error"
+        elif fired is not None:
+            # The system breached the limit of harm the experiment declared: that is the
+            # finding (FAIL), even though the rest of the method never ran.
+            error = f"aborted by safeguard: {fired}"
+            verdict = "fail"
+        elif status != "completed":
             error = f"the experiment ended with status {status!r}"
-        return {
-            "name": self.experiment.name,
-            "title": self.experiment.title,
-            "status": status,
-            "steady_state_before": before,
-            "steady_state_after": after,
-            "deviated": bool(journal.get("deviated")),
-            "interrupted": self.interrupted,
-            "rollbacks": [
-                {"name": r["activity"]["name"], "status": r["status"]}
+            verdict = "fail"
+        else:
+            verdict = "fail" if deviated else "pass"
+        outcome = ExperimentOutcome(
+            name=self.experiment.name,
+            title=self.experiment.title,
+            status=status,
+            steady_state_before=before,
+            steady_state_after=after,
+            deviated=deviated,
+            interrupted=self.interrupted,
+            safeguards=safeguard.declared_safeguards(journal),
+            aborted_by_safeguard=fired is not None,
+            safeguard=fired,
+            rollbacks=[
+                RollbackOutcome(name=r["activity"]["name"], status=r["status"])
                 for r in journal.get("rollbacks", [])
             ],
-            "leftovers_before_reset": leftovers,
-            "error": error,
-            "verdict": "error"
-            if error and (before is False or self.proc is None)
-            else ("pass" if status == "completed" and not journal.get("deviated") else "fail"),
-        }
+            leftovers_before_reset=leftovers,
+            error=error,
+            verdict=verdict,
+        )
+        return outcome.model_dump(mode="json")
 
 
 def proxies_named(experiment: Experiment, variables: dict[str, float]) -> set[str] | None:
