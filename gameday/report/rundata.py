@@ -37,6 +37,7 @@ class GeneratorInfo(_Open):
     valid: bool = True
     reasons: list[str] = Field(default_factory=list)
     max_worker_cpu_pct: float | None = None
+    max_loop_lag_ms: float | None = None  # the worst timer lateness in a load-sending process
     workers_lost: int = 0
     late_starts: int = 0
     achieved_over_target: float | None = None
