@@ -29,6 +29,7 @@ from service_helpers import (
     private_proxies,
     start_uvicorn,
     stop_processes,
+    wait_for,
     wait_ready,
 )
 
@@ -130,11 +131,13 @@ def test_opensearch_latency_opens_the_breaker_and_search_falls_back_to_the_stale
     with faulty.sut.client(tenant) as client:
         assert client.post("/v1/documents", json=make_document(title=word)).status_code == 202
         eventually(lambda: _searchable(client, word), timeout_s=20)
+        faulty.sut.wait_for_invalidations(tenant, writes=1)
+        client.get("/v1/search", params={"q": word})
         assert client.get("/v1/search", params={"q": word}).json()["source"] == "cache"
         # A write moves the tenant's generation: the fresh entry is gone, the last good
-        # result stays (the indexer bumps it too, after its refresh: wait for that).
+        # result stays (the indexer bumps it too, after its refresh: wait for its last bump).
         assert client.post("/v1/documents", json=make_document()).status_code == 202
-        time.sleep(2.0)
+        faulty.sut.wait_for_invalidations(tenant, writes=2)
         transitions_before = {
             (a, b): faulty.metric(
                 "service_breaker_transitions_total", dependency="opensearch", **{"from": a, "to": b}
@@ -193,8 +196,11 @@ def test_opensearch_latency_opens_the_breaker_and_search_falls_back_to_the_stale
                 toxiproxy.remove_toxic(faulty.opensearch_proxy, "slow")
 
         # After the open duration: half-open; five good trials close it.
-        time.sleep(OPEN_DURATION_S)
-        assert faulty.breakers(tenant)["opensearch"]["state"] == "half_open"
+        wait_for(
+            lambda: faulty.breakers(tenant)["opensearch"]["state"] == "half_open",
+            timeout_s=OPEN_DURATION_S + JITTER_S,
+            what="the OpenSearch breaker half-open after its open duration",
+        )
         assert faulty.metric("service_breaker_state", dependency="opensearch") == 1.0
         for i in range(5):
             response = client.get("/v1/search", params={"q": f"trial{i}{word}"})
