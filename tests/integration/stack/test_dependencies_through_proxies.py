@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import aio_pika
 import asyncpg
@@ -15,6 +16,7 @@ from opensearchpy import OpenSearch
 from gameday.chaos.toxiproxy import Toxic, ToxiproxyClient
 from gameday.errors import ToxiproxyError
 from gameday.settings import StackSettings
+from tests.integration.service.service_helpers import private_proxies
 
 
 async def test_postgres_answers_select_1_through_its_proxy(stack: StackSettings) -> None:
@@ -78,25 +80,43 @@ def _timed_ping(client: redis.Redis) -> float:
     return time.perf_counter() - started
 
 
+@dataclass(frozen=True)
+class RedisProxy:
+    """A Toxiproxy proxy of this test's own in front of the stack's Redis: its faults
+    reach no one else (the stack's shared proxies may be in use by other suites)."""
+
+    name: str
+    url: str
+    toxiproxy: ToxiproxyClient
+
+
 @pytest.fixture
-def toxiproxy(stack: StackSettings) -> Iterator[ToxiproxyClient]:
-    with ToxiproxyClient(stack.toxiproxy_url) as client:
-        yield client
-        client.reset()  # never leave a fault behind, whatever the test did
+def redis_proxy(stack: StackSettings) -> Iterator[RedisProxy]:
+    """Deleted afterwards, with whatever fault the test left on it."""
+    prefix = f"deps-{uuid.uuid4().hex[:6]}"
+    with (
+        private_proxies(stack, prefix, ("redis",)) as proxies,
+        ToxiproxyClient(stack.toxiproxy_url) as client,
+    ):
+        yield RedisProxy(
+            name=proxies.name("redis"),
+            url=proxies.service_env()["SERVICE_REDIS_URL"],
+            toxiproxy=client,
+        )
 
 
 def test_latency_toxic_on_redis_slows_ping_and_its_removal_restores_speed(
-    stack: StackSettings, toxiproxy: ToxiproxyClient
+    redis_proxy: RedisProxy,
 ) -> None:
-    client = redis.Redis.from_url(stack.redis_url, socket_timeout=5)
+    client = redis.Redis.from_url(redis_proxy.url, socket_timeout=5)
     try:
         baseline = min(_timed_ping(client) for _ in range(3))
-        toxiproxy.add_toxic(
-            "redis",
+        redis_proxy.toxiproxy.add_toxic(
+            redis_proxy.name,
             Toxic(name="redis-latency-300ms", type="latency", attributes={"latency": 300}),
         )
         slowed = _timed_ping(client)
-        toxiproxy.remove_toxic("redis", "redis-latency-300ms")
+        redis_proxy.toxiproxy.remove_toxic(redis_proxy.name, "redis-latency-300ms")
         restored = min(_timed_ping(client) for _ in range(3))
     finally:
         client.close()
@@ -106,23 +126,22 @@ def test_latency_toxic_on_redis_slows_ping_and_its_removal_restores_speed(
 
 
 def test_disabled_proxy_refuses_connections_and_enabling_restores_them(
-    stack: StackSettings, toxiproxy: ToxiproxyClient
+    redis_proxy: RedisProxy,
 ) -> None:
-    toxiproxy.set_enabled("redis", False)
-    client = redis.Redis.from_url(stack.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    redis_proxy.toxiproxy.set_enabled(redis_proxy.name, False)
+    client = redis.Redis.from_url(redis_proxy.url, socket_timeout=2, socket_connect_timeout=2)
     try:
         with pytest.raises(redis.ConnectionError):
             client.ping()
-        toxiproxy.set_enabled("redis", True)
+        redis_proxy.toxiproxy.set_enabled(redis_proxy.name, True)
         assert client.ping() is True
     finally:
         client.close()
 
 
-def test_a_failed_injection_raises_instead_of_passing_silently(
-    stack: StackSettings, toxiproxy: ToxiproxyClient
-) -> None:
+def test_a_failed_injection_raises_instead_of_passing_silently(redis_proxy: RedisProxy) -> None:
     with pytest.raises(ToxiproxyError, match="no-such-proxy"):
-        toxiproxy.add_toxic("no-such-proxy", Toxic(name="x", type="latency"))
+        redis_proxy.toxiproxy.add_toxic("no-such-proxy", Toxic(name="x", type="latency"))
     with pytest.raises(ToxiproxyError, match="answered 4"):
-        toxiproxy.add_toxic("redis", Toxic(name="bad", type="no-such-toxic"))
+        redis_proxy.toxiproxy.add_toxic(redis_proxy.name, Toxic(name="bad", type="no-such-toxic"))
+    assert redis_proxy.toxiproxy.proxies()[redis_proxy.name].toxics == []

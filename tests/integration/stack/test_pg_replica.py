@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +36,7 @@ from tests.integration.service.service_helpers import (
     make_document,
     start_uvicorn,
     stop_processes,
+    wait_for,
     wait_ready,
 )
 
@@ -101,6 +101,28 @@ def _fetch(port: int, sql: str) -> object:
         )
         try:
             return await conn.fetchval(sql)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def _ended_sessions(port: int) -> int:
+    """Client sessions on the `gameday` database of the node on `port` that have ended
+    (opened minus still open), looked at from the `postgres` database so as not to be
+    one of them."""
+    sql = (
+        "select (select sessions from pg_stat_database where datname = 'gameday') - "
+        "(select count(*) from pg_stat_activity where datname = 'gameday' "
+        "and backend_type = 'client backend')"
+    )
+
+    async def run() -> int:
+        conn = await asyncpg.connect(
+            host="127.0.0.1", port=port, user="gameday", password="gameday", database="postgres"
+        )
+        try:
+            return int(await conn.fetchval(sql))
         finally:
             await conn.close()
 
@@ -210,8 +232,17 @@ def test_reads_survive_primary_loss_and_writes_follow_the_promoted_replica_witho
 
         # The old primary back (diverged, still writable): the service stays on the
         # promoted node, the newer timeline, through its periodic role check too.
+        old_primary = PORTS["GAMEDAY_POSTGRES_PORT"]
+        ended = _ended_sessions(old_primary)
         toxiproxy.set_enabled("postgres", True)
-        time.sleep(WATCH_INTERVAL_S + 0.5)
+        # The service's role checks are the short sessions on the old primary now (its pool
+        # may connect there too, and stay). They run one after another: once the second
+        # one has ended, the first one's decision is made.
+        wait_for(
+            lambda: _ended_sessions(old_primary) >= ended + 2,
+            timeout_s=3 * WATCH_INTERVAL_S + 5,
+            what="two role checks of the service on the old primary",
+        )
         later = client.post("/v1/documents", json=make_document())
         assert later.status_code == 202, later.text
         found = f"select count(*) from {failover_service.schema}.documents where id = '{{}}'"
