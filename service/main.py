@@ -46,7 +46,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     startup: dict[str, object] = app.state.startup
     pg = await PostgresRouter.open(settings.postgres)
     startup["migrations_applied"] = True
-    redis_client = redis.create_client(settings.redis)
+    redis_client = redis.create_client(
+        settings.redis, longest_call_s=settings.ratelimit.redis_write_timeout_s
+    )
     search_client = opensearch.create_client(settings.opensearch, max_retries=0)
     guards = app.state.guards
     pg.use_guard(guards["postgres"])
