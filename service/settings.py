@@ -48,6 +48,9 @@ class PostgresSettings(SecretSettings):
     command_timeout_s: float = Field(default=10.0, gt=0)  # start-up: connect, migrations
     statement_timeout_s: float = Field(default=2.0, gt=0)  # every request's statement
     acquire_timeout_s: float = Field(default=1.0, gt=0)  # waiting for a pooled connection
+    # A write's whole time in PostgreSQL, the wait for a connection included: without it a
+    # write that waited 1 s for a connection could then wait 2 s on its statement (3 s).
+    transaction_timeout_s: float = Field(default=2.0, gt=0)
     # Comma separated standbys (``SERVICE_POSTGRES_REPLICA_DSNS``): reads go there first,
     # and a promoted one is found again as the primary (service/deps/postgres_router.py).
     replica_dsns: str = ""

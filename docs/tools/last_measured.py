@@ -2,6 +2,7 @@
 
     make experiments-measured            # runs each experiment, then rewrites the column
     python docs/tools/last_measured.py   # rewrites it from reports/measured/*/summary.json
+    python docs/tools/last_measured.py --run --only redis-down   # measures one again
 
 Each experiment runs as a user would run it (its scenario, 15 rps, the shipped fault
 length) against the running stack (`gameday stack up`); its run directory is kept
@@ -38,8 +39,9 @@ MEASURED: dict[str, list[str]] = {
 ROW = re.compile(r"^\| `(?P<name>[a-z0-9-]+)` \| (?P<proves>.*?) \|(?: (?P<measured>.*?) \|)?$")
 
 
-def run_experiments(gameday: Path) -> None:
-    for name, options in MEASURED.items():
+def run_experiments(gameday: Path, names: list[str]) -> None:
+    for name in names:
+        options = MEASURED[name]
         sys.stderr.write(f"measuring {name} ...\n")
         out = RUNS / name
         subprocess.run(["rm", "-rf", str(out)], check=True)
@@ -56,9 +58,7 @@ def _num(value: float | None, unit: str) -> str:
 
 def describe(summary: dict[str, Any]) -> str:
     facts = summary["run"]
-    failed = sorted(
-        o["name"] for o in summary["objectives"] if o["gating"] and not o["passed"]
-    )
+    failed = sorted(o["name"] for o in summary["objectives"] if o["gating"] and not o["passed"])
     parts = [f"**{summary['verdict'].upper()}**"]
     if failed:
         parts.append("broke " + ", ".join(failed))
@@ -71,7 +71,7 @@ def describe(summary: dict[str, Any]) -> str:
         if e.get("degraded_answers"):
             parts.append(f"{e['degraded_answers']} stale answers")
         if e.get("p95_rise_ms") is not None:
-            parts.append(f"p95 +{e['p95_rise_ms']:.0f} ms")
+            parts.append(f"p95 {e['p95_rise_ms']:+.0f} ms over steady")
         if e.get("lost_writes") is not None:
             parts.append(f"{e['lost_writes']} lost writes")
     day = (facts.get("started_at") or "")[:10]
@@ -100,9 +100,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", action="store_true", help="run the experiments first")
     parser.add_argument("--gameday", type=Path, default=ROOT / ".venv" / "bin" / "gameday")
+    parser.add_argument("--only", action="append", choices=sorted(MEASURED), help="repeatable")
     args = parser.parse_args()
     if args.run:
-        run_experiments(args.gameday)
+        run_experiments(args.gameday, args.only or list(MEASURED))
     cells = {}
     for name in MEASURED:
         file = RUNS / name / "summary.json"
