@@ -16,6 +16,7 @@ import httpx
 from gameday.load import histograms
 from gameday.settings import StackSettings
 from tests.integration.own_service import ROOT, RunningService, gameday_run
+from tests.integration.service.service_helpers import wait_for
 
 # These tests are about the generator: objectives loose enough that only broken
 # run data fails the verdict.
@@ -30,6 +31,14 @@ def _rows(run_dir: Path) -> list[dict[str, str]]:
 
 def _run_json(run_dir: Path) -> dict[str, Any]:
     return dict(json.loads((run_dir / "run.json").read_text()))
+
+
+def _seconds_with_requests(run_dir: Path) -> int:
+    try:
+        live = json.loads((run_dir / "live.json").read_text())
+    except FileNotFoundError:  # the load has not started yet
+        return 0
+    return sum(1 for second in live["seconds"] if second["requests"] > 0)
 
 
 def _locust_total(run_dir: Path) -> int:
@@ -144,12 +153,23 @@ def test_a_two_second_stall_shows_as_queued_latency_not_as_missing_requests(
 ) -> None:
     out = tmp_path / "run"
     rate, stall_s = 50, 2.0
+    failed: list[BaseException] = []
 
     def stall() -> None:
-        time.sleep(6.0)
+        try:  # mid-run: once the load has run a few whole seconds (live.json)
+            wait_for(
+                lambda: _seconds_with_requests(out) >= 4,
+                timeout_s=60,
+                what=f"4 seconds with requests in {out / 'live.json'}",
+            )
+        except BaseException as exc:  # re-raised by the test, after the run
+            failed.append(exc)
+            return
         os.killpg(own_service.process.pid, signal.SIGSTOP)
-        time.sleep(stall_s)
-        os.killpg(own_service.process.pid, signal.SIGCONT)
+        try:
+            time.sleep(stall_s)  # the stall itself: the time the service is frozen
+        finally:
+            os.killpg(own_service.process.pid, signal.SIGCONT)
 
     staller = threading.Thread(target=stall)
     staller.start()
@@ -167,6 +187,8 @@ def test_a_two_second_stall_shows_as_queued_latency_not_as_missing_requests(
         str(out),
     )
     staller.join()
+    if failed:
+        raise failed[0]
     assert result.returncode == 0, result.stdout + result.stderr
     rows = [r for r in _rows(out) if r["endpoint"] == "ALL" and r["requests"] != "0"]
     worst = max(float(r["max_ms"]) for r in rows)
