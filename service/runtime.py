@@ -51,19 +51,13 @@ class Runtime:
 
         guard = self.guards.get("postgres")
         timeout_s = self.settings.postgres.acquire_timeout_s
-        deadline = asyncio.timeout(self.settings.postgres.transaction_timeout_s)
         try:
             if guard is None:
-                async with (
-                    deadline,
-                    self.pool.acquire(timeout=timeout_s) as conn,
-                    conn.transaction(),
-                ):
+                async with self.pool.acquire(timeout=timeout_s) as conn, conn.transaction():
                     yield conn
                 return
             async with (
                 guard.track(is_failure=postgres_failure),
-                deadline,
                 self.pool.acquire(timeout=timeout_s) as conn,
                 conn.transaction(),
             ):

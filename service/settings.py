@@ -47,10 +47,11 @@ class PostgresSettings(SecretSettings):
     pool_max: int = Field(default=5, ge=1)
     command_timeout_s: float = Field(default=10.0, gt=0)  # start-up: connect, migrations
     statement_timeout_s: float = Field(default=2.0, gt=0)  # every request's statement
-    acquire_timeout_s: float = Field(default=1.0, gt=0)  # waiting for a pooled connection
-    # A write's whole time in PostgreSQL, the wait for a connection included: without it a
-    # write that waited 1 s for a connection could then wait 2 s on its statement (3 s).
-    transaction_timeout_s: float = Field(default=2.0, gt=0)
+    # Waiting for a pooled connection. A request's PostgreSQL time is at most this plus the
+    # statement timeout: 0.4 + 2 keeps a write inside postgres-partition's 2.5 s fail-fast
+    # bound (at 1 s a write waited 1 s for a connection, then 2 s on its statement). A pool
+    # busy for longer is saturated: fail fast, don't queue (the bulkhead).
+    acquire_timeout_s: float = Field(default=0.4, gt=0)
     # Comma separated standbys (``SERVICE_POSTGRES_REPLICA_DSNS``): reads go there first,
     # and a promoted one is found again as the primary (service/deps/postgres_router.py).
     replica_dsns: str = ""

@@ -143,10 +143,17 @@ class Publisher:
                 )
 
         # Bounded: during a broker outage the relay must fail and back off, not hang.
-        await asyncio.wait_for(
-            asyncio.gather(*(publish(p, t) for p, t in zip(payloads, parents, strict=True))),
-            timeout=self._settings.publish_timeout_s,
-        )
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(*(publish(p, t) for p, t in zip(payloads, parents, strict=True))),
+                timeout=self._settings.publish_timeout_s,
+            )
+        except RuntimeError as exc:
+            # aio-pika says "connection closed" with a bare RuntimeError: the breaker and
+            # the dependency-error counter must see a broker outage, not a success.
+            if self._connection.is_closed or self._channel is None or self._channel.is_closed:
+                raise BrokerUnavailable(f"RabbitMQ connection closed: {exc}") from exc
+            raise
 
     async def close(self) -> None:
         if self._channel is not None and not self._channel.is_closed:

@@ -33,7 +33,7 @@ from tests.integration.prober_crosscheck import (
     independent_prober,
     write_token,
 )
-from tests.integration.service.service_helpers import wait_for
+from tests.integration.service.service_helpers import metric, wait_for
 
 EXPERIMENTS = ROOT / "experiments"
 SLO = load_slo(ROOT / "slo.yaml")
@@ -97,8 +97,11 @@ def _refused_writes(url: str) -> float:
 def test_a_broker_outage_loses_no_acknowledged_write_with_the_outbox(
     own_service: RunningService, stack: StackSettings, tmp_path: Path
 ) -> None:
+    broker_errors = _broker_errors(own_service.url)
     run = _run(tmp_path, "rabbitmq-down", "write_heavy", "--target", own_service.url, *SHORT_FAULT)
     assert run.returncode == 0, run.output
+    # the relay saw the outage as one (it once counted a closed connection as a success)
+    assert _broker_errors(own_service.url) > broker_errors
     # Its own objectives: RTO, RPO, lost writes and writes acknowledged in the outage.
     _assert_own_objectives_held(run, "rabbitmq-down", at_least=6)
     start, end = run.window("rabbitmq-down")
@@ -116,6 +119,10 @@ def test_a_broker_outage_loses_no_acknowledged_write_with_the_outbox(
         what="the outbox backlog to drain",
     )
     assert_no_fault_left(stack, "rabbitmq")
+
+
+def _broker_errors(url: str) -> float:
+    return metric(url, "service_dependency_errors_total", dependency="rabbitmq")
 
 
 def test_without_the_outbox_the_same_outage_loses_writes_and_fails(
