@@ -4,6 +4,7 @@ proxies, and `gameday run` as a subprocess."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -139,3 +140,12 @@ def gameday_run_in_background(*args: str, timeout: float = 180) -> Iterator[Fini
             process.kill()
             output, _ = process.communicate()
         finished.returncode, finished.output = process.returncode, output
+
+
+def seconds_with_requests(run_dir: Path) -> int:
+    """Whole seconds of a running `gameday run` that saw requests (its live.json)."""
+    try:
+        live = json.loads((run_dir / "live.json").read_text())
+    except FileNotFoundError:  # the load has not started yet
+        return 0
+    return sum(1 for second in live["seconds"] if second["requests"] > 0)

@@ -15,7 +15,7 @@ import httpx
 
 from gameday.load import histograms
 from gameday.settings import StackSettings
-from tests.integration.own_service import ROOT, RunningService, gameday_run
+from tests.integration.own_service import ROOT, RunningService, gameday_run, seconds_with_requests
 from tests.integration.service.service_helpers import wait_for
 
 # These tests are about the generator: objectives loose enough that only broken
@@ -31,14 +31,6 @@ def _rows(run_dir: Path) -> list[dict[str, str]]:
 
 def _run_json(run_dir: Path) -> dict[str, Any]:
     return dict(json.loads((run_dir / "run.json").read_text()))
-
-
-def _seconds_with_requests(run_dir: Path) -> int:
-    try:
-        live = json.loads((run_dir / "live.json").read_text())
-    except FileNotFoundError:  # the load has not started yet
-        return 0
-    return sum(1 for second in live["seconds"] if second["requests"] > 0)
 
 
 def _locust_total(run_dir: Path) -> int:
@@ -158,7 +150,7 @@ def test_a_two_second_stall_shows_as_queued_latency_not_as_missing_requests(
     def stall() -> None:
         try:  # mid-run: once the load has run a few whole seconds (live.json)
             wait_for(
-                lambda: _seconds_with_requests(out) >= 4,
+                lambda: seconds_with_requests(out) >= 4,
                 timeout_s=60,
                 what=f"4 seconds with requests in {out / 'live.json'}",
             )

@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 from gameday.stack import process
-from tests.integration.own_service import ROOT, RunningService, gameday_run, interruptible
+from tests.integration.own_service import (
+    ROOT,
+    RunningService,
+    gameday_run,
+    interruptible,
+    seconds_with_requests,
+)
 from tests.integration.service.service_helpers import wait_for
 
 
@@ -82,7 +88,7 @@ def test_ctrl_c_stops_cleanly_flushes_the_data_and_leaves_no_locust_process(
     )
     try:  # mid-run: once the load has run a few whole seconds (live.json, every second)
         wait_for(
-            lambda: _seconds_with_requests(out) >= 3,
+            lambda: seconds_with_requests(out) >= 3,
             timeout_s=60,
             what=f"3 seconds with requests in {out / 'live.json'}",
         )
@@ -100,14 +106,6 @@ def test_ctrl_c_stops_cleanly_flushes_the_data_and_leaves_no_locust_process(
     # every Locust process of this run carries the run dir in its environment
     left = [pid for pid in _pids() if str(out) in _environ(pid)]
     assert left == [], left
-
-
-def _seconds_with_requests(run_dir: Path) -> int:
-    try:
-        live = json.loads((run_dir / "live.json").read_text())
-    except FileNotFoundError:  # the load has not started yet
-        return 0
-    return sum(1 for second in live["seconds"] if second["requests"] > 0)
 
 
 def _pids() -> list[int]:
