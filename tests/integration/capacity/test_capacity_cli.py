@@ -1,16 +1,22 @@
-"""`gameday capacity` against a service of our own, with tiny steps and an SLO
-strict enough to break at a low rate on any machine (about a minute)."""
+"""`gameday capacity` against a target with a known knee (tests/integration/load/
+cheap_target.py: past 25 requests in a second, answers are 100 ms late), tiny steps and
+a 25 ms p95: 10 and 20 rps pass and 40 rps fails on any machine, however fast the
+reference service has become (it used to be the target, and a faster one never broke)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from gameday.load.capacity import CapacityReport, find_capacity
-from tests.integration.own_service import ROOT, RunningService
+from tests.integration.load.cheap_target import serving
+from tests.integration.own_service import ROOT
 
 STRICT_SLO = """\
 version: 1
@@ -27,8 +33,14 @@ class Replayed:
     generator_valid: bool
 
 
+@pytest.fixture(scope="module")
+def knee_at_25_rps() -> Iterator[str]:
+    with serving("--knee-rps", "25", "--slow-ms", "100") as url:
+        yield url
+
+
 def test_capacity_steps_up_judges_each_step_and_reports_the_highest_passing_rate(
-    own_service: RunningService, tmp_path: Path
+    knee_at_25_rps: str, tmp_path: Path
 ) -> None:
     slo = tmp_path / "slo.yaml"
     slo.write_text(STRICT_SLO)
@@ -36,7 +48,7 @@ def test_capacity_steps_up_judges_each_step_and_reports_the_highest_passing_rate
     result = subprocess.run(
         [
             sys.executable, "-m", "gameday.cli", "capacity",
-            "--scenario", "read_only", "--slo", str(slo), "--target", own_service.url,
+            "--scenario", "read_only", "--slo", str(slo), "--target", knee_at_25_rps,
             "--start-rate", "10", "--max-rate", "80", "--step-duration", "5s",
             "--resolution-pct", "25", "--max-steps", "5", "--out", str(out),
         ],
@@ -46,7 +58,8 @@ def test_capacity_steps_up_judges_each_step_and_reports_the_highest_passing_rate
     report = CapacityReport.model_validate_json((out / "capacity.json").read_text())
     assert 1 <= len(report.steps) <= 5
     assert report.steps[0].rate_rps == 10
-    assert any(not s.passed for s in report.steps), "the strict SLO never broke"
+    rates = {s.rate_rps: s.passed for s in report.steps}
+    assert rates[10] and rates[20] and not rates[40], report.steps  # the knee, found
     for step in report.steps:
         summary = json.loads((out / step.run_dir / "summary.json").read_text())
         assert summary["verdict"] == step.verdict

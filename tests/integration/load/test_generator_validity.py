@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import httpx
 import psutil
 import pytest
 
+from tests.integration.load.cheap_target import serving
 from tests.integration.own_service import ROOT
 
 LENIENT = ("--slo", str(ROOT / "tests" / "data" / "slo-lenient.yaml"))
@@ -35,29 +35,9 @@ WORKER_LOST = "1 worker(s) lost"
 
 @pytest.fixture(scope="module")
 def cheap_target() -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.load.cheap_target"],
-        stdout=subprocess.PIPE,
-        cwd=ROOT,
-        start_new_session=True,
-    )
-    try:
-        assert process.stdout is not None
-        ready, _, _ = select.select([process.stdout], [], [], 30.0)
-        line = process.stdout.readline().decode() if ready else ""
-        assert line.startswith("ready "), f"the cheap target did not start: {line!r}"
-        url = f"http://127.0.0.1:{int(line.split()[1])}"
+    with serving() as url:
         assert httpx.get(f"{url}/openapi.json", timeout=5).status_code == 200
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
 
 
 @dataclass

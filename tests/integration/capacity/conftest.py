@@ -1,3 +1,0 @@
-from tests.integration.own_service import own_service
-
-__all__ = ["own_service"]
