@@ -1,5 +1,3 @@
-"""Fault injection: the Toxiproxy client (more providers arrive with the chaos work)."""
-
-from gameday.chaos.toxiproxy import Proxy, Toxic, ToxiproxyClient
-
-__all__ = ["Proxy", "Toxic", "ToxiproxyClient"]
+"""Fault injection: Chaos Toolkit providers (faults, probes, processes), the sidecar
+that runs `chaos run` beside the load, suites and the matrix. The Toxiproxy client
+they drive lives below both chaos and the stack, in `gameday.toxiproxy`."""

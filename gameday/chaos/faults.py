@@ -17,8 +17,8 @@ from collections.abc import Collection
 from typing import Any
 
 from gameday.chaos.events import record_event
-from gameday.chaos.toxiproxy import Stream, Toxic, ToxiproxyClient
 from gameday.settings import StackSettings
+from gameday.toxiproxy import Stream, Toxic, ToxiproxyClient
 
 __all__ = [
     "add_bandwidth_limit",

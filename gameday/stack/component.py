@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gameday.chaos.toxiproxy import Proxy
 from gameday.settings import StackSettings
+from gameday.toxiproxy import Proxy
 
 CHECK_TIMEOUT_S = 3.0
 

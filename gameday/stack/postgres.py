@@ -12,9 +12,9 @@ from pathlib import Path
 
 import asyncpg
 
-from gameday.chaos.toxiproxy import Proxy
 from gameday.errors import ComponentFailed
 from gameday.stack.component import Component, Health, Launch, proxy
+from gameday.toxiproxy import Proxy
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 REPLICATION_USER = "replicator"  # pg_basebackup and the standby's walreceiver log in as it

@@ -22,7 +22,6 @@ import subprocess
 import time
 from pathlib import Path
 
-from gameday.chaos.toxiproxy import Proxy
 from gameday.errors import ComponentFailed
 from gameday.stack.component import Health, Launch, Report, proxy
 from gameday.stack.postgres import (
@@ -32,6 +31,7 @@ from gameday.stack.postgres import (
     _let_user_traverse,
     _run_as,
 )
+from gameday.toxiproxy import Proxy
 
 PROMOTE_TIMEOUT_S = 60.0
 BASEBACKUP_TIMEOUT_S = 300.0

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import aiormq
 
-from gameday.chaos.toxiproxy import Proxy
 from gameday.stack.component import Component, Health, Launch, proxy
+from gameday.toxiproxy import Proxy
 
 RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 

@@ -6,8 +6,8 @@ import shutil
 
 import redis.asyncio as aioredis
 
-from gameday.chaos.toxiproxy import Proxy
 from gameday.stack.component import Component, Health, Launch, proxy
+from gameday.toxiproxy import Proxy
 
 
 class Redis(Component):

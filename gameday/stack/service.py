@@ -13,10 +13,10 @@ from pathlib import Path
 
 import httpx
 
-from gameday.chaos.toxiproxy import Proxy
 from gameday.settings import PROJECT_ROOT, StackSettings
 from gameday.stack.component import Component, Health, Launch, proxy
 from gameday.stack.tls import ensure_certificates, files_in
+from gameday.toxiproxy import Proxy
 from service.settings import ShutdownSettings, env_for_stack
 
 

@@ -14,13 +14,13 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 
-from gameday.chaos.toxiproxy import Proxy, ToxiproxyClient
 from gameday.errors import ComponentFailed, InstallError, PortInUseError, StackError
 from gameday.settings import StackSettings
 from gameday.stack import process
 from gameday.stack.component import Component, Health, Report, port_is_free
 from gameday.stack.postgres_replica import PostgresReplica
 from gameday.stack.registry import NAMES, build_components
+from gameday.toxiproxy import Proxy, ToxiproxyClient
 
 
 @dataclass

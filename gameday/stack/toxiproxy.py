@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from gameday.chaos.toxiproxy import ToxiproxyClient
 from gameday.stack.component import Component, Health, Launch
+from gameday.toxiproxy import ToxiproxyClient
 
 VERSION = "v2.12.0"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from gameday.chaos.toxiproxy import Proxy
 from gameday.stack.component import Component, Health, Launch, proxy
+from gameday.toxiproxy import Proxy
 
 SOURCE_DIR = Path(__file__).resolve().parent
 MAIN_CLASS = "dev.gameday.GamedayOpenSearch"

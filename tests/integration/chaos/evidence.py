@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gameday.chaos.toxiproxy import ToxiproxyClient
 from gameday.settings import StackSettings
+from gameday.toxiproxy import ToxiproxyClient
 
 SERVER_ERRORS = ("fail_5xx", "fail_connection", "fail_timeout")
 READS = ("GET /v1/search", "GET /v1/autocomplete", "GET /v1/documents/{id}")

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from gameday.chaos.toxiproxy import Proxy, ToxiproxyClient
 from gameday.settings import StackSettings
+from gameday.toxiproxy import Proxy, ToxiproxyClient
 from tests.integration.own_service import RunningService
 from tests.integration.prober import judge
 from tests.integration.prober_crosscheck import (

@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gameday.chaos.toxiproxy import ToxiproxyClient
 from gameday.settings import StackSettings
+from gameday.toxiproxy import ToxiproxyClient
 from tests.integration.own_service import ROOT, gameday_run
 
 PROXY = "api"

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gameday.chaos.toxiproxy import ToxiproxyClient
 from gameday.settings import StackSettings
+from gameday.toxiproxy import ToxiproxyClient
 from tests.integration.own_service import ROOT, RunningService
 
 EXPERIMENTS = ROOT / "experiments"

@@ -20,8 +20,8 @@ import asyncpg
 import pytest
 from service_helpers import private_proxies
 
-from gameday.chaos.toxiproxy import ToxiproxyClient
 from gameday.settings import PROJECT_ROOT, StackSettings
+from gameday.toxiproxy import ToxiproxyClient
 from service.namespace import drop_namespace, namespace_env
 from service.settings import env_for_stack
 

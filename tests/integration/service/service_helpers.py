@@ -19,8 +19,8 @@ import redis
 from opensearchpy import OpenSearch
 from prometheus_client.parser import text_string_to_metric_families
 
-from gameday.chaos.toxiproxy import Proxy, ToxiproxyClient
 from gameday.settings import PROJECT_ROOT, StackSettings
+from gameday.toxiproxy import Proxy, ToxiproxyClient
 from service.settings import AuthSettings
 from service.tenants.auth import issue_token
 

@@ -21,7 +21,7 @@ from private_namespace import Namespace, namespace, start_indexer
 from prometheus_client.parser import text_string_to_metric_families
 from service_helpers import eventually, make_document, metric, wait_for
 
-from gameday.chaos.toxiproxy import Toxic
+from gameday.toxiproxy import Toxic
 from service.documents.service import index_event
 from service.settings import AuthSettings
 from service.tenants.auth import issue_token

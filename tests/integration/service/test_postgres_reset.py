@@ -24,7 +24,7 @@ from service_helpers import (
     wait_ready,
 )
 
-from gameday.chaos.toxiproxy import Toxic, ToxiproxyClient
+from gameday.toxiproxy import Toxic, ToxiproxyClient
 
 WRITES = 100
 ROUND = 10

@@ -28,8 +28,8 @@ from service_helpers import (
     wait_ready,
 )
 
-from gameday.chaos.toxiproxy import Toxic, ToxiproxyClient
 from gameday.settings import StackSettings
+from gameday.toxiproxy import Toxic, ToxiproxyClient
 from service.namespace import drop_namespace, namespace_env
 from service.settings import env_for_stack
 

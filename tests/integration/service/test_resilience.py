@@ -33,7 +33,7 @@ from service_helpers import (
     wait_ready,
 )
 
-from gameday.chaos.toxiproxy import Toxic, ToxiproxyClient
+from gameday.toxiproxy import Toxic, ToxiproxyClient
 
 OPEN_DURATION_S = 3.0
 SEARCH_TIMEOUT_S = 0.8

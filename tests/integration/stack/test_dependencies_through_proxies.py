@@ -13,9 +13,9 @@ import pytest
 import redis
 from opensearchpy import OpenSearch
 
-from gameday.chaos.toxiproxy import Toxic, ToxiproxyClient
 from gameday.errors import ToxiproxyError
 from gameday.settings import StackSettings
+from gameday.toxiproxy import Toxic, ToxiproxyClient
 from tests.integration.service.service_helpers import private_proxies
 
 

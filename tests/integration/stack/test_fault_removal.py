@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from gameday.chaos import faults
-from gameday.chaos.toxiproxy import Proxy, ToxiproxyClient
 from gameday.settings import StackSettings
+from gameday.toxiproxy import Proxy, ToxiproxyClient
 
 
 def test_removing_a_fault_that_is_already_gone_is_a_no_op(

@@ -24,9 +24,9 @@ import asyncpg
 import httpx
 import pytest
 
-from gameday.chaos.toxiproxy import ToxiproxyClient
 from gameday.settings import PROJECT_ROOT, StackSettings
 from gameday.stack import process, supervisor
+from gameday.toxiproxy import ToxiproxyClient
 from service.deps.postgres_router import WATCH_INTERVAL_S
 from service.namespace import drop_namespace, namespace_env
 from service.settings import env_for_stack

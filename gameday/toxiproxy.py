@@ -1,4 +1,5 @@
-"""A small typed client for the Toxiproxy HTTP API.
+"""A small typed client for the Toxiproxy HTTP API, used by the stack (which creates
+the proxies) and by chaos (which injects faults through them).
 
     client = ToxiproxyClient("http://127.0.0.1:21474", timeout_s=5.0)
     client.add_toxic("redis", Toxic(name="redis-latency-300ms", type="latency",
