@@ -70,6 +70,11 @@ class ObjectiveResult(BaseModel):
         default=None, description="room left (positive) or overshoot (negative), in `unit`"
     )
     note: str | None = None
+    experiment: str | None = Field(
+        default=None,
+        description="the experiment whose objective this is (its fault window's, its stop "
+        "condition, how it ended); null: the run's own",
+    )
 
 
 def judge(
@@ -84,6 +89,7 @@ def judge(
     unit: str,
     gating: bool = True,
     note: str | None = None,
+    experiment: str | None = None,
 ) -> ObjectiveResult:
     if measured is None:
         passed, margin = False, None
@@ -104,6 +110,7 @@ def judge(
         gating=gating,
         margin=None if margin is None else round(margin, 6),
         note=note,
+        experiment=experiment,
     )
 
 
