@@ -38,8 +38,8 @@ import yaml
 from gameday.chaos.experiment import Experiment, load_experiment
 from gameday.chaos.settle import DEFAULT_SETTLE_TIMEOUT_S
 from gameday.errors import ConfigError
-from gameday.load.timespan import parse_timespan
 from gameday.settings import PROJECT_ROOT
+from gameday.timespan import parse_timespan
 
 SUITE_KEYS = {
     "title",

@@ -26,9 +26,9 @@ from gameday.load import engine
 from gameday.load.capacity import CapacityReport, Search, StepPhase, StepRecord, find_capacity
 from gameday.load.config import LoadConfig
 from gameday.load.rundir import write_atomic
-from gameday.load.timespan import parse_timespan
 from gameday.settings import PROJECT_ROOT, StackSettings
 from gameday.slo.loader import load_slo
+from gameday.timespan import parse_timespan
 
 DEFAULT_SLO = PROJECT_ROOT / "slo.yaml"
 

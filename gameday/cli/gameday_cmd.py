@@ -14,8 +14,8 @@ from gameday.chaos.experiment import check_overrides, parse_overrides
 from gameday.chaos.suite import load_suite
 from gameday.cli.run import DEFAULT_SLO, VAR_HELP, execute
 from gameday.load.engine import DEFAULT_TENANTS
-from gameday.load.timespan import parse_timespan
 from gameday.slo.loader import load_slo
+from gameday.timespan import parse_timespan
 
 
 def gameday(

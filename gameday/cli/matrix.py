@@ -16,8 +16,8 @@ from gameday.chaos.suite import Suite
 from gameday.cli.run import DEFAULT_SLO, execute
 from gameday.errors import ConfigError
 from gameday.load.engine import DEFAULT_TENANTS, new_run_dir
-from gameday.load.timespan import parse_timespan
 from gameday.slo.loader import load_slo
+from gameday.timespan import parse_timespan
 
 console = Console(highlight=False, soft_wrap=True)
 

@@ -20,10 +20,10 @@ from gameday.chaos.suite import Suite, resilience_score, score_line, suite_of, w
 from gameday.errors import ConfigError
 from gameday.load import engine
 from gameday.load.config import MIXES, NOISY_TENANT, LoadConfig
-from gameday.load.timespan import parse_timespan
 from gameday.settings import PROJECT_ROOT, StackSettings
 from gameday.slo.loader import load_slo
 from gameday.slo.model import SloFile
+from gameday.timespan import parse_timespan
 
 DEFAULT_SLO = PROJECT_ROOT / "slo.yaml"
 VAR_HELP = "NAME=NUMBER: set an experiment's configuration key, e.g. fault_s=10 (repeatable)"

@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gameday.errors import ConfigError
-from gameday.load.timespan import parse_timespan
 from gameday.seed import SeedPlan, seed_service
 from gameday.settings import StackSettings
+from gameday.timespan import parse_timespan
 
 console = Console(highlight=False, soft_wrap=True, stderr=True)
 

@@ -18,7 +18,7 @@ import typer
 from pydantic import ValidationError
 
 from gameday.errors import ConfigError
-from gameday.load.timespan import parse_timespan
+from gameday.timespan import parse_timespan
 
 ROLES = ("admin", "user", "read-only")
 

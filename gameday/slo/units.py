@@ -13,7 +13,7 @@ from typing import Annotated
 from pydantic import BeforeValidator, WithJsonSchema
 
 from gameday.errors import ConfigError
-from gameday.load.timespan import parse_timespan
+from gameday.timespan import parse_timespan
 
 DURATION_FORMS = "a number of seconds or units h, m, s, ms: 90, 30s, 5m, 1h30m, 250ms"
 LATENCY_FORMS = "a number of milliseconds or a duration: 500, 500ms, 1.5s"

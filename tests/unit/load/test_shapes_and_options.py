@@ -5,7 +5,7 @@ import pytest
 from gameday.errors import ConfigError
 from gameday.load import engine
 from gameday.load.config import LoadConfig
-from gameday.load.timespan import parse_timespan
+from gameday.timespan import parse_timespan
 from scenarios.shapes import CLOSED, OPEN
 
 

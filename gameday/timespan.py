@@ -1,4 +1,5 @@
-"""Human durations: `30s`, `5m`, `1h30m`, `90` (seconds).
+"""Human durations: `30s`, `5m`, `1h30m`, `90` (seconds), for the command line, suites
+and the SLO file alike (a low-level module: it imports only gameday.errors).
 
 parse_timespan("1h30m")  # 5400.0
 """
