@@ -9,10 +9,10 @@ import os
 import signal
 from pathlib import Path
 
+from gameday import stack
 from gameday.chaos.events import record_event
 from gameday.errors import StackError
 from gameday.settings import StackSettings
-from gameday.stack import process
 
 __all__ = [
     "continue_component",
@@ -24,9 +24,9 @@ __all__ = [
 ]
 
 
-def _tracked(component: str) -> process.Tracked:
+def _tracked(component: str) -> stack.Tracked:
     settings = StackSettings()
-    tracked = process.read_tracked(settings.run_dir, component)
+    tracked = stack.read_tracked(settings.run_dir, component)
     if tracked is None or not tracked.is_alive():
         raise StackError(f"{component} is not running: start it with `gameday stack up`")
     return tracked
@@ -100,18 +100,14 @@ def kill_service_worker(signal_name: str = "SIGKILL", index: int = 0) -> str:
 def restart_component(component: str) -> None:
     """Start the component again if it is down (idempotent, like `stack up`); this
     ends the `COMPONENT-killed` fault of `kill_component` on the timeline."""
-    from gameday.stack import supervisor
-
-    supervisor.up(StackSettings(), lambda line: None, only=[component])
+    stack.up(StackSettings(), lambda line: None, only=[component])
     record_event("fault_removed", name=f"{component}-killed", target=component)
 
 
 def promote_replica() -> float:
     """Promote the streaming replica; return the seconds until it accepted a write.
     Recorded as a `replica_promoted` event (not a fault: the failover is the remedy)."""
-    from gameday.stack import supervisor
-
-    took_s = supervisor.promote_replica(StackSettings(), lambda line: None)
+    took_s = stack.promote_replica(StackSettings(), lambda line: None)
     record_event(
         "replica_promoted", name="postgres-replica-promoted", target="postgres-replica",
         attributes={"took_s": round(took_s, 3)},

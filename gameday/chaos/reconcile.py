@@ -73,7 +73,7 @@ def expectations(ledger_path: Path) -> dict[str, Expectation]:
 
 def primary_dsn(settings: StackSettings) -> str:
     """The stack's PostgreSQL, or its replica once that has been promoted."""
-    from gameday.stack.supervisor import recorded_settings
+    from gameday.stack import recorded_settings
 
     replica = recorded_settings(settings).postgres_replica_dsn
     if replica is None:

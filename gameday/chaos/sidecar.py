@@ -27,6 +27,7 @@ from typing import Any, Literal
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from gameday import stack
 from gameday.chaos import faults, safeguard
 from gameday.chaos.events import record_event
 from gameday.chaos.experiment import REFERENCE, Experiment
@@ -36,7 +37,6 @@ from gameday.chaos.settle import SettleGate, steady_state_of
 from gameday.chaos.suite import Suite
 from gameday.errors import StackError
 from gameday.settings import StackSettings
-from gameday.stack import process
 
 FAULT_MODULES = ("gameday.chaos.faults", "gameday.chaos.processes")
 
@@ -166,7 +166,7 @@ class ExperimentSidecar:
     def _thaw_components(self) -> None:
         """A component left frozen (SIGSTOP) by an interrupted experiment is resumed."""
         for name in ("service", "indexer", "postgres", "redis", "rabbitmq", "opensearch"):
-            tracked = process.read_tracked(self.settings.run_dir, name)
+            tracked = stack.read_tracked(self.settings.run_dir, name)
             if tracked is not None and tracked.is_alive():
                 try:
                     os.killpg(tracked.pid, signal.SIGCONT)

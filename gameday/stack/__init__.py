@@ -1,5 +1,34 @@
-"""The local stack: real servers as local processes, each behind Toxiproxy."""
+"""The local stack: real servers as local processes, each behind Toxiproxy.
 
-from gameday.stack.supervisor import ComponentStatus, down, status, status_json, up
+This is the stack's public API: code outside `gameday.stack` (chaos in particular)
+imports from here, never from its modules (an import-linter contract in `make lint`).
 
-__all__ = ["ComponentStatus", "down", "status", "status_json", "up"]
+    from gameday import stack
+    stack.up(settings, print, only=["redis"])
+    tracked = stack.read_tracked(settings.run_dir, "service")  # pid file, or None
+"""
+
+from gameday.stack.process import Tracked, read_tracked
+from gameday.stack.registry import NAMES as COMPONENT_NAMES
+from gameday.stack.supervisor import (
+    ComponentStatus,
+    down,
+    promote_replica,
+    recorded_settings,
+    status,
+    status_json,
+    up,
+)
+
+__all__ = [
+    "COMPONENT_NAMES",
+    "ComponentStatus",
+    "Tracked",
+    "down",
+    "promote_replica",
+    "read_tracked",
+    "recorded_settings",
+    "status",
+    "status_json",
+    "up",
+]
