@@ -3,7 +3,11 @@ bootstrap confidence intervals, judged by the SLO file's regression
 tolerances.
 
 Exit codes: 0 no regression, 1 a regression, 2 either run's data is
-incomplete or invalid (the comparison is still written and says why).
+incomplete or invalid (the comparison is still written and says why), or
+`--strict` and the two runs ran different loads (nothing is written).
+
+Runs that differ in scenario, rate, users, shape, duration or target URL are
+compared all the same, with a warning in the output, compare.json and the page.
 """
 
 from __future__ import annotations
@@ -36,6 +40,15 @@ def compare(
     resamples: Annotated[
         int, typer.Option(envvar="GAMEDAY_RESAMPLES", help="bootstrap resamples")
     ] = 200,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            envvar="GAMEDAY_COMPARE_STRICT",
+            help="refuse (exit 2) runs that differ in scenario, rate, users, shape, "
+            "duration or target URL",
+        ),
+    ] = False,
 ) -> None:
     """Compare two runs; exit 1 when the candidate regressed."""
     from gameday.report.compare_page import write_comparison
@@ -47,9 +60,17 @@ def compare(
         raise ConfigError(f"--resamples must be at least 10, not {resamples}")
     target = out or candidate / "compare"
     comparison = write_comparison(
-        base, candidate, out=target, slo_path=slo, seed=seed, resamples=resamples
+        base,
+        candidate,
+        out=target,
+        slo_path=slo,
+        seed=seed,
+        resamples=resamples,
+        strict=strict,
     )
     console.print(f"{comparison.verdict.upper()}  {target / 'compare.html'}")
+    for warning in comparison.warnings:
+        console.print(f"  warning: {warning}")
     for reason in comparison.reasons:
         console.print(f"  error: {reason}")
     for d in comparison.regressions():

@@ -11,6 +11,12 @@ each run, merges the resampled histograms exactly and takes the percentile of
 the merge. A delta is a regression when it exceeds the tolerance AND its
 confidence interval lies entirely above zero, so noise alone never fails a
 build and a real slowdown beyond the tolerance always does.
+
+Deltas only mean something between runs of the same load: two runs whose
+run.json differ in scenario, rate, users, shape, duration or target URL are
+compared all the same, but `comparison.load_differences` names each
+difference and `comparison.warnings` says so in words (`gameday compare
+--strict` refuses them instead).
 """
 
 from __future__ import annotations
@@ -21,12 +27,56 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from gameday.errors import ConfigError
 from gameday.report import hdr
 from gameday.report.figures import SERVER_ERROR_KINDS
 from gameday.report.rundata import ALL, HistogramSeries, RunData
 from gameday.slo.model import PERCENTILES, Regression
 
 DEFAULT_RESAMPLES = 200
+# run.json fields that define the load: runs differing in one are different experiments.
+LOAD_FIELDS = {
+    "scenario": "scenario",
+    "target_rps": "rate",
+    "users": "users",
+    "shape": "shape",
+    "duration_s": "duration",
+    "target_url": "target URL",
+}
+_UNITS = {"target_rps": " rps", "duration_s": " s"}
+
+
+class LoadDifference(BaseModel):
+    """One run.json fact that differs between the two runs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    field: str = Field(description="the run.json field: " + ", ".join(LOAD_FIELDS))
+    label: str = Field(description="what it is called in words (rate for target_rps, ...)")
+    base: str | float | int | None
+    candidate: str | float | int | None
+
+    def describe(self) -> str:
+        unit = _UNITS.get(self.field, "")
+
+        def show(value: str | float | int | None) -> str:
+            if value is None:
+                return "none"
+            return f"{value:g}{unit}" if isinstance(value, int | float) else str(value)
+
+        return f"{self.label} {show(self.base)} vs {show(self.candidate)}"
+
+
+class DifferentLoads(ConfigError):
+    """`--strict`: the two runs did not run the same load."""
+
+    def __init__(self, differences: list[LoadDifference]) -> None:
+        super().__init__(
+            "the runs ran different loads ("
+            + ", ".join(d.describe() for d in differences)
+            + "): compare runs of the same load, or drop --strict"
+        )
+        self.differences = differences
 
 
 class MetricDelta(BaseModel):
@@ -55,9 +105,39 @@ class Comparison(BaseModel):
     resamples: int
     seed: int
     deltas: list[MetricDelta]
+    load_differences: list[LoadDifference] = Field(
+        default_factory=list,
+        description="run.json load facts that differ: the deltas then mix the change "
+        "under test with a change of load",
+    )
+    warnings: list[str] = Field(default_factory=list)
 
     def regressions(self) -> list[MetricDelta]:
         return [d for d in self.deltas if d.regression]
+
+
+def load_differences(base: RunData, candidate: RunData) -> list[LoadDifference]:
+    """The load facts (LOAD_FIELDS) in which the two runs' run.json differ; none
+    when either run.json is missing (the comparison is an error already)."""
+    if base.record is None or candidate.record is None:
+        return []
+    differences = []
+    for name, label in LOAD_FIELDS.items():
+        b, c = getattr(base.record, name), getattr(candidate.record, name)
+        if b != c:
+            differences.append(LoadDifference(field=name, label=label, base=b, candidate=c))
+    return differences
+
+
+def _warnings(differences: list[LoadDifference]) -> list[str]:
+    if not differences:
+        return []
+    return [
+        "the runs ran different loads ("
+        + ", ".join(d.describe() for d in differences)
+        + "): the deltas mix the candidate's change with the change of load; "
+        "compare runs of the same load"
+    ]
 
 
 def _rates(run: RunData, scope: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
@@ -112,7 +192,12 @@ def compare_runs(
     *,
     seed: int = 0,
     resamples: int = DEFAULT_RESAMPLES,
+    strict: bool = False,
 ) -> Comparison:
+    """Raises DifferentLoads when `strict` and the runs ran different loads."""
+    differences = load_differences(base, candidate)
+    if strict and differences:
+        raise DifferentLoads(differences)
     reasons = [f"base: {p}" for p in base.problems] + [
         f"candidate: {p}" for p in candidate.problems
     ]
@@ -190,4 +275,6 @@ def compare_runs(
         resamples=resamples,
         seed=seed,
         deltas=deltas,
+        load_differences=differences,
+        warnings=_warnings(differences),
     )

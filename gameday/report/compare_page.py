@@ -24,10 +24,14 @@ def write_comparison(
     slo_path: Path | None = None,
     seed: int = 0,
     resamples: int = DEFAULT_RESAMPLES,
+    strict: bool = False,
 ) -> Comparison:
+    """With `strict`, runs of different loads raise DifferentLoads before anything is written."""
     slo, _ = resolve_slo(candidate_dir, slo_path)
     base, candidate = load_run(base_dir), load_run(candidate_dir)
-    comparison = compare_runs(base, candidate, slo.regression, seed=seed, resamples=resamples)
+    comparison = compare_runs(
+        base, candidate, slo.regression, seed=seed, resamples=resamples, strict=strict
+    )
     out.mkdir(parents=True, exist_ok=True)
     (out / "compare.json").write_text(comparison.model_dump_json(indent=2) + "\n")
     curves = {}
