@@ -31,11 +31,11 @@ from gameday import stack
 from gameday.chaos import faults, safeguard
 from gameday.chaos.events import record_event
 from gameday.chaos.experiment import REFERENCE, Experiment
-from gameday.chaos.outcome import ExperimentOutcome, RollbackOutcome
 from gameday.chaos.probes import BREAKER_STATES
 from gameday.chaos.settle import SettleGate, steady_state_of
 from gameday.chaos.suite import Suite
 from gameday.errors import StackError
+from gameday.rundir import ExperimentOutcome, RollbackOutcome
 from gameday.settings import StackSettings
 
 FAULT_MODULES = ("gameday.chaos.faults", "gameday.chaos.processes")

@@ -11,8 +11,7 @@ and availability is judged over the whole run against its error budget.
 
 from __future__ import annotations
 
-from gameday.chaos.analysis import (
-    EventLike,
+from gameday.report.analysis import (
     Failover,
     FaultWindow,
     Phase,
@@ -21,9 +20,9 @@ from gameday.chaos.analysis import (
     measure_failover,
     measure_recovery,
     phases,
+    timeline,
     verify_breaker,
 )
-from gameday.chaos.outcome import ExperimentOutcome
 from gameday.report.figures import measure, ok_by_second, run_end_s
 from gameday.report.rundata import ALL, RunData
 from gameday.report.summary import (
@@ -33,6 +32,7 @@ from gameday.report.summary import (
     RunFacts,
     Summary,
 )
+from gameday.rundir import Event, ExperimentOutcome, ReplicaPromoted
 from gameday.slo.evaluate import judge_fault_window, judge_objectives
 from gameday.slo.model import SloFile
 from gameday.slo.verdict import Figures, ObjectiveResult, decide, judge
@@ -41,7 +41,7 @@ from gameday.slo.verdict import Figures, ObjectiveResult, decide, judge
 def build_summary(run: RunData, slo: SloFile, *, slo_source: str) -> Summary:
     problems = list(run.problems)
     end_s = run_end_s(run)
-    events = [EventLike.model_validate(e.model_dump()) for e in run.events]
+    events = run.events
     windows = fault_windows(events, end_s=end_s)
     ok = ok_by_second(
         run,
@@ -206,7 +206,7 @@ def _judge_experiment(
     slo: SloFile,
     window: FaultWindow,
     recovery: Recovery,
-    events: list[EventLike],
+    events: list[Event],
 ) -> tuple[ExperimentSummary, list[ObjectiveResult]]:
 
     wanted = slo.for_experiment(window.name)
@@ -319,11 +319,13 @@ def _judge_experiment(
 _WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
-def _failover(run: RunData, window: FaultWindow, events: list[EventLike]) -> Failover | None:
+def _failover(run: RunData, window: FaultWindow, events: list[Event]) -> Failover | None:
     """For a fault on PostgreSQL followed by a promoted replica: reads and writes of
     documents per second (5xx, connection and timeout failures; a 4xx is an answer)."""
     promoted = [
-        e.t_s for e in events if e.type == "replica_promoted" and e.t_s >= window.injected_s
+        t_s
+        for e, t_s in timeline(events)
+        if isinstance(e, ReplicaPromoted) and t_s >= window.injected_s
     ]
     frame = run.timeseries
     if window.target != "postgres" or not promoted or frame.empty:

@@ -17,7 +17,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from gameday.chaos.analysis import EventLike, FaultWindow
+from gameday.report.analysis import FaultWindow, timeline
+from gameday.rundir import BreakerTransition, Event
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -89,13 +90,13 @@ def traffic(
     per_second: pd.DataFrame,
     *,
     windows: Sequence[FaultWindow],
-    events: Sequence[EventLike],
+    events: Sequence[Event],
     end_s: float,
 ) -> str:
     """Throughput, error rate and active users per second, plus one breaker
     state strip per dependency."""
     dependencies = sorted(
-        {e.dependency for e in events if e.type == "breaker_transition" and e.dependency}
+        {e.dependency for e in events if isinstance(e, BreakerTransition) and e.dependency}
     )
     rows = 3 + len(dependencies)
     fig, axes = _figure(
@@ -148,13 +149,13 @@ def traffic(
     return _svg(fig)
 
 
-def _breaker_strip(ax: Axes, dependency: str, events: Sequence[EventLike], end_s: float) -> None:
+def _breaker_strip(ax: Axes, dependency: str, events: Sequence[Event], end_s: float) -> None:
     state, since = "closed", 0.0
-    for e in events:
-        if e.type != "breaker_transition" or e.dependency != dependency:
+    for e, t_s in timeline(events):
+        if not isinstance(e, BreakerTransition) or e.dependency != dependency:
             continue
-        ax.axvspan(since, e.t_s, color=BREAKER_COLOURS.get(state, "grey"), lw=0)
-        state, since = (e.to_state or "closed").lower(), e.t_s
+        ax.axvspan(since, t_s, color=BREAKER_COLOURS.get(state, "grey"), lw=0)
+        state, since = e.to_state.lower(), t_s
     ax.axvspan(since, end_s, color=BREAKER_COLOURS.get(state, "grey"), lw=0)
     ax.set_yticks([])
     ax.grid(False)

@@ -11,11 +11,12 @@ from typing import Any
 
 import jinja2
 
-from gameday.chaos.analysis import EventLike, fault_windows
 from gameday.report import charts, hdr
+from gameday.report.analysis import fault_windows
 from gameday.report.figures import run_end_s
-from gameday.report.rundata import ALL, Exemplar, RunData
+from gameday.report.rundata import ALL, RunData
 from gameday.report.summary import Summary
+from gameday.rundir import Exemplar
 from gameday.slo.model import SloFile
 
 EXEMPLARS_PER_ENDPOINT = 5
@@ -64,7 +65,7 @@ def chart_context(summary: Summary, run: RunData, slo: SloFile) -> dict[str, Any
     if per_second.empty:
         return {}
     end_s = float(run_end_s(run))
-    events = [EventLike.model_validate(e.model_dump()) for e in run.events]
+    events = run.events
     windows = fault_windows(events, end_s=end_s)
     out: dict[str, Any] = {
         "traffic": charts.traffic(per_second, windows=windows, events=events, end_s=end_s),

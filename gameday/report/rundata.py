@@ -13,95 +13,28 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from hdrh.histogram import HdrHistogram
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
-from gameday.chaos.outcome import ExperimentOutcome
 from gameday.report import hdr
+from gameday.rundir import (
+    Event,
+    Exemplar,
+    ExperimentOutcome,
+    Reconciliation,
+    RunDir,
+    RunRecord,
+    first_error,
+)
 
 ALL = "ALL"
 _YEAR_S = 365 * 24 * 3600.0
 M = TypeVar("M", bound=BaseModel)
-
-
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class GeneratorInfo(_Open):
-    valid: bool = True
-    reasons: list[str] = Field(default_factory=list)
-    max_worker_cpu_pct: float | None = None
-    max_loop_lag_ms: float | None = None  # the worst timer lateness in a load-sending process
-    workers_lost: int = 0
-    late_starts: int = 0
-    achieved_over_target: float | None = None
-
-
-class RunRecord(_Open):
-    run_id: str
-    scenario: str | None = None
-    shape: str | None = None
-    model: Literal["open", "closed"] | None = None
-    target_rps: float | None = None
-    users: int | None = None
-    spawn_rate: float | None = None
-    duration_s: float | None = None
-    workers: int | None = None
-    seed: int | None = None
-    target_url: str | None = None
-    via_proxy: bool | None = None
-    started_at: str | None = None
-    ended_at: str | None = None
-    git_sha: str | None = None
-    versions: dict[str, Any] = Field(default_factory=dict)
-    host: dict[str, Any] = Field(default_factory=dict)
-    slo_file: str | None = None
-    experiment: str | None = None
-    generator: GeneratorInfo | None = None
-    status: str = "completed"
-    error: str | None = None
-
-
-class Event(_Open):
-    type: str
-    t_s: float
-    wall: str | None = None
-    name: str | None = None
-    target: str | None = None
-    fault: str | None = None
-    dependency: str | None = None
-    from_state: str | None = None
-    to_state: str | None = None
-    reason: str | None = None
-
-
-class Exemplar(_Open):
-    second: int
-    endpoint: str
-    latency_ms: float
-    request_id: str | None = None
-    method: str | None = None
-    path: str | None = None
-    status: int | None = None
-    wall: str | None = None
-
-
-class Reconciliation(_Open):
-    checked_at: str | None = None
-    acknowledged: int = 0
-    present: int = 0
-    lost: int = 0
-    lost_ids: list[str] = Field(default_factory=list)
-    rpo_s: float = 0.0
-    stale_versions: int = 0
-    not_yet_indexed: int = 0
-    max_indexing_lag_s: float | None = None
 
 
 @dataclass
@@ -202,52 +135,44 @@ class RunData:
 
 def load_run(path: Path) -> RunData:
     problems: list[str] = []
+    run_dir = RunDir(path)
     record = _load_record(path, problems)
     timeseries = _load_timeseries(path, problems)
     histograms = _load_histograms(path, problems)
-    events = _load_lines(path / "events.jsonl", Event, problems, required=True)
-    exemplars = _load_lines(path / "exemplars.jsonl", Exemplar, problems, required=False)
-    ledger = path / "ledger.jsonl"
+    events = _dated(run_dir, run_dir.load_events(problems), problems)
+    exemplars = _load_lines(run_dir.exemplars_jsonl, Exemplar, problems, required=False)
+    ledger = run_dir.ledger_jsonl
     writes = (
         sum(1 for line in ledger.read_text().splitlines() if line.strip()) if ledger.exists() else 0
     )
-    reconciliation = None
-    if (path / "reconciliation.json").exists():
-        try:
-            reconciliation = Reconciliation.model_validate_json(
-                (path / "reconciliation.json").read_text()
-            )
-        except ValidationError as exc:
-            problems.append(f"reconciliation.json is invalid: {_first_error(exc)}")
     return RunData(
         path=path,
         record=record,
         timeseries=timeseries,
         histograms=histograms,
-        events=sorted(events, key=lambda e: e.t_s),
+        events=sorted(events, key=lambda e: e.t_s or 0.0),
         exemplars=exemplars,
         ledger_writes=writes,
-        reconciliation=reconciliation,
+        reconciliation=run_dir.load_reconciliation(problems),
         problems=problems,
-        outcomes=_load_outcomes(path, problems),
+        outcomes=run_dir.load_outcomes(problems),
     )
 
 
-def _load_outcomes(path: Path, problems: list[str]) -> list[ExperimentOutcome]:
-    """How each experiment ended: experiment.json, or experiment-<name>.json in a suite."""
-    outcomes = []
-    for file in sorted(path.glob("experiment*.json")):
-        try:
-            outcomes.append(ExperimentOutcome.model_validate_json(file.read_text()))
-        except ValidationError as exc:
-            problems.append(f"{file.name} is invalid: {_first_error(exc)}")
-    # in the order they ran, where the suite recorded it
-    return sorted(outcomes, key=lambda o: (o.span_s or [None])[0] or 0.0)
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+def _dated(run_dir: RunDir, events: list[Event], problems: list[str]) -> list[Event]:
+    """Every event on the load's clock: one a run left without `t_s` (it ended before
+    the times were filled in) gets it from its epoch; without the load's start, it is
+    left out and named."""
+    start = run_dir.load_start_epoch()
+    dated: list[Event] = []
+    for event in events:
+        if event.t_s is not None:
+            dated.append(event)
+        elif start is not None:
+            dated.append(event.with_t_s(start))
+        else:
+            problems.append(f"the {event.type} event at {event.wall} has no time since load start")
+    return dated
 
 
 def _load_record(path: Path, problems: list[str]) -> RunRecord | None:
@@ -258,7 +183,7 @@ def _load_record(path: Path, problems: list[str]) -> RunRecord | None:
     try:
         record = RunRecord.model_validate_json(file.read_text())
     except ValidationError as exc:
-        problems.append(f"run.json is invalid: {_first_error(exc)}")
+        problems.append(f"run.json is invalid: {first_error(exc)}")
         return None
     if record.status != "completed":
         why = f": {record.error}" if record.error else ""
@@ -324,5 +249,5 @@ def _load_lines(file: Path, model: type[M], problems: list[str], *, required: bo
         try:
             items.append(model.model_validate_json(line))
         except ValidationError as exc:
-            problems.append(f"{file.name}:{number} is invalid: {_first_error(exc)}")
+            problems.append(f"{file.name}:{number} is invalid: {first_error(exc)}")
     return items

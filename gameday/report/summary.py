@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gameday.chaos.analysis import BreakerCheck, Failover
-from gameday.chaos.outcome import ExperimentOutcome
+from gameday.report.analysis import BreakerCheck, Failover
+from gameday.rundir import ExperimentOutcome
 from gameday.slo.verdict import Figures, ObjectiveResult, PhaseKind, Verdict
 
 SCHEMA_VERSION = 1

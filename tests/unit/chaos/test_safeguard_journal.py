@@ -15,8 +15,8 @@ from chaosaddons.controls import safeguards as chaosaddons_safeguards
 
 from gameday.chaos import safeguard
 from gameday.chaos.experiment import load_experiment
-from gameday.chaos.outcome import ExperimentOutcome
 from gameday.chaos.sidecar import ExperimentSidecar
+from gameday.rundir import ExperimentOutcome
 from gameday.settings import PROJECT_ROOT, StackSettings
 
 EXPERIMENTS = PROJECT_ROOT / "experiments"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from factories import DOC, Sample, event, fault, make_run_dir, steady_samples
 
-from gameday.chaos.analysis import measure_failover
 from gameday.report import build_summary, load_run
+from gameday.report.analysis import measure_failover
 from gameday.slo import parse_slo
 
 WRITE = "POST /v1/documents"

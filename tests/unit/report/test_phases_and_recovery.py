@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from factories import SEARCH, Sample, event, fault, make_run_dir, steady_samples
 
-from gameday.chaos.analysis import EventLike, FaultWindow, measure_recovery, verify_breaker
 from gameday.report import build_summary, load_run, write_report
+from gameday.report.analysis import FaultWindow, measure_recovery, verify_breaker
+from gameday.rundir import BreakerTransition
 from gameday.slo import parse_slo
 
 SLO_TEXT = """
@@ -206,7 +207,7 @@ def test_a_fault_that_never_hurts_has_zero_rto() -> None:
 def test_a_breaker_that_never_opens_fails_verification() -> None:
     window = FaultWindow(name="x", target="os", fault="down", injected_s=10.0, removed_s=20.0)
     check = verify_breaker(
-        [EventLike(type="breaker_transition", t_s=5.0, dependency="os", to_state="open")],
+        [BreakerTransition(t_s=5.0, dependency="os", to_state="open")],
         dependency="os",
         window=window,
         open_within_s=5.0,

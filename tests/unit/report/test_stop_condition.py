@@ -8,8 +8,8 @@ from pathlib import Path
 
 from factories import event, fault, make_run_dir, steady_samples
 
-from gameday.chaos.outcome import ExperimentOutcome, RollbackOutcome
 from gameday.report import write_report
+from gameday.rundir import ExperimentOutcome, RollbackOutcome
 
 PROBE = "error-rate-below-50pct-over-8s"
 # So loose that only the stop condition can fail this run (a 2 s outage inside 40 s).

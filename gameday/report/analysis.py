@@ -30,23 +30,12 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 
+from gameday.rundir import BreakerTransition, Event, FaultInjected, FaultRemoved
 from gameday.slo.verdict import PhaseKind
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
-
-
-class EventLike(BaseModel):
-    """The event fields this module reads (run data's events have more)."""
-
-    type: str
-    t_s: float
-    name: str | None = None
-    target: str | None = None
-    fault: str | None = None
-    dependency: str | None = None
-    to_state: str | None = None
 
 
 class FaultWindow(_Frozen):
@@ -136,28 +125,38 @@ def _first_success_after_loss(
     return None, failed
 
 
-def fault_windows(events: Sequence[EventLike], *, end_s: float) -> list[FaultWindow]:
-    """Pair each fault_injected with the next fault_removed of the same name."""
+def fault_windows(events: Sequence[Event], *, end_s: float) -> list[FaultWindow]:
+    """Pair each fault_injected with the next fault_removed of the same name (events
+    not yet on the load's clock, `t_s` null, are not on the timeline)."""
     windows: list[FaultWindow] = []
-    open_faults: dict[str, EventLike] = {}
-    for event in sorted(events, key=lambda e: e.t_s):
-        key = event.name or event.target or "fault"
-        if event.type == "fault_injected":
-            open_faults[key] = event
-        elif event.type == "fault_removed" and key in open_faults:
-            start = open_faults.pop(key)
-            windows.append(_window(key, start, event.t_s))
-    for key, start in open_faults.items():
-        windows.append(_window(key, start, None))
+    open_faults: dict[str, tuple[FaultInjected, float]] = {}
+    for event, t_s in timeline(events):
+        if isinstance(event, FaultInjected):
+            open_faults[event.name or event.target or "fault"] = (event, t_s)
+        elif isinstance(event, FaultRemoved):
+            key = event.name or event.target or "fault"
+            if key in open_faults:
+                start, start_s = open_faults.pop(key)
+                windows.append(_window(key, start, start_s, t_s))
+    for key, (start, start_s) in open_faults.items():
+        windows.append(_window(key, start, start_s, None))
     return sorted(windows, key=lambda w: w.injected_s)
 
 
-def _window(name: str, start: EventLike, removed_s: float | None) -> FaultWindow:
+def timeline(events: Sequence[Event]) -> list[tuple[Event, float]]:
+    """The events that are on the load's clock, in its order, each with its `t_s`."""
+    dated = [(e, e.t_s) for e in events if e.t_s is not None]
+    return sorted(dated, key=lambda pair: pair[1])
+
+
+def _window(
+    name: str, start: FaultInjected, injected_s: float, removed_s: float | None
+) -> FaultWindow:
     return FaultWindow(
         name=name,
         target=start.target,
         fault=start.fault,
-        injected_s=start.t_s,
+        injected_s=injected_s,
         removed_s=removed_s,
     )
 
@@ -230,7 +229,7 @@ def measure_recovery(
 
 
 def verify_breaker(
-    events: Sequence[EventLike],
+    events: Sequence[Event],
     *,
     dependency: str,
     window: FaultWindow,
@@ -240,9 +239,9 @@ def verify_breaker(
     """The breaker must open within `open_within_s` of the fault and be closed
     again within `close_within_s` of its removal."""
     transitions = [
-        (e.t_s, (e.to_state or "").lower())
-        for e in sorted(events, key=lambda e: e.t_s)
-        if e.type == "breaker_transition" and e.dependency == dependency
+        (t_s, e.to_state.lower())
+        for e, t_s in timeline(events)
+        if isinstance(e, BreakerTransition) and e.dependency == dependency
     ]
     opened = next(
         (t for t, state in transitions if state == "open" and t >= window.injected_s), None
