@@ -17,14 +17,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
 
-from gameday.load.rundir import iso
+from gameday.rundir import Reconciliation, RunDir, iso
 from gameday.settings import StackSettings
 
 
@@ -36,22 +35,6 @@ class Expectation:
     present: bool
     t_s: float
     acked_at: str
-
-
-@dataclass
-class Reconciliation:
-    checked_at: str
-    acknowledged: int
-    documents: int
-    present: int
-    lost: int
-    lost_ids: list[str] = field(default_factory=list)
-    lost_in_postgres: int = 0
-    lost_in_search: int = 0
-    rpo_s: float = 0.0
-    stale_versions: int = 0
-    not_yet_indexed_at_first_check: int = 0
-    max_indexing_lag_s: float = 0.0
 
 
 def expectations(ledger_path: Path) -> dict[str, Expectation]:
@@ -142,10 +125,12 @@ def _search_versions(urls: list[str], alias: str, wanted: dict[str, Expectation]
 def reconcile(
     run_dir: Path, settings: StackSettings, *, grace_s: float = 30.0, alias: str = "documents"
 ) -> Reconciliation:
-    final = expectations(run_dir / "ledger.jsonl")
+    """Reconciles the run's ledger with the stores and writes reconciliation.json."""
+    directory = RunDir(run_dir)
+    final = expectations(directory.ledger_jsonl)
     acknowledged = (
-        len((run_dir / "ledger.jsonl").read_text().splitlines())
-        if (run_dir / "ledger.jsonl").exists()
+        len(directory.ledger_jsonl.read_text().splitlines())
+        if directory.ledger_jsonl.exists()
         else 0
     )
     pg = asyncio.run(_postgres_versions(primary_dsn(settings), final)) if final else {}
@@ -186,12 +171,8 @@ def reconcile(
         lost_in_search=len(missing),
         rpo_s=round(max(times) - min(times), 3) if times else 0.0,
         stale_versions=stale,
-        not_yet_indexed_at_first_check=first_missing or 0,
+        not_yet_indexed=first_missing or 0,
         max_indexing_lag_s=round(lag_s, 3),
     )
-    (run_dir / "reconciliation.json").write_text(json.dumps(asdict(result), indent=2) + "\n")
+    directory.write_reconciliation(result)
     return result
-
-
-def summary(result: Reconciliation) -> dict[str, Any]:
-    return {"lost": result.lost, "rpo_s": result.rpo_s, "acknowledged": result.acknowledged}
