@@ -33,7 +33,8 @@ from gameday.report.summary import (
     Summary,
 )
 from gameday.rundir import Event, ExperimentOutcome, ReplicaPromoted
-from gameday.slo.evaluate import judge_fault_window, judge_objectives
+from gameday.slo.evaluate import judge_experiment, judge_fault_window, judge_objectives
+from gameday.slo.kinds import ExperimentFigures
 from gameday.slo.model import SloFile
 from gameday.slo.verdict import Figures, ObjectiveResult, decide, judge
 
@@ -208,53 +209,11 @@ def _judge_experiment(
     recovery: Recovery,
     events: list[Event],
 ) -> tuple[ExperimentSummary, list[ObjectiveResult]]:
-
+    """The fault window's RTO, RPO, lost writes and breaker, judged by the objective
+    kinds' table (gameday.slo.kinds); what reconciliation.json or the SLO file leave
+    out is not measured, so not judged."""
     wanted = slo.for_experiment(window.name)
-    scope = f"experiment:{window.name}"
-    phase = f"fault:{window.name}"
-    checks: list[ObjectiveResult] = []
-    rto_limits = [v for v in (wanted.rto, slo.limits.rto) if v is not None]
-    checks.append(
-        judge(
-            name=f"{window.name} RTO",
-            scope=scope,
-            phase=phase,
-            metric="rto_s",
-            comparator="<=",
-            target=min(rto_limits),
-            measured=recovery.rto_s,
-            unit="s",
-            note=None if recovery.rto_s is not None else "SLOs never held again before the end",
-        )
-    )
     rec = run.reconciliation
-    if rec is not None:
-        rpo_limits = [v for v in (wanted.rpo, slo.limits.rpo) if v is not None]
-        checks.append(
-            judge(
-                name=f"{window.name} RPO",
-                scope=scope,
-                phase=phase,
-                metric="rpo_s",
-                comparator="<=",
-                target=min(rpo_limits),
-                measured=rec.rpo_s,
-                unit="s",
-            )
-        )
-        if wanted.max_lost_writes is not None:
-            checks.append(
-                judge(
-                    name=f"{window.name} lost writes",
-                    scope=scope,
-                    phase=phase,
-                    metric="lost_writes",
-                    comparator="<=",
-                    target=float(wanted.max_lost_writes),
-                    measured=float(rec.lost),
-                    unit="writes",
-                )
-            )
     breaker = None
     if wanted.breaker is not None:
         breaker = verify_breaker(
@@ -264,34 +223,21 @@ def _judge_experiment(
             open_within_s=wanted.breaker.open_within,
             close_within_s=wanted.breaker.close_within,
         )
-        if wanted.breaker.open_within is not None:
-            checks.append(
-                judge(
-                    name=f"{window.name} {breaker.dependency} breaker opens",
-                    scope=scope,
-                    phase=phase,
-                    metric="breaker_opened_after_s",
-                    comparator="<=",
-                    target=wanted.breaker.open_within,
-                    measured=breaker.opened_after_s,
-                    unit="s",
-                    note=None if breaker.opened_after_s is not None else "never opened",
-                )
-            )
-        if wanted.breaker.close_within is not None:
-            checks.append(
-                judge(
-                    name=f"{window.name} {breaker.dependency} breaker closes",
-                    scope=scope,
-                    phase=phase,
-                    metric="breaker_closed_after_s",
-                    comparator="<=",
-                    target=wanted.breaker.close_within,
-                    measured=breaker.closed_after_s,
-                    unit="s",
-                    note=None if breaker.closed_after_s is not None else "never closed again",
-                )
-            )
+    measured: dict[str, float | None] = {"rto_s": recovery.rto_s}
+    if rec is not None:
+        measured |= {"rpo_s": rec.rpo_s, "lost_writes": rec.lost}
+    if breaker is not None:
+        measured |= {
+            "breaker_opened_after_s": breaker.opened_after_s,
+            "breaker_closed_after_s": breaker.closed_after_s,
+        }
+    checks = judge_experiment(
+        wanted,
+        ExperimentFigures.model_validate(measured),
+        name=window.name,
+        phase=f"fault:{window.name}",
+        limits=slo.limits,
+    )
     summary = ExperimentSummary(
         name=window.name,
         target=window.target,
@@ -314,7 +260,6 @@ def _judge_experiment(
         burn_rate=None,
     )
     return summary, checks
-
 
 _WRITES = ("POST", "PUT", "PATCH", "DELETE")
 

@@ -1,12 +1,53 @@
-"""Judging measured figures against the SLO file's objectives.
+"""Judging measured figures against the SLO file's objectives, one result per
+objective kind that the SLO file sets (the tables of gameday.slo.kinds).
 
 results = judge_objectives(slo.overall, figures, scope="overall", phase="steady")
 """
 
 from __future__ import annotations
 
-from gameday.slo.model import ExperimentObjectives, Objectives
-from gameday.slo.verdict import Comparator, Figures, ObjectiveResult, judge
+from pydantic import BaseModel
+
+from gameday.slo.kinds import (
+    EXPERIMENT_KINDS,
+    SCOPE_KINDS,
+    ExperimentFigures,
+    ObjectiveKind,
+)
+from gameday.slo.model import ExperimentObjectives, Objectives, OuterLimits
+from gameday.slo.verdict import Figures, ObjectiveResult, judge
+
+
+def _target(model: BaseModel | None, field: str) -> float | None:
+    """The value at a dotted field (`breaker.open_within`); None when unset."""
+    value: object = model
+    for part in field.split("."):
+        value = getattr(value, part, None)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _judge(
+    kind: ObjectiveKind,
+    *,
+    name: str,
+    scope: str,
+    phase: str,
+    target: float,
+    measured: float | None,
+    gating: bool = True,
+) -> ObjectiveResult:
+    return judge(
+        name=name,
+        scope=scope,
+        phase=phase,
+        metric=kind.metric,
+        comparator=kind.comparator,
+        target=target,
+        measured=measured,
+        unit=kind.unit,
+        gating=gating,
+        note=kind.note or (kind.unmeasured if measured is None else None),
+    )
 
 
 def judge_objectives(
@@ -19,61 +60,55 @@ def judge_objectives(
     subject: str = "",
 ) -> list[ObjectiveResult]:
     """`subject` narrows the name within the scope (an endpoint of an experiment)."""
-    results: list[ObjectiveResult] = []
     prefix = f"{scope} {subject}" if subject else scope
-
-    def add(
-        what: str,
-        metric: str,
-        comparator: Comparator,
-        target: float,
-        measured: float | None,
-        unit: str,
-        note: str | None = None,
-    ) -> None:
+    results: list[ObjectiveResult] = []
+    for kind in SCOPE_KINDS.values():
+        target = _target(objectives, kind.field)
+        unmeasured = kind.needs_requests and figures.count == 0
+        measured: float | None = None if unmeasured else getattr(figures, kind.metric)
+        if target is None or (kind.optional and measured is None):
+            continue
         results.append(
-            judge(
-                name=f"{prefix} {what} [{phase}]",
+            _judge(
+                kind,
+                name=f"{prefix} {kind.label} [{phase}]",
                 scope=scope,
                 phase=phase,
-                metric=metric,
-                comparator=comparator,
                 target=target,
                 measured=measured,
-                unit=unit,
                 gating=gating,
-                note=note,
             )
         )
+    return results
 
-    empty = figures.count == 0
-    no_request = "no request completed in this phase" if empty else None
-    for name, threshold_ms in objectives.latency.thresholds_ms().items():
-        measured = None if empty else figures.percentile_ms(name)
-        label = name.replace("_", ".")
-        add(f"{label} latency", f"{name}_ms", "<=", threshold_ms, measured, "ms", no_request)
-    if objectives.error_rate_pct is not None:
-        measured = None if empty else figures.error_rate_pct
-        add(
-            "error rate",
-            "error_rate_pct",
-            "<=",
-            objectives.error_rate_pct,
-            measured,
-            "%",
-            no_request,
-        )
-    if objectives.min_throughput_rps is not None:
-        add("throughput", "rps", ">=", objectives.min_throughput_rps, figures.rps, "req/s")
-    if objectives.min_achieved_ratio is not None and figures.achieved_ratio is not None:
-        # a closed-model run has no schedule to compare against: nothing to judge
-        add(
-            "achieved/target rate",
-            "achieved_ratio",
-            ">=",
-            objectives.min_achieved_ratio,
-            figures.achieved_ratio,
-            "ratio",
+
+def judge_experiment(
+    wanted: ExperimentObjectives,
+    figures: ExperimentFigures,
+    *,
+    name: str,
+    phase: str,
+    limits: OuterLimits | None = None,
+) -> list[ObjectiveResult]:
+    """The experiment kinds the figures measured (the fields set in `figures`)
+    and the SLO file sets, each against the tighter of its target and its outer
+    limit."""
+    context = {"dependency": wanted.breaker.dependency if wanted.breaker else ""}
+    results: list[ObjectiveResult] = []
+    for kind in EXPERIMENT_KINDS.values():
+        limit = _target(limits, kind.limit) if kind.limit else None
+        targets = [t for t in (_target(wanted, kind.field), limit) if t is not None]
+        if not targets or kind.metric not in figures.model_fields_set:
+            continue
+        results.append(
+            _judge(
+                kind,
+                name=f"{name} {kind.label.format(**context)}",
+                scope=f"experiment:{name}",
+                phase=phase,
+                target=min(targets) if kind.comparator == "<=" else max(targets),
+                measured=getattr(figures, kind.metric),
+            )
         )
     return results
 
@@ -113,18 +148,5 @@ def judge_fault_window(
             )
             continue
         results += judge_objectives(objectives, figures, scope=scope, phase=phase, subject=endpoint)
-    if wanted.min_degraded_answers is not None:
-        results.append(
-            judge(
-                name=f"{name} degraded answers",
-                scope=scope,
-                phase=phase,
-                metric="degraded_answers",
-                comparator=">=",
-                target=float(wanted.min_degraded_answers),
-                measured=float(overall.degraded),
-                unit="answers",
-                note="successful answers with X-Degraded (a fallback served them)",
-            )
-        )
-    return results
+    window = ExperimentFigures(degraded_answers=overall.degraded)
+    return results + judge_experiment(wanted, window, name=name, phase=phase)
