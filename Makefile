@@ -41,9 +41,12 @@ test-unit: $(VENV)/.installed
 fuzz: bootstrap
 	@GAMEDAY_FUZZ_EXAMPLES=$${GAMEDAY_FUZZ_EXAMPLES:-500} $(BIN)/pytest tests/integration/service/test_api_fuzz.py
 
+# ruff; strict mypy on gameday/, service/, scenarios/ and bench/; the import contracts
+# in pyproject.toml [tool.importlinter] (the harness's layers, service <-> harness).
 lint: $(VENV)/.installed
 	@$(BIN)/ruff check .
 	@$(BIN)/mypy
+	@$(BIN)/lint-imports
 
 bench-setup:
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || \

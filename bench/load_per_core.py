@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,7 +124,7 @@ def main() -> None:
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is missing: run `make bench-setup` (apt-get install wrk nginx-light)")
     cores = os.cpu_count() or 1
-    tools = {
+    tools: dict[str, Callable[[Path], float]] = {
         "ours (FastHttpUser + HDR capture)": lambda d: run_locust(
             "ours.py", args.seconds, args.users, d
         ),

@@ -15,11 +15,12 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from gameday.settings import StackSettings
 from gameday.stack import process, supervisor
 
-PORTS = dict(
+PORTS: dict[str, Any] = dict(
     toxiproxy_port=24574,
     postgres_port=24532,
     postgres_proxy_port=24542,
@@ -76,7 +77,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--search-nodes", type=int, default=1)
     args = parser.parse_args()
-    totals, times, memory = [], {}, {}
+    totals: list[float] = []
+    times: dict[str, list[float]] = {}
+    memory: dict[str, list[float]] = {}
     for _ in range(args.rounds):
         total, healthy_after, rss = one_round(args.search_nodes)
         totals.append(total)

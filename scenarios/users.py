@@ -188,7 +188,7 @@ class OpenModelUser(GamedayUser):
         try:
             actions.ARRIVALS[kind](session, actor, intended)
         except Exception as exc:  # one failed arrival must not stop the schedule
-            capture.event("arrival_error", kind=kind, error=repr(exc)[:200])
+            capture.event("arrival_error", arrival=kind, error=repr(exc)[:200])
 
     def on_start(self) -> None:
         self.actor = _actor(self.config, "open")
