@@ -18,9 +18,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from gameday import stack
 from gameday.chaos.experiment import Experiment, load_experiment
 
-DEPENDENCIES = ("postgres", "redis", "rabbitmq", "opensearch")
+DEPENDENCIES = tuple(stack.DEPENDENCIES)  # the stack registry's, in start order
 # fault -> (provider function, arguments, the name the fault gets on the timeline)
 FAULTS: dict[str, tuple[str, dict[str, Any], str]] = {
     "latency": ("add_latency", {"latency_ms": 1000}, "{p}-latency-1000ms-downstream"),

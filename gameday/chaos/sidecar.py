@@ -164,8 +164,9 @@ class ExperimentSidecar:
         return result
 
     def _thaw_components(self) -> None:
-        """A component left frozen (SIGSTOP) by an interrupted experiment is resumed."""
-        for name in ("service", "indexer", "postgres", "redis", "rabbitmq", "opensearch"):
+        """A component left frozen (SIGSTOP) by an interrupted experiment is resumed: any
+        of the stack registry's (SIGCONT does nothing to one that runs)."""
+        for name in stack.COMPONENT_NAMES:
             tracked = stack.read_tracked(self.settings.run_dir, name)
             if tracked is not None and tracked.is_alive():
                 try:

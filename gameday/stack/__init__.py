@@ -9,6 +9,7 @@ imports from here, never from its modules (an import-linter contract in `make li
 """
 
 from gameday.stack.process import Tracked, read_tracked
+from gameday.stack.registry import DEPENDENCIES
 from gameday.stack.registry import NAMES as COMPONENT_NAMES
 from gameday.stack.supervisor import (
     ComponentStatus,
@@ -22,6 +23,7 @@ from gameday.stack.supervisor import (
 
 __all__ = [
     "COMPONENT_NAMES",
+    "DEPENDENCIES",
     "ComponentStatus",
     "Tracked",
     "down",

@@ -44,6 +44,9 @@ class Launch:
 class Component(ABC):
     name: str
     stop_signal: int = signal.SIGTERM
+    # A dependency of the target service, reached through a proxy of the same name:
+    # the registry's DEPENDENCIES, which `gameday matrix` faults.
+    dependency: bool = False
 
     def __init__(self, settings: StackSettings) -> None:
         self.settings = settings

@@ -37,6 +37,7 @@ def _let_user_traverse(directory: Path) -> None:
 
 class Postgres(Component):
     name = "postgres"
+    dependency = True
     stop_signal = signal.SIGINT  # "fast" shutdown: SIGTERM would wait for clients
 
     @property

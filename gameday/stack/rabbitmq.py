@@ -24,6 +24,7 @@ RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 
 class RabbitMQ(Component):
     name = "rabbitmq"
+    dependency = True
 
     @property
     def port(self) -> int:

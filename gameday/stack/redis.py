@@ -12,6 +12,7 @@ from gameday.toxiproxy import Proxy
 
 class Redis(Component):
     name = "redis"
+    dependency = True
 
     @property
     def port(self) -> int:

@@ -21,6 +21,9 @@ COMPONENTS: list[type[Component]] = [
 ]  # fmt: skip
 
 NAMES = [c.name for c in COMPONENTS]
+# The harness's one list of the target's dependencies (the service keeps its own in
+# service/deps/guards.py, since it never imports the harness; a test keeps them equal).
+DEPENDENCIES = [c.name for c in COMPONENTS if c.dependency]
 
 
 def build_components(settings: StackSettings, only: list[str] | None = None) -> list[Component]:

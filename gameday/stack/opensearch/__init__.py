@@ -26,6 +26,7 @@ def proxy_name(node: int) -> str:
 
 class OpenSearch(Component):
     name = "opensearch"
+    dependency = True
 
     @property
     def port(self) -> int:
