@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from hdrh.log import HistogramLogWriter
 
-from gameday.load import histograms
-from gameday.load.capture_model import FAILURE_KINDS, Bucket, Store
+from gameday import histograms
+from gameday.load.capture_model import (
+    CLIENT_ERROR_KIND,
+    FAILURE_KINDS,
+    Bucket,
+    Store,
+    server_errors,
+)
+from gameday.rundir import iso
+from gameday.rundir import write_atomic as write_atomic  # cli/capacity.py, while it moves
 
 ALL = "ALL"
 TIMESERIES_COLUMNS = [
@@ -32,20 +38,6 @@ TIMESERIES_COLUMNS = [
     "users",
     "late_starts",
 ]
-
-
-def iso(epoch_s: float) -> str:
-    return (
-        datetime.fromtimestamp(epoch_s, UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _merged_second(eps: dict[str, Bucket]) -> Bucket:
@@ -170,8 +162,9 @@ class LiveView:
                     "second": epoch - self.start_epoch,
                     "requests": total.requests,
                     "failures": total.failures,
-                    # what error-rate objectives count: the service's failures, not 4xx
-                    "errors": total.failures - total.kinds["fail_4xx"],
+                    # errors as the report counts them (SERVER_ERROR_KINDS); 4xx apart
+                    "errors": server_errors(total.kinds),
+                    CLIENT_ERROR_KIND: total.kinds[CLIENT_ERROR_KIND],
                     "hist": histograms.encode(total.histogram),
                 }
             gen = self.store.generator.get(epoch)

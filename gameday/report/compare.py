@@ -28,8 +28,8 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from gameday.errors import ConfigError
+from gameday.load.capture_model import SERVER_ERROR_KINDS
 from gameday.report import hdr
-from gameday.report.figures import SERVER_ERROR_KINDS
 from gameday.report.rundata import ALL, HistogramSeries, RunData
 from gameday.slo.model import PERCENTILES, Regression
 

@@ -15,12 +15,12 @@ import math
 import numpy as np
 import pandas as pd
 
+# what counts as an error is defined once, with the failure kinds the capture records
+from gameday.load.capture_model import FAILURE_KINDS, SERVER_ERROR_KINDS
 from gameday.report import hdr
 from gameday.report.rundata import ALL, RunData
 from gameday.slo.verdict import Figures
 
-SERVER_ERROR_KINDS = ("fail_5xx", "fail_connection", "fail_timeout")
-FAILURE_KINDS = ("fail_5xx", "fail_4xx", "fail_connection", "fail_timeout")
 REPORTED_PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99_9": 99.9}
 
 
