@@ -199,13 +199,7 @@ def execute(
         task = progress.add_task("load", total=duration_s, stats="starting ...")
 
         def on_tick(live: engine.LiveStats) -> None:
-            p95 = f"{live.p95_ms:.0f} ms" if live.p95_ms is not None else "-"
-            progress.update(
-                task,
-                completed=min(live.elapsed_s, duration_s),
-                stats=f"{live.rps:.0f} rps  p95 {p95}  errors {live.error_rate:.2%}  "
-                f"total {live.total}",
-            )
+            progress.update(task, completed=min(live.elapsed_s, duration_s), stats=live.describe())
 
         sidecar = (
             SuiteSidecar(
