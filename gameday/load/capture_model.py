@@ -15,7 +15,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from gameday import histograms
+from gameday.load import histograms
 
 EXEMPLARS_PER_SECOND = 3
 FAILURE_KINDS = ("fail_5xx", "fail_4xx", "fail_connection", "fail_timeout")
