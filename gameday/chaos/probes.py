@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from gameday import histograms
 from gameday.chaos.events import record_event, run_dir
-from gameday.load import histograms
 from gameday.settings import StackSettings
 
 __all__ = [

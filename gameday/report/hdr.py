@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from hdrh.histogram import HdrHistogram
 
-from gameday.load import histograms
+from gameday import histograms
 
 Counts = npt.NDArray[np.int64]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from gameday.load import histograms
+from gameday import histograms
 from gameday.settings import StackSettings
 from tests.integration.own_service import ROOT, RunningService, gameday_run, seconds_with_requests
 from tests.integration.service.service_helpers import wait_for

@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gameday import histograms
 from gameday.chaos.experiment import load_experiment
 from gameday.chaos.settle import SettleGate, SteadyState, steady_state_of
 from gameday.chaos.sidecar import SuiteSidecar, injected_faults, proxies_named
 from gameday.chaos.suite import suite_of
-from gameday.load import histograms
 from gameday.settings import PROJECT_ROOT, StackSettings
 
 EXPERIMENTS = PROJECT_ROOT / "experiments"

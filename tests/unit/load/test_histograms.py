@@ -7,7 +7,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gameday.load import histograms
+from gameday import histograms
 
 latencies_ms = st.lists(st.floats(min_value=0.001, max_value=59_000.0), min_size=1, max_size=300)
 

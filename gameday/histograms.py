@@ -1,4 +1,5 @@
-"""HdrHistogram helpers shared by the Locust capture plugin and the report.
+"""HdrHistogram helpers shared by the Locust capture plugin, the load engine, chaos's
+probes and the report (a low-level module: it imports nothing from gameday).
 
 Latency is recorded in microseconds from 1 µs to 60 s with 3 significant
 digits; histograms are merged exactly (counts add), never by averaging
