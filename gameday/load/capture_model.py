@@ -9,7 +9,7 @@ add, so merged percentiles are exact to HDR precision.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,18 @@ from gameday import histograms
 
 EXEMPLARS_PER_SECOND = 3
 FAILURE_KINDS = ("fail_5xx", "fail_4xx", "fail_connection", "fail_timeout")
+# What counts as an error, everywhere (the report, the error-rate objectives, compare,
+# live.json's `errors` and the live progress line): the target failed to answer (5xx, a
+# refused or reset connection, a timeout). A 4xx answer is a failed request but not an
+# error of the target (an unknown document, a rejected write, the rate limiter): it is
+# counted as `fail_4xx` and shown apart.
+SERVER_ERROR_KINDS = ("fail_5xx", "fail_connection", "fail_timeout")
+CLIENT_ERROR_KIND = "fail_4xx"
+
+
+def server_errors(kinds: Mapping[str, int]) -> int:
+    """The errors among a bucket's failures (`Bucket.kinds`): SERVER_ERROR_KINDS."""
+    return sum(int(kinds.get(kind, 0)) for kind in SERVER_ERROR_KINDS)
 
 
 @dataclass

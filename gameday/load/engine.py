@@ -59,12 +59,26 @@ class RunFailed(GamedayError):
 
 @dataclass
 class LiveStats:
+    """The last seconds of live.json, for the progress line.
+
+    `error_rate` counts errors as the report does (5xx, connection, timeout: live.json's
+    `errors`); `client_error_rate` is the share of 4xx answers, shown apart."""
+
     elapsed_s: float
     planned_s: float
     rps: float
     p95_ms: float | None
     error_rate: float
     total: int
+    client_error_rate: float = 0.0
+
+    def describe(self) -> str:
+        """`95 rps  p95 41 ms  errors 0.00%  4xx 0.40%  total 1234` (docs/scenarios.md)."""
+        p95 = f"{self.p95_ms:.0f} ms" if self.p95_ms is not None else "-"
+        return (
+            f"{self.rps:.0f} rps  p95 {p95}  errors {self.error_rate:.2%}  "
+            f"4xx {self.client_error_rate:.2%}  total {self.total}"
+        )
 
 
 def validate(config: LoadConfig) -> None:
@@ -201,7 +215,8 @@ def read_live(run_dir: Path, config: LoadConfig, elapsed_s: float) -> LiveStats:
         return LiveStats(elapsed_s, config.duration_s, 0.0, None, 0.0, 0)
     recent = live["seconds"][-10:]
     requests = sum(s["requests"] for s in recent)
-    failures = sum(s["failures"] for s in recent)
+    errors = sum(s["errors"] for s in recent)
+    client_errors = sum(s["fail_4xx"] for s in recent)
     merged = histograms.merge(histograms.decode(s["hist"]) for s in recent)
     p95 = histograms.percentile_ms(merged, 95) if requests else None
     return LiveStats(
@@ -209,8 +224,9 @@ def read_live(run_dir: Path, config: LoadConfig, elapsed_s: float) -> LiveStats:
         planned_s=config.duration_s,
         rps=requests / max(len(recent), 1),
         p95_ms=p95,
-        error_rate=failures / requests if requests else 0.0,
+        error_rate=errors / requests if requests else 0.0,
         total=int(live.get("total_requests", 0)),
+        client_error_rate=client_errors / requests if requests else 0.0,
     )
 
 

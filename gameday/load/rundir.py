@@ -13,7 +13,13 @@ from typing import Any
 from hdrh.log import HistogramLogWriter
 
 from gameday import histograms
-from gameday.load.capture_model import FAILURE_KINDS, Bucket, Store
+from gameday.load.capture_model import (
+    CLIENT_ERROR_KIND,
+    FAILURE_KINDS,
+    Bucket,
+    Store,
+    server_errors,
+)
 
 ALL = "ALL"
 TIMESERIES_COLUMNS = [
@@ -170,8 +176,9 @@ class LiveView:
                     "second": epoch - self.start_epoch,
                     "requests": total.requests,
                     "failures": total.failures,
-                    # what error-rate objectives count: the service's failures, not 4xx
-                    "errors": total.failures - total.kinds["fail_4xx"],
+                    # errors as the report counts them (SERVER_ERROR_KINDS); 4xx apart
+                    "errors": server_errors(total.kinds),
+                    CLIENT_ERROR_KIND: total.kinds[CLIENT_ERROR_KIND],
                     "hist": histograms.encode(total.histogram),
                 }
             gen = self.store.generator.get(epoch)
