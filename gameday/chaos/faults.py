@@ -7,7 +7,9 @@
 
 Each fault is named for what it is (`opensearch-latency-800ms-downstream`),
 returns that name, is recorded on the run's timeline, and is removed by name
-(`remove_fault`). A failed injection raises: it never passes silently.
+(`remove_fault`), or by the arguments it was injected with: its name rule is
+declared once, in FAULTS below, with what `gameday matrix` gives it. A failed
+injection raises: it never passes silently.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Collection
 from typing import Any
 
 from gameday.chaos.events import record_event
+from gameday.chaos.fault_rule import FaultArgumentsError, FaultRule
 from gameday.settings import StackSettings
 from gameday.toxiproxy import Stream, Toxic, ToxiproxyClient
 
@@ -43,10 +46,14 @@ def _client() -> ToxiproxyClient:
 
 
 def _inject(
-    proxy: str, kind: str, label: str, attributes: dict[str, Any], stream: Stream, toxicity: float
+    proxy: str,
+    kind: str,
+    named_by: dict[str, Any],
+    attributes: dict[str, Any],
+    stream: Stream,
+    toxicity: float,
 ) -> str:
-    partial = "" if toxicity >= 1.0 else f"-{int(toxicity * 100)}pct"
-    name = f"{proxy}-{label}-{stream}{partial}"
+    name = FAULTS[kind].name(proxy=proxy, stream=stream, toxicity=toxicity, **named_by)
     toxic = Toxic(name=name, type=kind, stream=stream, toxicity=toxicity, attributes=attributes)
     with _client() as client:
         client.add_toxic(proxy, toxic)
@@ -70,7 +77,7 @@ def add_latency(
     return _inject(
         proxy,
         "latency",
-        f"latency-{latency_ms}ms",
+        {"latency_ms": latency_ms},
         {"latency": latency_ms, "jitter": jitter_ms},
         stream,
         toxicity,
@@ -81,7 +88,7 @@ def add_bandwidth_limit(
     proxy: str, rate_kb_s: int, stream: Stream = "downstream", toxicity: float = 1.0
 ) -> str:
     return _inject(
-        proxy, "bandwidth", f"bandwidth-{rate_kb_s}kbps", {"rate": rate_kb_s}, stream, toxicity
+        proxy, "bandwidth", {"rate_kb_s": rate_kb_s}, {"rate": rate_kb_s}, stream, toxicity
     )
 
 
@@ -89,7 +96,7 @@ def add_slow_close(
     proxy: str, delay_ms: int, stream: Stream = "downstream", toxicity: float = 1.0
 ) -> str:
     return _inject(
-        proxy, "slow_close", f"slow-close-{delay_ms}ms", {"delay": delay_ms}, stream, toxicity
+        proxy, "slow_close", {"delay_ms": delay_ms}, {"delay": delay_ms}, stream, toxicity
     )
 
 
@@ -98,7 +105,7 @@ def add_timeout(
 ) -> str:
     """A black hole: data is dropped; with timeout_ms > 0 the connection closes after it."""
     return _inject(
-        proxy, "timeout", f"timeout-{timeout_ms}ms", {"timeout": timeout_ms}, stream, toxicity
+        proxy, "timeout", {"timeout_ms": timeout_ms}, {"timeout": timeout_ms}, stream, toxicity
     )
 
 
@@ -106,7 +113,7 @@ def add_reset_peer(
     proxy: str, timeout_ms: int = 0, stream: Stream = "downstream", toxicity: float = 1.0
 ) -> str:
     return _inject(
-        proxy, "reset_peer", f"reset-peer-{timeout_ms}ms", {"timeout": timeout_ms}, stream, toxicity
+        proxy, "reset_peer", {"timeout_ms": timeout_ms}, {"timeout": timeout_ms}, stream, toxicity
     )
 
 
@@ -121,7 +128,7 @@ def add_slicer(
     return _inject(
         proxy,
         "slicer",
-        f"slicer-{average_size}b",
+        {"average_size": average_size},
         {"average_size": average_size, "size_variation": size_variation, "delay": delay_us},
         stream,
         toxicity,
@@ -131,14 +138,34 @@ def add_slicer(
 def add_limit_data(
     proxy: str, bytes_: int, stream: Stream = "downstream", toxicity: float = 1.0
 ) -> str:
-    return _inject(
-        proxy, "limit_data", f"limit-data-{bytes_}b", {"bytes": bytes_}, stream, toxicity
-    )
+    return _inject(proxy, "limit_data", {"bytes_": bytes_}, {"bytes": bytes_}, stream, toxicity)
 
 
-def remove_fault(proxy: str, name: str) -> None:
-    """Removes the named toxic; a rollback after the method already removed it (strategy
-    ``always``) finds it gone and does nothing, instead of failing on Toxiproxy's 404."""
+def remove_fault(
+    proxy: str,
+    name: str | None = None,
+    fault: str | None = None,
+    **arguments: Any,
+) -> None:
+    """Removes a fault: by its name, or by the fault (a key of FAULTS) and the arguments
+    it was injected with, so a rollback repeats the method's action instead of spelling
+    the name its rule gives (a proxy taken down is enabled again):
+
+        {"func": "remove_fault",
+         "arguments": {"proxy": "postgres", "fault": "timeout", "timeout_ms": 0}}
+
+    A rollback after the method already removed it (strategy ``always``) finds it gone
+    and does nothing, instead of failing on Toxiproxy's 404."""
+    if name is None:
+        rule = FAULTS.get(fault or "")
+        if rule is None:
+            raise FaultArgumentsError(
+                f"remove_fault needs a name or a fault; fault {fault!r} is not one of "
+                f"{', '.join(FAULTS)}"
+            )
+        if rule.provider is disable_proxy:
+            return enable_proxy(proxy)
+        name = rule.name(proxy=proxy, **arguments)
     with _client() as client:
         present = {t.name for t in client.proxies()[proxy].toxics}
         if name not in present:
@@ -151,7 +178,7 @@ def disable_proxy(proxy: str) -> str:
     """The dependency is unreachable: new connections are refused, open ones cut."""
     with _client() as client:
         client.set_enabled(proxy, False)
-    name = f"{proxy}-down"
+    name = FAULTS["down"].name(proxy=proxy)
     record_event("fault_injected", name=name, target=proxy, fault="down", attributes={})
     return name
 
@@ -161,7 +188,7 @@ def enable_proxy(proxy: str) -> None:
         was_enabled = client.proxies()[proxy].enabled
         client.set_enabled(proxy, True)
     if not was_enabled:  # a rollback after the method already restored it: no new event
-        record_event("fault_removed", name=f"{proxy}-down", target=proxy)
+        record_event("fault_removed", name=FAULTS["down"].name(proxy=proxy), target=proxy)
 
 
 def reset_all() -> None:
@@ -198,3 +225,30 @@ def leftover_faults(names: Collection[str] | None = None) -> list[str]:
     left = [f"{p.name}: toxic {t.name}" for p in chosen for t in p.toxics]
     left += [f"{p.name}: disabled" for p in chosen if not p.enabled]
     return left
+
+
+# Each network fault, declared once: its provider, the rule its name follows and the
+# arguments `gameday matrix` injects it with (None: not one of the matrix's faults).
+# Toxics are keyed by their Toxiproxy type, which the fault_injected event records.
+FAULTS: dict[str, FaultRule] = {
+    "latency": FaultRule(
+        add_latency, "{proxy}-latency-{latency_ms}ms-{stream}", matrix={"latency_ms": 1000}
+    ),
+    "bandwidth": FaultRule(
+        add_bandwidth_limit, "{proxy}-bandwidth-{rate_kb_s}kbps-{stream}", matrix={"rate_kb_s": 32}
+    ),
+    "slow_close": FaultRule(
+        add_slow_close, "{proxy}-slow-close-{delay_ms}ms-{stream}", matrix={"delay_ms": 2000}
+    ),
+    "timeout": FaultRule(
+        add_timeout, "{proxy}-timeout-{timeout_ms}ms-{stream}", matrix={"timeout_ms": 0}
+    ),
+    "reset_peer": FaultRule(
+        add_reset_peer, "{proxy}-reset-peer-{timeout_ms}ms-{stream}", matrix={"timeout_ms": 0}
+    ),
+    "down": FaultRule(disable_proxy, "{proxy}-down", matrix={}),
+    "limit_data": FaultRule(
+        add_limit_data, "{proxy}-limit-data-{bytes_}b-{stream}", matrix={"bytes_": 2048}
+    ),
+    "slicer": FaultRule(add_slicer, "{proxy}-slicer-{average_size}b-{stream}"),
+}

@@ -19,19 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from gameday import stack
+from gameday.chaos import faults
 from gameday.chaos.experiment import Experiment, load_experiment
+from gameday.chaos.fault_rule import FaultRule
 
 DEPENDENCIES = tuple(stack.DEPENDENCIES)  # the stack registry's, in start order
-# fault -> (provider function, arguments, the name the fault gets on the timeline)
-FAULTS: dict[str, tuple[str, dict[str, Any], str]] = {
-    "latency": ("add_latency", {"latency_ms": 1000}, "{p}-latency-1000ms-downstream"),
-    "bandwidth": ("add_bandwidth_limit", {"rate_kb_s": 32}, "{p}-bandwidth-32kbps-downstream"),
-    "slow_close": ("add_slow_close", {"delay_ms": 2000}, "{p}-slow-close-2000ms-downstream"),
-    "timeout": ("add_timeout", {"timeout_ms": 0}, "{p}-timeout-0ms-downstream"),
-    "reset_peer": ("add_reset_peer", {"timeout_ms": 0}, "{p}-reset-peer-0ms-downstream"),
-    "down": ("disable_proxy", {}, "{p}-down"),
-    "limit_data": ("add_limit_data", {"bytes_": 2048}, "{p}-limit-data-2048b-downstream"),
-}
+# fault -> its declaration (provider, name rule, the arguments the matrix gives it)
+FAULTS: dict[str, FaultRule] = {k: r for k, r in faults.FAULTS.items() if r.matrix is not None}
 
 
 def _action(
@@ -61,19 +55,13 @@ def experiment_for(
     warmup_s: float,
     recovery_s: float,
 ) -> dict[str, Any]:
-    func, arguments, name_pattern = FAULTS[fault]
-    fault_name = name_pattern.format(p=dependency)
-    inject = _action(
-        f"{dependency}-{fault}", func, {"proxy": dependency, **arguments}, after=fault_s
-    )
-    if fault == "down":
-        undo = _action(f"{dependency}-up", "enable_proxy", {"proxy": dependency})
-    else:
-        undo = _action(
-            f"{dependency}-{fault}-removed",
-            "remove_fault",
-            {"proxy": dependency, "name": fault_name},
-        )
+    rule = FAULTS[fault]
+    arguments = {"proxy": dependency, **(rule.matrix or {})}
+    fault_name = rule.name(**arguments)
+    inject = _action(f"{dependency}-{fault}", rule.func, arguments, after=fault_s)
+    # removed by the same arguments (remove_fault builds the name by the same rule)
+    removal = {"proxy": dependency, "fault": fault, **(rule.matrix or {})}
+    undo = _action(f"{dependency}-{fault}-removed", "remove_fault", removal)
     return {
         "version": "1.0.0",
         "title": f"Matrix: {fault} on {dependency}",
@@ -133,7 +121,7 @@ def write_matrix(
             path = folder / f"{dependency}-{fault}.json"
             path.write_text(json.dumps(data, indent=2) + "\n")
             experiments.append(load_experiment(path))
-            cells[FAULTS[fault][2].format(p=dependency)] = (dependency, fault)
+            cells[data["extensions"][0]["fault_name"]] = (dependency, fault)
     return experiments, cells
 
 

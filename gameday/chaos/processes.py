@@ -11,6 +11,7 @@ from pathlib import Path
 
 from gameday import stack
 from gameday.chaos.events import record_event
+from gameday.chaos.fault_rule import FaultRule
 from gameday.errors import StackError
 from gameday.settings import StackSettings
 
@@ -43,7 +44,7 @@ def kill_component(component: str, signal_name: str = "SIGKILL") -> str:
     until `restart_component` brings it back."""
     sig = signal.Signals[signal_name]
     pid = _signal(component, sig)
-    name = f"{component}-killed"
+    name = PROCESS_FAULTS["killed"].name(component=component)
     record_event(
         "fault_injected", name=name, target=component, fault=signal_name, attributes={"pid": pid}
     )
@@ -53,7 +54,7 @@ def kill_component(component: str, signal_name: str = "SIGKILL") -> str:
 def stop_component(component: str) -> str:
     """Freeze (SIGSTOP) the whole process group: connections hang, nothing answers."""
     pid = _signal(component, signal.SIGSTOP)
-    name = f"{component}-frozen"
+    name = PROCESS_FAULTS["frozen"].name(component=component)
     record_event(
         "fault_injected", name=name, target=component, fault="SIGSTOP", attributes={"pid": pid}
     )
@@ -62,7 +63,9 @@ def stop_component(component: str) -> str:
 
 def continue_component(component: str) -> None:
     _signal(component, signal.SIGCONT)
-    record_event("fault_removed", name=f"{component}-frozen", target=component)
+    record_event(
+        "fault_removed", name=PROCESS_FAULTS["frozen"].name(component=component), target=component
+    )
 
 
 def service_workers() -> list[int]:
@@ -90,7 +93,7 @@ def kill_service_worker(signal_name: str = "SIGKILL", index: int = 0) -> str:
         raise StackError("the service has no worker processes (is it running with --workers?)")
     pid = workers[index % len(workers)]
     os.kill(pid, signal.Signals[signal_name])
-    name = f"service-worker-{pid}-{signal_name.lower()}"
+    name = PROCESS_FAULTS["worker_killed"].name(pid=pid, signal=signal_name.lower())
     record_event(
         "fault_injected", name=name, target="service", fault=signal_name, attributes={"pid": pid}
     )
@@ -101,7 +104,9 @@ def restart_component(component: str) -> None:
     """Start the component again if it is down (idempotent, like `stack up`); this
     ends the `COMPONENT-killed` fault of `kill_component` on the timeline."""
     stack.up(StackSettings(), lambda line: None, only=[component])
-    record_event("fault_removed", name=f"{component}-killed", target=component)
+    record_event(
+        "fault_removed", name=PROCESS_FAULTS["killed"].name(component=component), target=component
+    )
 
 
 def promote_replica() -> float:
@@ -113,3 +118,14 @@ def promote_replica() -> float:
         attributes={"took_s": round(took_s, 3)},
     )  # fmt: skip
     return took_s
+
+
+# Each process fault, declared once: its provider and the rule its name follows.
+# kill_component's fault lasts until restart_component, stop_component's until
+# continue_component; a worker's pid is known once it is killed. None is one of the
+# matrix's faults (the matrix faults the network).
+PROCESS_FAULTS: dict[str, FaultRule] = {
+    "killed": FaultRule(kill_component, "{component}-killed"),
+    "frozen": FaultRule(stop_component, "{component}-frozen"),
+    "worker_killed": FaultRule(kill_service_worker, "service-worker-{pid}-{signal}"),
+}
