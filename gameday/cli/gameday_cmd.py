@@ -72,6 +72,7 @@ def gameday(
         slo_file=slo_file,
         rpo_grace=rpo_grace,
         overrides=overrides,
+        experiment_source=str(suite_file),
     )
 
 

@@ -94,6 +94,7 @@ def matrix(
             slo_file=slo_file,
             rpo_grace="30s",
             reuse_run_dir=True,
+            experiment_source=suite.title,
         )
     except typer.Exit as done:
         summary = json.loads((run_dir / "summary.json").read_text())

@@ -1,8 +1,10 @@
 """`gameday report RUN_DIR`: judge a run directory against the SLO file and
-write summary.json, junit.xml and index.html into it.
+write summary.json, junit.xml and index.html into it; print the verdict lines
+`gameday run` printed for it, and exit as it did.
 
-Exit codes: 0 every objective met, 1 an objective violated, 2 the run's data
-is incomplete or invalid (the report is still written and says why) or the
+Exit codes: 0 every objective met, 1 an objective violated (or an experiment
+failed, or a write was lost), 2 the run's data is incomplete or invalid, or an
+experiment proved nothing (the report is still written and says why), or the
 SLO file is invalid.
 """
 
@@ -17,7 +19,6 @@ from rich.console import Console
 from gameday.errors import ConfigError
 
 console = Console(highlight=False, soft_wrap=True, markup=False)
-EXIT_CODES = {"pass": 0, "fail": 1, "error": 2}
 
 
 def report(
@@ -32,24 +33,18 @@ def report(
     ] = None,
 ) -> None:
     """Judge a run against its SLOs; write index.html, summary.json, junit.xml."""
-    from gameday.report.write import write_report  # keeps pandas/numpy out of CLI start-up
+    # keeps pandas/numpy out of CLI start-up
+    from gameday.report.verdict_lines import exit_code, verdict_lines
+    from gameday.report.write import write_report
 
     if not run_dir.is_dir():
         raise ConfigError(
             f"run directory {run_dir} does not exist: give the path gameday run printed"
         )
     summary = write_report(run_dir, slo_path=slo, out=out)
-    where = out or run_dir
-    console.print(f"{summary.verdict.value.upper()}  {where / 'index.html'}")
-    for reason in summary.reasons:
-        console.print(f"  error: {reason}")
-    for result in summary.violated():
-        measured = "nothing" if result.measured is None else f"{result.measured:g} {result.unit}"
-        console.print(
-            f"  violated: {result.name}: {measured} (target {result.comparator} "
-            f"{result.target:g} {result.unit})"
-        )
-    raise typer.Exit(EXIT_CODES[summary.verdict.value])
+    for line in verdict_lines(summary, (out or run_dir) / "index.html"):
+        console.print(line)
+    raise typer.Exit(exit_code(summary))
 
 
 def register(app: typer.Typer) -> None:

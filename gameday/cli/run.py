@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -16,7 +15,7 @@ from gameday.chaos.events import backfill_times
 from gameday.chaos.experiment import check_overrides, load_experiment, parse_overrides
 from gameday.chaos.reconcile import reconcile
 from gameday.chaos.sidecar import SuiteSidecar
-from gameday.chaos.suite import Suite, resilience_score, score_line, suite_of, wait_line
+from gameday.chaos.suite import Suite, suite_of
 from gameday.errors import ConfigError
 from gameday.load import engine
 from gameday.load.config import MIXES, NOISY_TENANT, LoadConfig
@@ -103,6 +102,7 @@ def run(
         slo_file=slo_file,
         rpo_grace=rpo_grace,
         overrides=overrides,
+        experiment_source=None if experiment is None else str(experiment),
     )
 
 
@@ -126,6 +126,7 @@ def execute(
     rpo_grace: str,
     reuse_run_dir: bool = False,
     overrides: dict[str, float] | None = None,
+    experiment_source: str | None = None,
 ) -> None:
     """Load, faults on the same clock, reconciliation, report, exit code."""
     stack = StackSettings()
@@ -215,7 +216,14 @@ def execute(
             else None
         )
         try:
-            record = engine.run_load(config, run_dir, on_tick=on_tick, stack=stack, sidecar=sidecar)
+            record = engine.run_load(
+                config,
+                run_dir,
+                on_tick=on_tick,
+                stack=stack,
+                sidecar=sidecar,
+                facts_extra={"experiment": experiment_source},
+            )
         finally:
             outcomes = sidecar.finish() if sidecar is not None else []
     backfill_times(run_dir)  # events from before Locust's first report get their t_s
@@ -225,49 +233,22 @@ def execute(
     console.print(f"run {record['status']}: {run_dir}")
     if record.get("stopped_early"):
         console.print(f"[yellow]load stopped early:[/] {record['stopped_early']}")
-    verdicts: list[str] = []
     if outcomes and record["status"] != "interrupted":
         console.print("reconciling the write ledger with PostgreSQL and OpenSearch ...")
-        rpo = reconcile(run_dir, stack, grace_s=parse_timespan(rpo_grace, what="--rpo-grace"))
-        console.print(f"lost writes {rpo.lost}, RPO {rpo.rpo_s:.1f}s")
-        for outcome in outcomes:
-            before, after = wait_line(outcome, "before"), wait_line(outcome, "after")
-            if before:
-                console.print(before)
-            console.print(
-                f"experiment {outcome['name']}: {outcome['verdict'].upper()}"
-                f"{' - ' + outcome['error'] if outcome['error'] else ''}"
-            )
-            if after:
-                console.print(after)
-            verdicts.append(outcome["verdict"])
-        if rpo.lost:
-            verdicts.append("fail")
-    # The evidence is on disk; now the report judges it against the SLO file.
+        reconcile(run_dir, stack, grace_s=parse_timespan(rpo_grace, what="--rpo-grace"))
+    # The evidence is on disk; now the report judges all of it against the SLO file.
     shutil.copyfile(slo, run_dir / "slo.yaml")
     console.print("building the report ...")
-    from gameday.report.write import write_report  # keeps pandas out of CLI start-up
+    # keeps pandas out of CLI start-up
+    from gameday.report.verdict_lines import exit_code, verdict_lines
+    from gameday.report.write import write_report
 
     summary = write_report(run_dir, slo_path=run_dir / "slo.yaml")
-    verdicts.append(summary.verdict.value)
-    for reason in summary.reasons:
-        console.print(f"  error: {reason}")
-    for result in summary.violated():
-        measured = "nothing" if result.measured is None else f"{result.measured:g} {result.unit}"
-        console.print(
-            f"  violated: {result.name}: {measured} "
-            f"(target {result.comparator} {result.target:g} {result.unit})"
-        )
-    if outcomes:
-        score = resilience_score(json.loads((run_dir / "summary.json").read_text()), outcomes)
-        score["title"] = suite.title if suite is not None else ""
-        (run_dir / "suite.json").write_text(json.dumps(score, indent=2) + "\n")
-        console.print(score_line(score))
-    verdict = "error" if "error" in verdicts else ("fail" if "fail" in verdicts else "pass")
-    console.print(f"verdict {verdict.upper()}  report: {run_dir / 'index.html'}")
+    for line in verdict_lines(summary, run_dir / "index.html"):
+        console.print(line, markup=False)
     if record["status"] == "interrupted":
         raise typer.Exit(130)
-    raise typer.Exit({"pass": 0, "fail": 1, "error": 2}[verdict])
+    raise typer.Exit(exit_code(summary))
 
 
 def use_tls(stack: StackSettings) -> None:

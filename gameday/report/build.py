@@ -24,6 +24,7 @@ from gameday.report.analysis import (
     verify_breaker,
 )
 from gameday.report.figures import measure, ok_by_second, run_end_s
+from gameday.report.resilience import owner_of, score_experiments
 from gameday.report.rundata import ALL, RunData
 from gameday.report.summary import (
     ErrorBudget,
@@ -40,90 +41,34 @@ from gameday.slo.verdict import Figures, ObjectiveResult, decide, judge
 
 
 def build_summary(run: RunData, slo: SloFile, *, slo_source: str) -> Summary:
-    problems = list(run.problems)
+    """Every verdict of the run in one place: the SLO file's objectives per phase, each
+    fault window's own, each experiment's stop condition and how it ended, and lost
+    writes; an experiment in error makes the run's data an error too."""
     end_s = run_end_s(run)
     events = run.events
     windows = fault_windows(events, end_s=end_s)
-    ok = ok_by_second(
-        run,
-        end_s=end_s,
-        latency_ms=slo.overall.latency.thresholds_ms(),
-        error_rate_pct=slo.overall.error_rate_pct,
-    )
-    recoveries = {
-        id(w): measure_recovery(
-            ok,
-            injected_s=w.injected_s,
-            removed_s=w.removed_s,
-            sustained_s=slo.sustained_window,
-            end_s=end_s,
-        )
-        for w in windows
-    }
-    recovered_at = None
-    if windows and recoveries[id(windows[-1])].recovered_at_s is not None:
-        recovered_at = recoveries[id(windows[-1])].recovered_at_s
+    recoveries = _recoveries(run, slo, windows, end_s=end_s)
+    recovered_at = recoveries[-1].recovered_at_s if recoveries else None
     run_phases = phases(windows, end_s=end_s, recovered_at_s=recovered_at)
     phase_figures = [_phase_figures(run, phase) for phase in run_phases]
     whole = next(p for p in phase_figures if p.kind == "run")
-
-    results: list[ObjectiveResult] = []
-    for phase in phase_figures:
-        gating = phase.kind in ("steady", "recovered") or (phase.kind == "run" and not windows)
-        results += judge_objectives(
-            slo.overall, phase.overall, scope="overall", phase=phase.name, gating=gating
-        )
-        for endpoint, objectives in slo.endpoints.items():
-            figures = phase.endpoints.get(endpoint)
-            if figures is None:
-                continue
-            results += judge_objectives(
-                objectives, figures, scope=endpoint, phase=phase.name, gating=gating
-            )
-    for endpoint in slo.endpoints:
-        if endpoint not in run.histograms:
-            problems.append(f"the SLO file names endpoint {endpoint!r}, which the run never called")
-
+    problems = list(run.problems) + _unknown_endpoints(run, slo)
+    results = _phase_objectives(slo, phase_figures, judge_run=not windows)
     budget = _error_budget(slo, whole.overall, phase_figures)
-    results.append(
-        judge(
-            name="availability [run]",
-            scope="overall",
-            phase="run",
-            metric="availability_pct",
-            comparator=">=",
-            target=slo.availability_pct,
-            measured=budget.availability_pct,
-            unit="%",
-        )
-    )
+    results.append(_availability(slo, budget))
     experiments = []
-    for window in windows:
-        summary, checks = _judge_experiment(run, slo, window, recoveries[id(window)], events)
-        phase = next(p for p in phase_figures if p.name == f"fault:{window.name}")
-        checks += judge_fault_window(
-            slo.for_experiment(window.name),
-            phase.overall,
-            phase.endpoints,
-            name=window.name,
-            phase=phase.name,
-        )
-        experiments.append(
-            summary.model_copy(
-                update={
-                    "burn_rate": budget.burn_rates.get(phase.name),
-                    "degraded_answers": phase.overall.degraded,
-                    "p95_rise_ms": _p95_rise_ms(phase, phase_figures),
-                }
-            )
-        )
-        results += checks
+    for window, recovery in zip(windows, recoveries, strict=True):
+        summary, checks = _judge_window(run, slo, window, recovery, events, phase_figures)
+        experiments.append(_with_phase_figures(summary, window, phase_figures, budget))
+        owner = owner_of(window.name, window.injected_s, run.outcomes)
+        results += [check.model_copy(update={"experiment": owner}) for check in checks]
         if checks and run.reconciliation is None and _needs_reconciliation(slo, window):
             problems.append(
                 f"reconciliation.json is missing: RPO and lost writes of {window.name} "
                 "cannot be judged"
             )
-    results += [_stop_condition(o) for o in run.outcomes if o.safeguards or o.safeguard]
+    results += _run_objectives(run)
+    problems += [f"experiment {o.name}: {o.error}" for o in run.outcomes if o.verdict == "error"]
     return Summary(
         run_id=run.run_id,
         verdict=decide(results, problems),
@@ -138,6 +83,148 @@ def build_summary(run: RunData, slo: SloFile, *, slo_source: str) -> Summary:
         outcomes=run.outcomes,
         error_budget=budget,
         reconciliation=run.reconciliation.model_dump() if run.reconciliation else None,
+        resilience=score_experiments(results, run.outcomes) if run.outcomes else None,
+    )
+
+
+def _recoveries(
+    run: RunData, slo: SloFile, windows: list[FaultWindow], *, end_s: int
+) -> list[Recovery]:
+    """Each fault window's recovery, from the seconds that met the overall SLOs."""
+    ok = ok_by_second(
+        run,
+        end_s=end_s,
+        latency_ms=slo.overall.latency.thresholds_ms(),
+        error_rate_pct=slo.overall.error_rate_pct,
+    )
+    return [
+        measure_recovery(
+            ok,
+            injected_s=w.injected_s,
+            removed_s=w.removed_s,
+            sustained_s=slo.sustained_window,
+            end_s=end_s,
+        )
+        for w in windows
+    ]
+
+
+def _unknown_endpoints(run: RunData, slo: SloFile) -> list[str]:
+    return [
+        f"the SLO file names endpoint {endpoint!r}, which the run never called"
+        for endpoint in slo.endpoints
+        if endpoint not in run.histograms
+    ]
+
+
+def _phase_objectives(
+    slo: SloFile, phase_figures: list[PhaseFigures], *, judge_run: bool
+) -> list[ObjectiveResult]:
+    """The overall and per-endpoint objectives in every phase; they decide in the steady
+    and recovered phases, and over the whole run when it had no fault (`judge_run`)."""
+    results: list[ObjectiveResult] = []
+    for phase in phase_figures:
+        gating = phase.kind in ("steady", "recovered") or (phase.kind == "run" and judge_run)
+        results += judge_objectives(
+            slo.overall, phase.overall, scope="overall", phase=phase.name, gating=gating
+        )
+        for endpoint, objectives in slo.endpoints.items():
+            figures = phase.endpoints.get(endpoint)
+            if figures is not None:
+                results += judge_objectives(
+                    objectives, figures, scope=endpoint, phase=phase.name, gating=gating
+                )
+    return results
+
+
+def _availability(slo: SloFile, budget: ErrorBudget) -> ObjectiveResult:
+    return judge(
+        name="availability [run]",
+        scope="overall",
+        phase="run",
+        metric="availability_pct",
+        comparator=">=",
+        target=slo.availability_pct,
+        measured=budget.availability_pct,
+        unit="%",
+    )
+
+
+def _judge_window(
+    run: RunData,
+    slo: SloFile,
+    window: FaultWindow,
+    recovery: Recovery,
+    events: list[Event],
+    phase_figures: list[PhaseFigures],
+) -> tuple[ExperimentSummary, list[ObjectiveResult]]:
+    """A fault window's own objectives: RTO, RPO, breaker, and its `during` ones."""
+    summary, checks = _judge_experiment(run, slo, window, recovery, events)
+    phase = next(p for p in phase_figures if p.name == f"fault:{window.name}")
+    checks += judge_fault_window(
+        slo.for_experiment(window.name),
+        phase.overall,
+        phase.endpoints,
+        name=window.name,
+        phase=phase.name,
+    )
+    return summary, checks
+
+
+def _with_phase_figures(
+    summary: ExperimentSummary,
+    window: FaultWindow,
+    phase_figures: list[PhaseFigures],
+    budget: ErrorBudget,
+) -> ExperimentSummary:
+    phase = next(p for p in phase_figures if p.name == f"fault:{window.name}")
+    return summary.model_copy(
+        update={
+            "burn_rate": budget.burn_rates.get(phase.name),
+            "degraded_answers": phase.overall.degraded,
+            "p95_rise_ms": _p95_rise_ms(phase, phase_figures),
+        }
+    )
+
+
+def _run_objectives(run: RunData) -> list[ObjectiveResult]:
+    """Judged over the whole run: each experiment's stop condition and how it ended,
+    and, once reconciled, that no acknowledged write was lost."""
+    results = [_stop_condition(o) for o in run.outcomes if o.safeguards or o.safeguard]
+    results += [_ended_as_planned(o) for o in run.outcomes]
+    if run.reconciliation is not None:
+        results.append(
+            judge(
+                name="lost writes [run]",
+                scope="overall",
+                phase="run",
+                metric="lost_writes",
+                comparator="<=",
+                target=0.0,
+                measured=float(run.reconciliation.lost),
+                unit="writes",
+            )
+        )
+    return results
+
+
+def _ended_as_planned(outcome: ExperimentOutcome) -> ObjectiveResult:
+    """An experiment that deviated (its steady state did not hold after the method) or
+    ended otherwise than completed is a finding (FAIL). A stop condition that fired is
+    judged by its own objective; an experiment in error makes the data an error."""
+    failed = outcome.verdict == "fail" and not outcome.aborted_by_safeguard
+    why = outcome.error or ("the steady state did not hold after the method")
+    return judge(
+        name=f"{outcome.name} ended as planned",
+        scope=f"experiment:{outcome.name}",
+        phase="run",
+        metric="experiment_failed",
+        comparator="<=",
+        target=0.0,
+        measured=1.0 if failed else 0.0,
+        unit="failures",
+        note=why if failed else None,
+        experiment=outcome.name,
     )
 
 
@@ -155,6 +242,7 @@ def _stop_condition(outcome: ExperimentOutcome) -> ObjectiveResult:
         measured=1.0 if outcome.aborted_by_safeguard else 0.0,
         unit="trips",
         note=f"aborted by safeguard: {outcome.safeguard}" if outcome.aborted_by_safeguard else None,
+        experiment=outcome.name,
     )
 
 
@@ -261,6 +349,7 @@ def _judge_experiment(
     )
     return summary, checks
 
+
 _WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
@@ -302,9 +391,14 @@ def _failover(run: RunData, window: FaultWindow, events: list[Event]) -> Failove
 
 
 def _facts(run: RunData) -> RunFacts:
+    # run.json names the experiment (or suite) file; a run directory written before it
+    # did still has its experiments' outcomes
+    experiment = (run.record.experiment if run.record else None) or (
+        ", ".join(o.name for o in run.outcomes) or None
+    )
     record = run.record
     if record is None:
-        return RunFacts(run_id=run.run_id)
+        return RunFacts(run_id=run.run_id, experiment=experiment)
     return RunFacts(
         run_id=record.run_id,
         scenario=record.scenario,
@@ -320,7 +414,7 @@ def _facts(run: RunData) -> RunFacts:
         git_sha=record.git_sha,
         versions=record.versions,
         host=record.host,
-        experiment=record.experiment,
+        experiment=experiment,
         status=record.status,
         generator_valid=record.generator.valid if record.generator else None,
         generator_reasons=record.generator.reasons if record.generator else [],

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from gameday.report.analysis import BreakerCheck, Failover
+from gameday.report.resilience import ResilienceScore
 from gameday.rundir import ExperimentOutcome
 from gameday.slo.verdict import Figures, ObjectiveResult, PhaseKind, Verdict
 
@@ -116,6 +117,11 @@ class Summary(_Model):
     )
     error_budget: ErrorBudget
     reconciliation: dict[str, Any] | None = None
+    resilience: ResilienceScore | None = Field(
+        default=None,
+        description="the experiments' resilience score (suite.json is a view of it); "
+        "null: the run had no experiment",
+    )
 
     def violated(self) -> list[ObjectiveResult]:
         failed = [r for r in self.objectives if r.gating and not r.passed]

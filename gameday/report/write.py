@@ -1,5 +1,6 @@
 """Writing a report: run directory (+ SLO file) -> summary.json, junit.xml,
-index.html. The evidence is written before the verdict decides an exit code.
+index.html, and for a run with experiments suite.json (a view of the summary's
+resilience score). The evidence is written before the verdict decides an exit code.
 
     summary = write_report(Path("reports/run-1"))
     summary.verdict     # pass / fail / error
@@ -7,6 +8,7 @@ index.html. The evidence is written before the verdict decides an exit code.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from gameday.report.build import build_summary
@@ -40,4 +42,13 @@ def write_report(
     (target / "summary.json").write_text(summary.to_json())
     (target / "junit.xml").write_text(render_junit(summary))
     (target / "index.html").write_text(render_html(summary, run, slo))
+    if summary.resilience is not None:
+        (target / "suite.json").write_text(suite_view(summary))
     return summary
+
+
+def suite_view(summary: Summary) -> str:
+    """suite.json: the summary's resilience score, titled by what the run ran."""
+    assert summary.resilience is not None
+    view = {"title": summary.run.experiment or "", **summary.resilience.model_dump(mode="json")}
+    return json.dumps(view, indent=2) + "\n"

@@ -55,7 +55,7 @@ def outage(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_report_exits_0_when_every_objective_holds(passing: Path) -> None:
     result = _gameday("report", str(passing), "--slo", str(ROOT / "slo.yaml"))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.startswith("PASS")
+    assert result.stdout.startswith("verdict PASS")
     assert (passing / "summary.json").exists() and (passing / "junit.xml").exists()
 
 
