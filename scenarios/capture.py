@@ -26,6 +26,18 @@ from gameday.load import rundir
 from gameday.load.capture_model import Recorder, Store
 from gameday.load.config import LoadConfig
 from gameday.load.validity import CPU_LIMIT_PCT, LAG_PROBE_S, LoopLag, invalid_reasons
+from gameday.rundir import (
+    Event,
+    GeneratorInfo,
+    GeneratorReport,
+    LoadStarted,
+    LoadStopped,
+    RunDir,
+    StageChanged,
+    WorkerLost,
+    iso,
+    write_atomic,
+)
 from scenarios.shapes import CLOSED, OPEN
 
 
@@ -39,7 +51,7 @@ class State:
     lag_over_limit_s: dict[str, int] = field(default_factory=dict)  # per load-sending process
     max_lag_ms: float = 0.0
     lost_workers: set[str] = field(default_factory=set)
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
 
 
 recorder = Recorder()
@@ -49,14 +61,12 @@ loop_lag = LoopLag()  # this process's, when it sends load
 
 
 def iso_now() -> str:
-    return rundir.iso(time.time())
+    return iso(time.time())
 
 
-def event(kind: str, **fields: Any) -> None:
-    now = time.time()
-    state.events.append(
-        {"type": kind, "t_s": round(now - state.start_epoch, 3), "wall": rundir.iso(now), **fields}
-    )
+def event(happened: Event) -> None:
+    """Kept until the load ends (written with the per-second files), on the load's clock."""
+    state.events.append(happened.with_t_s(state.start_epoch))
 
 
 def _failure_kind(response: Any, exception: BaseException | None) -> str | None:
@@ -151,7 +161,7 @@ def install(environment: Environment, config: LoadConfig) -> None:
 
 def _on_test_start(environment: Environment) -> None:
     state.start_epoch = time.time()
-    event("load_started", scenario=state.config.scenario, shape=state.config.shape)
+    event(LoadStarted(scenario=state.config.scenario, shape=state.config.shape))
     gevent.spawn(_every_second, environment)
     if not isinstance(environment.runner, MasterRunner):  # a local runner sends the load itself
         gevent.spawn(_watch_loop_lag)
@@ -202,22 +212,22 @@ def _every_second(environment: Environment) -> None:
         if planned is not None and planned != stage:
             stage = planned
             if isinstance(planned, tuple):
-                event("stage_changed", users=planned[0], spawn_rate=planned[1])
+                event(StageChanged(users=planned[0], spawn_rate=planned[1]))
             else:
-                event("stage_changed", target_rps=planned)
+                event(StageChanged(target_rps=planned))
         runner = environment.runner
         if isinstance(runner, MasterRunner):
             for client in runner.clients.values():
                 if client.state == STATE_MISSING and client.id not in state.lost_workers:
                     state.lost_workers.add(client.id)
-                    event("worker_lost", worker=client.id)
+                    event(WorkerLost(worker=client.id))
         elif runner is not None:
             _note_cpu(own_process.cpu_percent())
             _note_lag("local", *loop_lag.take())
             store.merge(recorder.take_delta())
         snapshot = live.snapshot(int(time.time()))
-        snapshot["generator"] = _generator_facts()
-        rundir.write_atomic(out / "live.json", json.dumps(snapshot))
+        snapshot["generator"] = _generator_facts().model_dump()
+        write_atomic(out / "live.json", json.dumps(snapshot))
 
 
 def _note_cpu(cpu_pct: float) -> None:
@@ -231,7 +241,7 @@ def _note_lag(process: str, over_limit_s: int, max_lag_ms: float) -> None:
     state.max_lag_ms = max(state.max_lag_ms, max_lag_ms)
 
 
-def _generator_facts() -> dict[str, Any]:
+def _generator_facts() -> GeneratorInfo:
     total = store.total_requests()
     planned = planned_arrivals()
     achieved = (total / planned) if planned else None
@@ -245,16 +255,16 @@ def _generator_facts() -> dict[str, Any]:
         failure_ratio=failures / total if total else None,
         finished=state.stop_epoch is not None,
     )
-    return {
-        "valid": not reasons,
-        "reasons": reasons,
-        "max_worker_cpu_pct": round(state.max_cpu_pct, 1),
-        "max_loop_lag_ms": round(state.max_lag_ms, 1),
-        "workers_lost": len(state.lost_workers),
-        "late_starts": late,
-        "achieved_over_target": round(achieved, 4) if achieved is not None else None,
-        "worker_request_totals": dict(store.worker_totals),
-    }
+    return GeneratorInfo(
+        valid=not reasons,
+        reasons=reasons,
+        max_worker_cpu_pct=round(state.max_cpu_pct, 1),
+        max_loop_lag_ms=round(state.max_lag_ms, 1),
+        workers_lost=len(state.lost_workers),
+        late_starts=late,
+        achieved_over_target=round(achieved, 4) if achieved is not None else None,
+        worker_request_totals=dict(store.worker_totals),
+    )
 
 
 def finish(environment: Environment) -> None:
@@ -264,7 +274,7 @@ def finish(environment: Environment) -> None:
     state.stop_epoch = time.time()
     if not isinstance(environment.runner, MasterRunner):
         store.merge(recorder.take_delta())
-    event("load_stopped", reason="completed")
+    event(LoadStopped(reason="completed"))
     out = Path(state.config.run_dir)
     out.mkdir(parents=True, exist_ok=True)
     start, end = int(state.start_epoch), int(state.stop_epoch)
@@ -272,11 +282,13 @@ def finish(environment: Environment) -> None:
     rundir.write_histograms(store, start, end, out)
     rundir.write_exemplars(store, start, out)
     rundir.write_ledger(store, out)
-    with open(out / "events.jsonl", "a") as f:
-        for record in state.events:
-            f.write(json.dumps(record) + "\n")
-    facts = _generator_facts()
-    facts["start_epoch"] = state.start_epoch
-    facts["stop_epoch"] = state.stop_epoch
-    facts["total_requests"] = store.total_requests()
-    rundir.write_atomic(out / "generator.json", json.dumps(facts, indent=2) + "\n")
+    files = RunDir(out)
+    files.append_events(state.events)
+    files.write_generator_report(
+        GeneratorReport(
+            **_generator_facts().model_dump(exclude={"total_requests"}),
+            start_epoch=state.start_epoch,
+            stop_epoch=state.stop_epoch,
+            total_requests=store.total_requests(),
+        )
+    )

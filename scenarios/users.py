@@ -15,6 +15,7 @@ from locust.contrib.fasthttp import FastHttpSession
 
 from gameday.corpus import Vocabulary
 from gameday.load.config import MIXES, NOISY_TENANT, LoadConfig
+from gameday.rundir import ArrivalError
 from scenarios import actions, capture
 from scenarios.shapes import OPEN
 from scenarios.tls import client_tls
@@ -188,7 +189,7 @@ class OpenModelUser(GamedayUser):
         try:
             actions.ARRIVALS[kind](session, actor, intended)
         except Exception as exc:  # one failed arrival must not stop the schedule
-            capture.event("arrival_error", arrival=kind, error=repr(exc)[:200])
+            capture.event(ArrivalError(arrival=kind, error=repr(exc)[:200]))
 
     def on_start(self) -> None:
         self.actor = _actor(self.config, "open")

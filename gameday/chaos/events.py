@@ -1,73 +1,69 @@
-"""Chaos events on the run's one timeline (events.jsonl in the run directory).
+"""The chaos side's access to the run's timeline (events.jsonl, gameday.rundir).
 
-`gameday run` gives the chaos process GAMEDAY_RUN_DIR; `t_s` is measured
-from the load's start (live.json's start_epoch), like every other event."""
+`gameday run` starts `chaos run` with the run directory as a configuration value,
+`--var gameday_run_dir=RUN_DIR` (the experiment it hands over declares that key:
+`declaring_run_dir`); Chaos Toolkit passes the experiment's configuration to every
+provider and control that takes a `configuration` argument:
+
+    def disable_proxy(proxy: str, configuration: Configuration | None = None) -> str:
+        run_dir = run_dir_of(configuration)   # before touching the stack
+        ...
+        run_dir.append_event(FaultInjected(name=name, target=proxy, fault="down"))
+
+The harness calls the same providers with `configuration_for(run_dir)`.
+"""
 
 from __future__ import annotations
 
-import json
-import os
-import time
+import copy
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gameday.load.rundir import iso
+from gameday.errors import ConfigError
+from gameday.rundir import RunDir
+
+__all__ = [
+    "RUN_DIR_VAR",
+    "Configuration",
+    "backfill_times",
+    "configuration_for",
+    "declaring_run_dir",
+    "run_dir_of",
+]
+
+RUN_DIR_VAR = "gameday_run_dir"
+Configuration = Mapping[str, Any]
 
 
-def run_dir() -> Path | None:
-    value = os.environ.get("GAMEDAY_RUN_DIR")
-    return Path(value) if value else None
+def run_dir_of(configuration: Configuration | None) -> RunDir:
+    """The run directory a provider records on; a one-line error naming the --var when
+    the experiment runs outside `gameday run` without it."""
+    value = (configuration or {}).get(RUN_DIR_VAR)
+    if not value:
+        raise ConfigError(
+            f"no run directory in the experiment's configuration: run it with `gameday run`, "
+            f"or give `chaos run --var {RUN_DIR_VAR}=RUN_DIR` (the experiment must declare "
+            f'"{RUN_DIR_VAR}": null in its configuration)'
+        )
+    return RunDir(Path(str(value)))
 
 
-def load_start_epoch(directory: Path) -> float | None:
-    try:
-        return float(json.loads((directory / "live.json").read_text())["start_epoch"])
-    except (FileNotFoundError, ValueError, KeyError):
-        return None
+def configuration_for(run_dir: Path) -> dict[str, Any]:
+    """What the harness passes as `configuration` when it calls a provider itself."""
+    return {RUN_DIR_VAR: str(run_dir)}
 
 
-def record_event(
-    kind: str, directory: Path | None = None, *, at_epoch: float | None = None, **fields: Any
-) -> dict[str, Any]:
-    """Append one event; the run directory comes from GAMEDAY_RUN_DIR (the chaos
-    process) unless given (the gameday run process itself). `at_epoch` dates an event
-    recorded after the fact (the report sorts the timeline by `t_s`)."""
-    now = time.time() if at_epoch is None else at_epoch
-    directory = directory or run_dir()
-    start = load_start_epoch(directory) if directory else None
-    event = {
-        "type": kind,
-        "t_s": round(now - start, 3) if start else None,
-        "wall": iso(now),
-        "epoch": round(now, 3),
-        **fields,
-    }
-    if directory is not None:
-        with open(directory / "events.jsonl", "a") as f:
-            f.write(json.dumps(event) + "\n")
-    return event
+def declaring_run_dir(experiment: Mapping[str, Any]) -> dict[str, Any]:
+    """The experiment with `gameday_run_dir` declared in its configuration: Chaos
+    Toolkit drops a --var whose key the experiment does not declare."""
+    data = copy.deepcopy(dict(experiment))
+    configuration = dict(data.get("configuration") or {})
+    configuration.setdefault(RUN_DIR_VAR, None)
+    data["configuration"] = configuration
+    return data
 
 
 def backfill_times(directory: Path) -> int:
-    """Gives every event written before live.json existed (a chaos process that started
-    ahead of Locust's first report) its ``t_s`` from its epoch; returns how many. Run once
-    the load has ended, before anything reads the timeline."""
-    path = directory / "events.jsonl"
-    start = load_start_epoch(directory)
-    if start is None or not path.exists():
-        return 0
-    lines = path.read_text().splitlines()
-    fixed = 0
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        event = json.loads(line)
-        if event.get("t_s") is None and isinstance(event.get("epoch"), (int, float)):
-            event["t_s"] = round(event["epoch"] - start, 3)
-            lines[i] = json.dumps(event)
-            fixed += 1
-    if fixed:
-        tmp = path.with_suffix(".jsonl.tmp")
-        tmp.write_text("\n".join(lines) + "\n")
-        tmp.replace(path)
-    return fixed
+    """`RunDir.backfill_event_times` (kept while `gameday run` moves to the app layer)."""
+    return RunDir(directory).backfill_event_times()

@@ -18,8 +18,9 @@ import os
 from collections.abc import Collection
 from typing import Any
 
-from gameday.chaos.events import record_event
+from gameday.chaos.events import Configuration, run_dir_of
 from gameday.chaos.fault_rule import FaultArgumentsError, FaultRule
+from gameday.rundir import FaultInjected, FaultRemoved, FaultsReset
 from gameday.settings import StackSettings
 from gameday.toxiproxy import Stream, Toxic, ToxiproxyClient
 
@@ -52,17 +53,20 @@ def _inject(
     attributes: dict[str, Any],
     stream: Stream,
     toxicity: float,
+    configuration: Configuration | None,
 ) -> str:
+    run_dir = run_dir_of(configuration)
     name = FAULTS[kind].name(proxy=proxy, stream=stream, toxicity=toxicity, **named_by)
     toxic = Toxic(name=name, type=kind, stream=stream, toxicity=toxicity, attributes=attributes)
     with _client() as client:
         client.add_toxic(proxy, toxic)
-    record_event(
-        "fault_injected",
-        name=name,
-        target=proxy,
-        fault=kind,
-        attributes={**attributes, "stream": stream, "toxicity": toxicity},
+    run_dir.append_event(
+        FaultInjected(
+            name=name,
+            target=proxy,
+            fault=kind,
+            attributes={**attributes, "stream": stream, "toxicity": toxicity},
+        )
     )
     return name
 
@@ -73,6 +77,7 @@ def add_latency(
     jitter_ms: int = 0,
     stream: Stream = "downstream",
     toxicity: float = 1.0,
+    configuration: Configuration | None = None,
 ) -> str:
     return _inject(
         proxy,
@@ -81,39 +86,80 @@ def add_latency(
         {"latency": latency_ms, "jitter": jitter_ms},
         stream,
         toxicity,
+        configuration,
     )
 
 
 def add_bandwidth_limit(
-    proxy: str, rate_kb_s: int, stream: Stream = "downstream", toxicity: float = 1.0
+    proxy: str,
+    rate_kb_s: int,
+    stream: Stream = "downstream",
+    toxicity: float = 1.0,
+    configuration: Configuration | None = None,
 ) -> str:
     return _inject(
-        proxy, "bandwidth", {"rate_kb_s": rate_kb_s}, {"rate": rate_kb_s}, stream, toxicity
+        proxy,
+        "bandwidth",
+        {"rate_kb_s": rate_kb_s},
+        {"rate": rate_kb_s},
+        stream,
+        toxicity,
+        configuration,
     )
 
 
 def add_slow_close(
-    proxy: str, delay_ms: int, stream: Stream = "downstream", toxicity: float = 1.0
+    proxy: str,
+    delay_ms: int,
+    stream: Stream = "downstream",
+    toxicity: float = 1.0,
+    configuration: Configuration | None = None,
 ) -> str:
     return _inject(
-        proxy, "slow_close", {"delay_ms": delay_ms}, {"delay": delay_ms}, stream, toxicity
+        proxy,
+        "slow_close",
+        {"delay_ms": delay_ms},
+        {"delay": delay_ms},
+        stream,
+        toxicity,
+        configuration,
     )
 
 
 def add_timeout(
-    proxy: str, timeout_ms: int = 0, stream: Stream = "downstream", toxicity: float = 1.0
+    proxy: str,
+    timeout_ms: int = 0,
+    stream: Stream = "downstream",
+    toxicity: float = 1.0,
+    configuration: Configuration | None = None,
 ) -> str:
     """A black hole: data is dropped; with timeout_ms > 0 the connection closes after it."""
     return _inject(
-        proxy, "timeout", {"timeout_ms": timeout_ms}, {"timeout": timeout_ms}, stream, toxicity
+        proxy,
+        "timeout",
+        {"timeout_ms": timeout_ms},
+        {"timeout": timeout_ms},
+        stream,
+        toxicity,
+        configuration,
     )
 
 
 def add_reset_peer(
-    proxy: str, timeout_ms: int = 0, stream: Stream = "downstream", toxicity: float = 1.0
+    proxy: str,
+    timeout_ms: int = 0,
+    stream: Stream = "downstream",
+    toxicity: float = 1.0,
+    configuration: Configuration | None = None,
 ) -> str:
     return _inject(
-        proxy, "reset_peer", {"timeout_ms": timeout_ms}, {"timeout": timeout_ms}, stream, toxicity
+        proxy,
+        "reset_peer",
+        {"timeout_ms": timeout_ms},
+        {"timeout": timeout_ms},
+        stream,
+        toxicity,
+        configuration,
     )
 
 
@@ -124,6 +170,7 @@ def add_slicer(
     delay_us: int = 100,
     stream: Stream = "downstream",
     toxicity: float = 1.0,
+    configuration: Configuration | None = None,
 ) -> str:
     return _inject(
         proxy,
@@ -132,19 +179,33 @@ def add_slicer(
         {"average_size": average_size, "size_variation": size_variation, "delay": delay_us},
         stream,
         toxicity,
+        configuration,
     )
 
 
 def add_limit_data(
-    proxy: str, bytes_: int, stream: Stream = "downstream", toxicity: float = 1.0
+    proxy: str,
+    bytes_: int,
+    stream: Stream = "downstream",
+    toxicity: float = 1.0,
+    configuration: Configuration | None = None,
 ) -> str:
-    return _inject(proxy, "limit_data", {"bytes_": bytes_}, {"bytes": bytes_}, stream, toxicity)
+    return _inject(
+        proxy,
+        "limit_data",
+        {"bytes_": bytes_},
+        {"bytes": bytes_},
+        stream,
+        toxicity,
+        configuration,
+    )
 
 
 def remove_fault(
     proxy: str,
     name: str | None = None,
     fault: str | None = None,
+    configuration: Configuration | None = None,
     **arguments: Any,
 ) -> None:
     """Removes a fault: by its name, or by the fault (a key of FAULTS) and the arguments
@@ -164,45 +225,50 @@ def remove_fault(
                 f"{', '.join(FAULTS)}"
             )
         if rule.provider is disable_proxy:
-            return enable_proxy(proxy)
+            return enable_proxy(proxy, configuration)
         name = rule.name(proxy=proxy, **arguments)
+    run_dir = run_dir_of(configuration)
     with _client() as client:
         present = {t.name for t in client.proxies()[proxy].toxics}
         if name not in present:
             return
         client.remove_toxic(proxy, name)
-    record_event("fault_removed", name=name, target=proxy)
+    run_dir.append_event(FaultRemoved(name=name, target=proxy))
 
 
-def disable_proxy(proxy: str) -> str:
+def disable_proxy(proxy: str, configuration: Configuration | None = None) -> str:
     """The dependency is unreachable: new connections are refused, open ones cut."""
+    run_dir = run_dir_of(configuration)
     with _client() as client:
         client.set_enabled(proxy, False)
     name = FAULTS["down"].name(proxy=proxy)
-    record_event("fault_injected", name=name, target=proxy, fault="down", attributes={})
+    run_dir.append_event(FaultInjected(name=name, target=proxy, fault="down"))
     return name
 
 
-def enable_proxy(proxy: str) -> None:
+def enable_proxy(proxy: str, configuration: Configuration | None = None) -> None:
+    run_dir = run_dir_of(configuration)
     with _client() as client:
         was_enabled = client.proxies()[proxy].enabled
         client.set_enabled(proxy, True)
     if not was_enabled:  # a rollback after the method already restored it: no new event
-        record_event("fault_removed", name=FAULTS["down"].name(proxy=proxy), target=proxy)
+        run_dir.append_event(FaultRemoved(name=FAULTS["down"].name(proxy=proxy), target=proxy))
 
 
-def reset_all() -> None:
+def reset_all(configuration: Configuration | None = None) -> None:
     """Last resort: every proxy enabled, every toxic removed."""
+    run_dir = run_dir_of(configuration)
     with _client() as client:
         client.reset()
-    record_event("faults_reset")
+    run_dir.append_event(FaultsReset())
 
 
-def reset_proxies(names: Collection[str]) -> None:
+def reset_proxies(names: Collection[str], configuration: Configuration | None = None) -> None:
     """Last resort for these proxies only (an experiment's own): each enabled, its toxics
     removed. Proxies another experiment or test may be using are left alone."""
     if not names:
         return
+    run_dir = run_dir_of(configuration)
     with _client() as client:
         proxies = client.proxies()
         for name in sorted(names):
@@ -213,7 +279,7 @@ def reset_proxies(names: Collection[str]) -> None:
                 client.remove_toxic(name, toxic.name)
             if not proxy.enabled:
                 client.set_enabled(name, True)
-    record_event("faults_reset", proxies=sorted(names))
+    run_dir.append_event(FaultsReset(proxies=sorted(names)))
 
 
 def leftover_faults(names: Collection[str] | None = None) -> list[str]:

@@ -14,7 +14,8 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from gameday import histograms
-from gameday.chaos.events import record_event, run_dir
+from gameday.chaos.events import Configuration, run_dir_of
+from gameday.rundir import HypothesisChecked
 from gameday.settings import StackSettings
 
 __all__ = [
@@ -35,15 +36,12 @@ __all__ = [
 BREAKER_STATES = {0: "closed", 1: "half_open", 2: "open"}
 
 
-def _window(window_s: int, directory: Path | None = None) -> list[dict[str, Any]]:
-    directory = directory or run_dir()
-    if directory is None:
-        raise RuntimeError("GAMEDAY_RUN_DIR is not set: run experiments with `gameday run`")
-    live = json.loads((Path(directory) / "live.json").read_text())
+def _window(window_s: int, directory: Path) -> list[dict[str, Any]]:
+    live = json.loads((directory / "live.json").read_text())
     return list(live["seconds"][-window_s:])
 
 
-def _measure(window_s: int, directory: Path | None = None) -> tuple[float | None, float, int]:
+def _measure(window_s: int, directory: Path) -> tuple[float | None, float, int]:
     seconds = _window(window_s, directory)
     requests = sum(s["requests"] for s in seconds)
     errors = sum(s.get("errors", s["failures"]) for s in seconds)
@@ -53,25 +51,30 @@ def _measure(window_s: int, directory: Path | None = None) -> tuple[float | None
     return histograms.percentile_ms(merged, 95), errors / requests, requests
 
 
-def p95_ms(window_s: int = 10) -> float | None:
-    return _measure(window_s)[0]
+def p95_ms(window_s: int = 10, configuration: Configuration | None = None) -> float | None:
+    return _measure(window_s, run_dir_of(configuration).path)[0]
 
 
-def error_rate(window_s: int = 10) -> float:
-    return _measure(window_s)[1]
+def error_rate(window_s: int = 10, configuration: Configuration | None = None) -> float:
+    return _measure(window_s, run_dir_of(configuration).path)[1]
 
 
 def slo_holds(
-    window_s: int = 10, p95_max_ms: float = 500.0, error_rate_max: float = 0.001, phase: str = ""
+    window_s: int = 10,
+    p95_max_ms: float = 500.0,
+    error_rate_max: float = 0.001,
+    phase: str = "",
+    configuration: Configuration | None = None,
 ) -> bool:
     """True when the last `window_s` seconds kept both objectives (and saw traffic)."""
-    ok, value = slo_window_holds(window_s, p95_max_ms, error_rate_max)
-    record_event("hypothesis_checked", phase=phase, probe="slo_holds", ok=ok, value=value)
+    run_dir = run_dir_of(configuration)
+    ok, value = slo_window_holds(window_s, p95_max_ms, error_rate_max, directory=run_dir.path)
+    run_dir.append_event(HypothesisChecked(phase=phase, probe="slo_holds", ok=ok, value=value))
     return ok
 
 
 def slo_window_holds(
-    window_s: int, p95_max_ms: float, error_rate_max: float, *, directory: Path | None = None
+    window_s: int, p95_max_ms: float, error_rate_max: float, *, directory: Path
 ) -> tuple[bool, dict[str, Any]]:
     """`slo_holds`'s measurement without the event, for the harness itself (a suite
     waiting for the steady state before its next experiment): whether the window
@@ -86,12 +89,14 @@ def slo_window_holds(
     return ok, {"p95_ms": p95, "error_rate": rate, "requests": requests}
 
 
-def error_rate_below(threshold: float = 0.5, window_s: int = 30) -> bool:
+def error_rate_below(
+    threshold: float = 0.5, window_s: int = 30, configuration: Configuration | None = None
+) -> bool:
     """Safeguard (stop condition): false once the error rate has stayed above
     `threshold` in every one of the last `window_s` seconds ("above 50% for
     30 s"); a second with no completed request counts as failing. A shorter
     outage, however deep, does not trip it."""
-    seconds = _window(int(window_s))
+    seconds = _window(int(window_s), run_dir_of(configuration).path)
     if len(seconds) < int(window_s):
         return True
 
@@ -123,21 +128,27 @@ def _rejections(url: str | None) -> float:
 
 
 def rate_limited(
-    min_rejections: int = 1, window_s: float = 3.0, url: str | None = None, phase: str = ""
+    min_rejections: int = 1,
+    window_s: float = 3.0,
+    url: str | None = None,
+    phase: str = "",
+    configuration: Configuration | None = None,
 ) -> bool:
     """True when the service refused at least ``min_rejections`` requests with 429 over
     the next ``window_s`` seconds (its rate-limiter counter, all workers): the abusive
     tenant of the noisy_neighbour scenario is being held to its quota."""
+    run_dir = run_dir_of(configuration)
     before = _rejections(url)
     time.sleep(float(window_s))
     rejected = _rejections(url) - before
     ok = rejected >= int(min_rejections)
-    record_event(
-        "hypothesis_checked",
-        phase=phase,
-        probe="rate_limited",
-        ok=ok,
-        value={"rejected": rejected, "window_s": float(window_s)},
+    run_dir.append_event(
+        HypothesisChecked(
+            phase=phase,
+            probe="rate_limited",
+            ok=ok,
+            value={"rejected": rejected, "window_s": float(window_s)},
+        )
     )
     return ok
 

@@ -10,9 +10,10 @@ import signal
 from pathlib import Path
 
 from gameday import stack
-from gameday.chaos.events import record_event
+from gameday.chaos.events import Configuration, run_dir_of
 from gameday.chaos.fault_rule import FaultRule
 from gameday.errors import StackError
+from gameday.rundir import FaultInjected, FaultRemoved, ReplicaPromoted
 from gameday.settings import StackSettings
 
 __all__ = [
@@ -39,32 +40,37 @@ def _signal(component: str, sig: signal.Signals) -> int:
     return tracked.pid
 
 
-def kill_component(component: str, signal_name: str = "SIGKILL") -> str:
+def kill_component(
+    component: str, signal_name: str = "SIGKILL", configuration: Configuration | None = None
+) -> str:
     """Signal the component's process group; the fault (`COMPONENT-killed`) lasts
     until `restart_component` brings it back."""
+    run_dir = run_dir_of(configuration)
     sig = signal.Signals[signal_name]
     pid = _signal(component, sig)
     name = PROCESS_FAULTS["killed"].name(component=component)
-    record_event(
-        "fault_injected", name=name, target=component, fault=signal_name, attributes={"pid": pid}
+    run_dir.append_event(
+        FaultInjected(name=name, target=component, fault=signal_name, attributes={"pid": pid})
     )
     return name
 
 
-def stop_component(component: str) -> str:
+def stop_component(component: str, configuration: Configuration | None = None) -> str:
     """Freeze (SIGSTOP) the whole process group: connections hang, nothing answers."""
+    run_dir = run_dir_of(configuration)
     pid = _signal(component, signal.SIGSTOP)
     name = PROCESS_FAULTS["frozen"].name(component=component)
-    record_event(
-        "fault_injected", name=name, target=component, fault="SIGSTOP", attributes={"pid": pid}
+    run_dir.append_event(
+        FaultInjected(name=name, target=component, fault="SIGSTOP", attributes={"pid": pid})
     )
     return name
 
 
-def continue_component(component: str) -> None:
+def continue_component(component: str, configuration: Configuration | None = None) -> None:
+    run_dir = run_dir_of(configuration)
     _signal(component, signal.SIGCONT)
-    record_event(
-        "fault_removed", name=PROCESS_FAULTS["frozen"].name(component=component), target=component
+    run_dir.append_event(
+        FaultRemoved(name=PROCESS_FAULTS["frozen"].name(component=component), target=component)
     )
 
 
@@ -87,36 +93,44 @@ def service_workers() -> list[int]:
     return sorted(children)
 
 
-def kill_service_worker(signal_name: str = "SIGKILL", index: int = 0) -> str:
+def kill_service_worker(
+    signal_name: str = "SIGKILL", index: int = 0, configuration: Configuration | None = None
+) -> str:
+    run_dir = run_dir_of(configuration)
     workers = service_workers()
     if not workers:
         raise StackError("the service has no worker processes (is it running with --workers?)")
     pid = workers[index % len(workers)]
     os.kill(pid, signal.Signals[signal_name])
     name = PROCESS_FAULTS["worker_killed"].name(pid=pid, signal=signal_name.lower())
-    record_event(
-        "fault_injected", name=name, target="service", fault=signal_name, attributes={"pid": pid}
+    run_dir.append_event(
+        FaultInjected(name=name, target="service", fault=signal_name, attributes={"pid": pid})
     )
     return name
 
 
-def restart_component(component: str) -> None:
+def restart_component(component: str, configuration: Configuration | None = None) -> None:
     """Start the component again if it is down (idempotent, like `stack up`); this
     ends the `COMPONENT-killed` fault of `kill_component` on the timeline."""
+    run_dir = run_dir_of(configuration)
     stack.up(StackSettings(), lambda line: None, only=[component])
-    record_event(
-        "fault_removed", name=PROCESS_FAULTS["killed"].name(component=component), target=component
+    run_dir.append_event(
+        FaultRemoved(name=PROCESS_FAULTS["killed"].name(component=component), target=component)
     )
 
 
-def promote_replica() -> float:
+def promote_replica(configuration: Configuration | None = None) -> float:
     """Promote the streaming replica; return the seconds until it accepted a write.
     Recorded as a `replica_promoted` event (not a fault: the failover is the remedy)."""
+    run_dir = run_dir_of(configuration)
     took_s = stack.promote_replica(StackSettings(), lambda line: None)
-    record_event(
-        "replica_promoted", name="postgres-replica-promoted", target="postgres-replica",
-        attributes={"took_s": round(took_s, 3)},
-    )  # fmt: skip
+    run_dir.append_event(
+        ReplicaPromoted(
+            name="postgres-replica-promoted",
+            target="postgres-replica",
+            attributes={"took_s": round(took_s, 3)},
+        )
+    )
     return took_s
 
 

@@ -25,11 +25,13 @@ guardian's attributes are its internals.)
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gameday.chaos.events import record_event
+from gameday.chaos.events import Configuration, run_dir_of
+from gameday.rundir import RunDir, SafeguardTripped
 
 __all__ = [
     "CONTROL_FILE",
@@ -45,7 +47,12 @@ CONTROL_FILE = Path(__file__).with_name("safeguard_control.json")
 EXTENSION = "gameday"
 
 
-def after_experiment_control(context: dict[str, Any], state: dict[str, Any], **_: Any) -> None:
+def after_experiment_control(
+    context: dict[str, Any],
+    state: dict[str, Any],
+    configuration: Configuration | None = None,
+    **_: Any,
+) -> None:
     """Chaos Toolkit hook: `state` is the journal, written after this returns."""
     # imported here: only the `chaos run` process loads chaosaddons (it ships no types)
     from chaosaddons.controls.safeguards import guardian  # type: ignore[import-untyped]
@@ -56,10 +63,13 @@ def after_experiment_control(context: dict[str, Any], state: dict[str, Any], **_
             probe=str(guardian.triggered_by),
             run=dict(guardian.triggered_by_run or {}),
             title=str(context.get("title", "")),
+            run_dir=run_dir_of(configuration),
         )
 
 
-def record_trip(journal: dict[str, Any], *, probe: str, run: dict[str, Any], title: str) -> None:
+def record_trip(
+    journal: dict[str, Any], *, probe: str, run: dict[str, Any], title: str, run_dir: RunDir
+) -> None:
     """Writes the fired safeguard into the journal and onto the timeline."""
     extensions = journal.setdefault("extensions", [])
     extension = next((e for e in extensions if e.get("name") == EXTENSION), None)
@@ -67,12 +77,13 @@ def record_trip(journal: dict[str, Any], *, probe: str, run: dict[str, Any], tit
         extension = {"name": EXTENSION}
         extensions.append(extension)
     extension["safeguard"] = {"probe": probe, "run": run}
-    record_event(
-        "safeguard_tripped",
-        at_epoch=_epoch(run.get("end")),
-        probe=probe,
-        title=title,
-        value=run.get("output"),
+    run_dir.append_event(
+        SafeguardTripped(
+            epoch=_epoch(run.get("end")) or time.time(),
+            probe=probe,
+            title=title,
+            value=run.get("output"),
+        )
     )
 
 

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gameday.chaos.events import record_event
 from gameday.chaos.experiment import Experiment
 from gameday.chaos.probes import slo_window_holds
+from gameday.rundir import RunDir, SteadyStateWaitEvent
 
 DEFAULT_SETTLE_TIMEOUT_S = 60.0
 _REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -108,16 +108,16 @@ class SettleGate:
             return True
         if self.started_s is None:
             self.started_s = elapsed_s
-            record_event(
-                "steady_state_wait",
-                self.run_dir,
-                name=self.experiment,
-                stage=self.stage,
-                result="started",
-                timeout_s=self.timeout_s,
-                window_s=self.steady.window_s,
-                p95_max_ms=self.steady.p95_max_ms,
-                error_rate_max=self.steady.error_rate_max,
+            RunDir(self.run_dir).append_event(
+                SteadyStateWaitEvent(
+                    name=self.experiment,
+                    stage=self.stage,
+                    result="started",
+                    timeout_s=self.timeout_s,
+                    window_s=self.steady.window_s,
+                    p95_max_ms=self.steady.p95_max_ms,
+                    error_rate_max=self.steady.error_rate_max,
+                )
             )
         if elapsed_s - self._last_check_s < self.every_s:
             return False
@@ -128,15 +128,15 @@ class SettleGate:
             return False
         self.held = ok
         self.waited_s = round(waited, 1)
-        record_event(
-            "steady_state_wait",
-            self.run_dir,
-            name=self.experiment,
-            stage=self.stage,
-            result="held" if ok else "gave_up",
-            waited_s=self.waited_s,
-            timeout_s=self.timeout_s,
-            value=measured,
+        RunDir(self.run_dir).append_event(
+            SteadyStateWaitEvent(
+                name=self.experiment,
+                stage=self.stage,
+                result="held" if ok else "gave_up",
+                waited_s=self.waited_s,
+                timeout_s=self.timeout_s,
+                value=measured,
+            )
         )
         return True
 

@@ -29,13 +29,19 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gameday import stack
 from gameday.chaos import faults, safeguard
-from gameday.chaos.events import record_event
+from gameday.chaos.events import RUN_DIR_VAR, configuration_for, declaring_run_dir
 from gameday.chaos.experiment import REFERENCE, Experiment
 from gameday.chaos.probes import BREAKER_STATES
 from gameday.chaos.settle import SettleGate, steady_state_of
 from gameday.chaos.suite import Suite
 from gameday.errors import StackError
-from gameday.rundir import ExperimentOutcome, RollbackOutcome
+from gameday.rundir import (
+    BreakerTransition,
+    ExperimentOutcome,
+    ExperimentStarted,
+    RollbackOutcome,
+    RunDir,
+)
 from gameday.settings import StackSettings
 
 FAULT_MODULES = ("gameday.chaos.faults", "gameday.chaos.processes")
@@ -58,6 +64,7 @@ class ExperimentSidecar:
     ) -> None:
         self.experiment = experiment
         self.run_dir = run_dir
+        self.files = RunDir(run_dir)
         self.settings = settings
         self.variables = variables
         self.start_at_s = experiment.warmup_s if start_at_s is None else start_at_s
@@ -68,7 +75,7 @@ class ExperimentSidecar:
 
     @property
     def journal_path(self) -> Path:
-        return self.run_dir / f"journal{self.suffix}.json"
+        return self.files.journal_json(self.suffix)
 
     @property
     def done(self) -> bool:
@@ -79,6 +86,11 @@ class ExperimentSidecar:
             self._start()
 
     def _start(self) -> None:
+        # Chaos Toolkit keeps a --var only for a key the experiment declares.
+        experiment_file = self.files.chaos_experiment_json(self.suffix)
+        experiment_file.write_text(
+            json.dumps(declaring_run_dir(self.experiment.data), indent=2) + "\n"
+        )
         argv = [
             sys.executable,
             "-m",
@@ -96,19 +108,13 @@ class ExperimentSidecar:
         ]
         for key, value in self.variables.items():
             argv += ["--var", f"{key}:float={value}"]
-        argv.append(str(self.experiment.path))
-        env = {
-            **os.environ,
-            "GAMEDAY_RUN_DIR": str(self.run_dir),
-            "GAMEDAY_TOXIPROXY_URL": self.settings.toxiproxy_url,
-        }
-        record_event(
-            "experiment_started",
-            self.run_dir,
-            name=self.experiment.name,
-            title=self.experiment.title,
+        argv += ["--var", f"{RUN_DIR_VAR}={self.run_dir}"]
+        argv.append(str(experiment_file))
+        env = {**os.environ, "GAMEDAY_TOXIPROXY_URL": self.settings.toxiproxy_url}
+        self.files.append_event(
+            ExperimentStarted(name=self.experiment.name, title=self.experiment.title)
         )
-        with open(self.run_dir / f"chaos{self.suffix}.out", "ab") as out:
+        with open(self.files.chaos_out(self.suffix), "ab") as out:
             self.proc = subprocess.Popen(
                 argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
@@ -127,7 +133,7 @@ class ExperimentSidecar:
         if self.proc is not None and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGINT)
 
-    def finish(self, timeout_s: float = 120.0) -> dict[str, Any]:
+    def finish(self, timeout_s: float = 120.0) -> ExperimentOutcome:
         if self.proc is not None:
             try:
                 self.proc.wait(timeout=timeout_s)
@@ -148,14 +154,12 @@ class ExperimentSidecar:
         if proxies is None or proxies:
             leftovers_before_reset = faults.leftover_faults(proxies)
             if proxies is None:
-                faults.reset_all()
+                faults.reset_all(configuration_for(self.run_dir))
             else:
-                faults.reset_proxies(proxies)
+                faults.reset_proxies(proxies, configuration_for(self.run_dir))
             leftovers = faults.leftover_faults(proxies)
         result = self._summarise(leftovers_before_reset)
-        (self.run_dir / f"experiment{self.suffix}.json").write_text(
-            json.dumps(result, indent=2) + "\n"
-        )
+        self.files.write_outcome(result, self.suffix)
         if leftovers:
             raise LeftoverFaults(
                 f"faults still in place after the reset: {', '.join(leftovers)}; "
@@ -174,7 +178,7 @@ class ExperimentSidecar:
                 except ProcessLookupError:
                     pass
 
-    def _summarise(self, leftovers: list[str]) -> dict[str, Any]:
+    def _summarise(self, leftovers: list[str]) -> ExperimentOutcome:
         journal = _read_json(self.journal_path)
         steady = journal.get("steady_states") or {}
         before = (steady.get("before") or {}).get("steady_state_met")
@@ -225,7 +229,7 @@ class ExperimentSidecar:
             error=error,
             verdict=verdict,
         )
-        return outcome.model_dump(mode="json")
+        return outcome
 
 
 def proxies_named(experiment: Experiment, variables: dict[str, float]) -> set[str] | None:
@@ -289,8 +293,8 @@ class BreakerWatcher:
         for dependency, state in current.items():
             before = self.states.get(dependency)
             if before is not None and before != state:
-                record_event(
-                    "breaker_transition", dependency=dependency, from_state=before, to_state=state
+                RunDir(self.run_dir).append_event(
+                    BreakerTransition(dependency=dependency, from_state=before, to_state=state)
                 )
             self.states[dependency] = state
 
@@ -409,25 +413,28 @@ class SuiteSidecar:
         for sidecar in self.sidecars:
             sidecar.interrupt()
 
-    def finish(self) -> list[dict[str, Any]]:
+    def finish(self) -> list[ExperimentOutcome]:
         outcomes = []
         for i, sidecar in enumerate(self.sidecars):
             outcome = sidecar.finish()
             start = self.started_s[i]
             end = self.started_s[i + 1] if i + 1 < len(self.started_s) else None
-            # on the load's clock, from when it really started to when the next one did
-            outcome["span_s"] = [
-                sidecar.start_at_s if start is None else round(start, 1),
-                None if end is None else round(end, 1),
-            ]
-            outcome["faults"] = injected_faults(_read_json(sidecar.journal_path))
             gate = self.gates[i]
-            outcome["steady_state_wait"] = gate.outcome() if gate is not None else None
             after = self.final_gate if i == len(self.sidecars) - 1 else None
-            outcome["steady_state_wait_after"] = after.outcome() if after is not None else None
-            (sidecar.run_dir / f"experiment{sidecar.suffix}.json").write_text(
-                json.dumps(outcome, indent=2) + "\n"
+            outcome = ExperimentOutcome.model_validate(
+                {
+                    **outcome.model_dump(),
+                    # on the load's clock, from when it really started to when the next did
+                    "span_s": [
+                        sidecar.start_at_s if start is None else round(start, 1),
+                        None if end is None else round(end, 1),
+                    ],
+                    "faults": injected_faults(_read_json(sidecar.journal_path)),
+                    "steady_state_wait": gate.outcome() if gate is not None else None,
+                    "steady_state_wait_after": after.outcome() if after is not None else None,
+                }
             )
+            sidecar.files.write_outcome(outcome, sidecar.suffix)
             outcomes.append(outcome)
         return outcomes
 

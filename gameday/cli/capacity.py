@@ -16,7 +16,7 @@ from __future__ import annotations
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -159,18 +159,19 @@ def _run_step(
     from gameday.report.build import build_summary  # keeps pandas out of CLI start-up
     from gameday.report.junit import render_junit
     from gameday.report.rundata import load_run
+    from gameday.rundir import GeneratorInfo
 
     rel = Path("steps") / f"{index:02d}-{rate:g}rps"
     run_dir = engine.new_run_dir(cap_dir / rel, base.scenario)
     config = base.model_copy(update={"target_rps": rate, "run_dir": str(run_dir)})
-    record: dict[str, Any] = engine.run_load(config, run_dir, on_tick=lambda live: None)
+    record = engine.run_load(config, run_dir, on_tick=lambda live: None)
     slo_copy = run_dir / "slo.yaml"
     shutil.copyfile(cap_dir / "slo.yaml", slo_copy)
     slo = load_slo(slo_copy)
     summary = build_summary(load_run(run_dir), slo, slo_source=str(slo_copy))
     (run_dir / "summary.json").write_text(summary.to_json())
     (run_dir / "junit.xml").write_text(render_junit(summary))
-    generator = record.get("generator", {})
+    generator = record.generator or GeneratorInfo()
     overall = summary.overall
     return StepRecord(
         index=index,
@@ -179,8 +180,8 @@ def _run_step(
         run_dir=rel.as_posix(),
         verdict=summary.verdict.value,
         passed=summary.verdict.value == "pass",
-        generator_valid=bool(generator.get("valid", True)),
-        generator_reasons=list(generator.get("reasons", [])),
+        generator_valid=generator.valid,
+        generator_reasons=list(generator.reasons),
         # the report's rps spans the run's idle tail too; the open model scheduled
         # `rate` for `duration_s`, so completed/scheduled is the exact share
         achieved_rps=round(

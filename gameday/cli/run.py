@@ -179,7 +179,6 @@ def execute(
 
         tokens |= mint_tokens([NOISY_TENANT], ttl_s=duration_s + 3600)
     run_dir = engine.new_run_dir(out, scenario, allow_existing=reuse_run_dir)
-    os.environ["GAMEDAY_RUN_DIR"] = str(run_dir)  # this process's chaos events go there too
     config = config.model_copy(
         update={
             "tokens": tokens,
@@ -227,13 +226,13 @@ def execute(
         finally:
             outcomes = sidecar.finish() if sidecar is not None else []
     backfill_times(run_dir)  # events from before Locust's first report get their t_s
-    generator = record.get("generator", {})
-    if not generator.get("valid", True):
-        console.print(f"[yellow]generator was the bottleneck:[/] {'; '.join(generator['reasons'])}")
-    console.print(f"run {record['status']}: {run_dir}")
-    if record.get("stopped_early"):
-        console.print(f"[yellow]load stopped early:[/] {record['stopped_early']}")
-    if outcomes and record["status"] != "interrupted":
+    if record.generator is not None and not record.generator.valid:
+        reasons = "; ".join(record.generator.reasons)
+        console.print(f"[yellow]generator was the bottleneck:[/] {reasons}")
+    console.print(f"run {record.status}: {run_dir}")
+    if record.stopped_early:
+        console.print(f"[yellow]load stopped early:[/] {record.stopped_early}")
+    if outcomes and record.status != "interrupted":
         console.print("reconciling the write ledger with PostgreSQL and OpenSearch ...")
         reconcile(run_dir, stack, grace_s=parse_timespan(rpo_grace, what="--rpo-grace"))
     # The evidence is on disk; now the report judges all of it against the SLO file.
@@ -246,7 +245,7 @@ def execute(
     summary = write_report(run_dir, slo_path=run_dir / "slo.yaml")
     for line in verdict_lines(summary, run_dir / "index.html"):
         console.print(line, markup=False)
-    if record["status"] == "interrupted":
+    if record.status == "interrupted":
         raise typer.Exit(130)
     raise typer.Exit(exit_code(summary))
 

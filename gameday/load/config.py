@@ -1,5 +1,6 @@
-"""What `gameday run` hands to the Locust processes (as JSON in the
-GAMEDAY_LOAD_CONFIG environment variable), and the named mixes and shapes.
+"""What `gameday run` hands to the Locust processes (a JSON file in the run
+directory, named by the locustfile's `--gameday-config PATH` option), and the named
+mixes and shapes.
 
 Scenario files import this module; it must stay light (pydantic only)."""
 
@@ -22,6 +23,9 @@ MIXES: dict[str, dict[str, int]] = {
 # The abusive tenant of the noisy_neighbour mix; the stack gives it a small quota
 # (service.settings.env_for_stack), and no other user ever sends as it.
 NOISY_TENANT = "tenant-noisy"
+
+# The locustfile's command-line option naming the LoadConfig file.
+CONFIG_OPTION = "--gameday-config"
 
 CLOSED_SHAPES = ("steady", "ramp", "step", "spike", "soak", "diurnal")
 OPEN_SHAPES = ("constant-rate", "stepped-rate")

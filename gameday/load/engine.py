@@ -23,8 +23,8 @@ import httpx
 
 from gameday.errors import ConfigError, GamedayError
 from gameday.load import facts
-from gameday.load.config import MIXES, OPEN_SHAPES, SHAPES, LoadConfig
-from gameday.load.rundir import iso, write_atomic
+from gameday.load.config import CONFIG_OPTION, MIXES, OPEN_SHAPES, SHAPES, LoadConfig
+from gameday.rundir import RunDir, RunRecord, iso
 from gameday.settings import PROJECT_ROOT, StackSettings
 
 LOCUSTFILE = PROJECT_ROOT / "scenarios" / "locustfile.py"
@@ -146,6 +146,8 @@ def _locust_argv(config: LoadConfig, run_dir: Path) -> list[str]:
         "locust",
         "-f",
         str(LOCUSTFILE),
+        CONFIG_OPTION,
+        str(RunDir(run_dir).load_config_json),
         "--host",
         config.target_url,
         "--loglevel",
@@ -154,7 +156,12 @@ def _locust_argv(config: LoadConfig, run_dir: Path) -> list[str]:
 
 
 def start_locust(config: LoadConfig, run_dir: Path) -> list[subprocess.Popen[bytes]]:
-    env = {**os.environ, "GAMEDAY_LOAD_CONFIG": config.model_dump_json()}
+    # The run's facts travel as a file named on the command line, never in the environment;
+    # only this user may read it (it holds the tenants' tokens) and it goes when Locust has.
+    path = RunDir(run_dir).load_config_json
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(config.model_dump_json(indent=2) + "\n")
+    env = dict(os.environ)
     common = _locust_argv(config, run_dir)
     outputs = [
         "--headless",
@@ -238,9 +245,11 @@ def run_load(
     stack: StackSettings | None = None,
     sidecar: Sidecar | None = None,
     facts_extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Run the load to its end (or Ctrl-C); return the completed run.json."""
-    record: dict[str, Any] = {
+) -> RunRecord:
+    """Run the load to its end (or Ctrl-C); return the completed run.json. `facts_extra`:
+    more RunRecord fields (e.g. {"experiment": "experiments/redis-down.json"})."""
+    files = RunDir(run_dir)
+    fields: dict[str, Any] = {
         "run_id": run_dir.name,
         "scenario": config.scenario,
         "shape": config.shape,
@@ -260,7 +269,8 @@ def run_load(
         "status": "running",
         **(facts_extra or {}),
     }
-    write_atomic(run_dir / "run.json", json.dumps(record, indent=2) + "\n")
+    record = RunRecord.model_validate(fields)
+    files.write_run_record(record)
     processes = start_locust(config, run_dir)
     master = processes[0]
     started = time.monotonic()
@@ -290,18 +300,23 @@ def run_load(
     finally:
         _stop_all(processes)
         signal.signal(signal.SIGTERM, previous)
-    generator = _read_json(run_dir / "generator.json")
-    record.update(
-        ended_at=iso(time.time()),
-        generator={k: v for k, v in generator.items() if k not in ("start_epoch", "stop_epoch")},
-        status="interrupted" if interrupted else ("completed" if generator else "failed"),
+        files.load_config_json.unlink(missing_ok=True)  # it holds the tenants' tokens
+    generator = files.load_generator_report()
+    record = record.model_copy(
+        update={
+            "ended_at": iso(time.time()),
+            "generator": generator.info() if generator is not None else None,
+            "status": "interrupted"
+            if interrupted
+            else ("completed" if generator is not None else "failed"),
+            "stopped_early": stopped_early,
+            "error": None
+            if generator is not None
+            else "the Locust master wrote no results; see locust/*.log",
+        }
     )
-    if stopped_early is not None:
-        record["stopped_early"] = stopped_early
-    if not generator:
-        record["error"] = "the Locust master wrote no results; see locust/*.log"
-    write_atomic(run_dir / "run.json", json.dumps(record, indent=2) + "\n")
-    if record["status"] == "failed":
+    files.write_run_record(record)
+    if record.status == "failed":
         raise RunFailed("the load generator failed", run_dir=run_dir)
     return record
 
@@ -326,11 +341,3 @@ def _stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}

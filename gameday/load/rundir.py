@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,8 @@ from gameday.load.capture_model import (
     Store,
     server_errors,
 )
+from gameday.rundir import iso
+from gameday.rundir import write_atomic as write_atomic  # cli/capacity.py, while it moves
 
 ALL = "ALL"
 TIMESERIES_COLUMNS = [
@@ -38,20 +38,6 @@ TIMESERIES_COLUMNS = [
     "users",
     "late_starts",
 ]
-
-
-def iso(epoch_s: float) -> str:
-    return (
-        datetime.fromtimestamp(epoch_s, UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _merged_second(eps: dict[str, Bucket]) -> Bucket:

@@ -12,6 +12,7 @@ from gameday.rundir._time import epoch_of, iso
 from gameday.rundir.directory import RunDir, first_error, write_atomic
 from gameday.rundir.events import (
     EVENT_TYPES,
+    ArrivalError,
     BreakerTransition,
     Event,
     EventBase,
@@ -43,6 +44,7 @@ from gameday.rundir.records import (
 
 __all__ = [
     "EVENT_TYPES",
+    "ArrivalError",
     "BreakerTransition",
     "Event",
     "EventBase",

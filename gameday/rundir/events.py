@@ -19,12 +19,21 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    model_validator,
+)
 
 from gameday.rundir._time import epoch_of, iso
 
 __all__ = [
     "EVENT_TYPES",
+    "ArrivalError",
     "BreakerTransition",
     "Event",
     "EventBase",
@@ -52,8 +61,9 @@ class EventBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     type: str
-    epoch: float
-    wall: str
+    # both filled in by `_stamp` (now, or the one from the other)
+    epoch: float = Field(default_factory=time.time)
+    wall: str = ""
     t_s: float | None = None
 
     @model_validator(mode="before")
@@ -66,13 +76,14 @@ class EventBase(BaseModel):
             wall = data.get("wall")
             data["epoch"] = epoch_of(wall) if isinstance(wall, str) else time.time()
         data["epoch"] = round(float(data["epoch"]), 3)
-        if data.get("wall") is None:
+        if not data.get("wall"):
             data["wall"] = iso(data["epoch"])
         return data
 
     def with_t_s(self, start_epoch: float) -> Self:
         """This event dated on the load's clock, which started at `start_epoch`."""
-        return self.model_copy(update={"t_s": round(self.epoch - start_epoch, 3)})
+        # + 0.0: an event in the load's first millisecond is at 0.0, never -0.0
+        return self.model_copy(update={"t_s": round(self.epoch - start_epoch, 3) + 0.0})
 
 
 class LoadStarted(EventBase):
@@ -95,6 +106,15 @@ class StageChanged(EventBase):
     target_rps: float | None = None
     users: int | None = None
     spawn_rate: float | None = None
+
+
+class ArrivalError(EventBase):
+    """Open model: one scheduled arrival raised instead of sending its request (the
+    schedule goes on); `arrival` is its kind, `error` the exception, shortened."""
+
+    type: Literal["arrival_error"] = "arrival_error"
+    arrival: str
+    error: str
 
 
 class WorkerLost(EventBase):
@@ -193,6 +213,7 @@ _KNOWN: tuple[type[EventBase], ...] = (
     LoadStopped,
     StageChanged,
     WorkerLost,
+    ArrivalError,
     ExperimentStarted,
     HypothesisChecked,
     FaultInjected,
@@ -219,6 +240,7 @@ Event = Annotated[
     | Annotated[LoadStopped, Tag("load_stopped")]
     | Annotated[StageChanged, Tag("stage_changed")]
     | Annotated[WorkerLost, Tag("worker_lost")]
+    | Annotated[ArrivalError, Tag("arrival_error")]
     | Annotated[ExperimentStarted, Tag("experiment_started")]
     | Annotated[HypothesisChecked, Tag("hypothesis_checked")]
     | Annotated[FaultInjected, Tag("fault_injected")]

@@ -71,5 +71,13 @@ def test_locust_master_and_scalable_workers_run_the_projects_locustfile() -> Non
     assert "--master" in master["command"] and "--worker" in worker["command"]
     assert "scenarios/locustfile.py" in master["command"]
     assert "ports" not in worker, "workers must scale with --scale, so no fixed host ports"
-    config = json.loads(master["environment"]["GAMEDAY_LOAD_CONFIG"])
+    compose = _compose()
+    for service in (master, worker):
+        # the run's LoadConfig is a file named on the command line, never the environment
+        path = service["command"][service["command"].index("--gameday-config") + 1]
+        (mount,) = [c for c in service["configs"] if c["target"] == path]
+        assert "environment" not in service or not any(
+            "GAMEDAY_LOAD_CONFIG" in key for key in service["environment"]
+        )
+    config = json.loads((ROOT / compose["configs"][mount["source"]]["file"]).read_text())
     assert config["scenario"] and config["target_rps"] > 0

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from gameday.chaos import faults
+from gameday.chaos.events import configuration_for
 from gameday.settings import StackSettings
 from gameday.toxiproxy import Proxy, ToxiproxyClient
 
@@ -19,16 +20,16 @@ def test_removing_a_fault_that_is_already_gone_is_a_no_op(
     stack: StackSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GAMEDAY_TOXIPROXY_URL", stack.toxiproxy_url)
-    monkeypatch.setenv("GAMEDAY_RUN_DIR", str(tmp_path))
+    run_dir = configuration_for(tmp_path)  # what `chaos run` passes as its configuration
     proxy = f"rm-{uuid.uuid4().hex[:8]}"
     with ToxiproxyClient(stack.toxiproxy_url) as client:
         # a private proxy (never listened on by anyone) so no one else's faults are touched
         client.populate([Proxy(name=proxy, listen="127.0.0.1:0", upstream="127.0.0.1:9")])
         try:
-            name = faults.add_latency(proxy, 100)
+            name = faults.add_latency(proxy, 100, configuration=run_dir)
             assert [t.name for t in client.proxies()[proxy].toxics] == [name]
-            faults.remove_fault(proxy, name)
-            faults.remove_fault(proxy, name)  # the rollback: already gone
+            faults.remove_fault(proxy, name, configuration=run_dir)
+            faults.remove_fault(proxy, name, configuration=run_dir)  # the rollback: gone
             assert client.proxies()[proxy].toxics == []
         finally:
             httpx.delete(f"{stack.toxiproxy_url}/proxies/{proxy}", timeout=5.0)

@@ -14,6 +14,7 @@ import pytest
 from chaosaddons.controls import safeguards as chaosaddons_safeguards
 
 from gameday.chaos import safeguard
+from gameday.chaos.events import configuration_for
 from gameday.chaos.experiment import load_experiment
 from gameday.chaos.sidecar import ExperimentSidecar
 from gameday.rundir import ExperimentOutcome
@@ -62,10 +63,9 @@ def tripped_journal(**extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The chaos process's view: GAMEDAY_RUN_DIR set, the load started at a known epoch."""
+def run_dir(tmp_path: Path) -> Path:
+    """A run directory whose load started at a known epoch."""
     (tmp_path / "live.json").write_text(json.dumps({"start_epoch": LOAD_START_EPOCH}))
-    monkeypatch.setenv("GAMEDAY_RUN_DIR", str(tmp_path))
     return tmp_path
 
 
@@ -104,7 +104,9 @@ def test_the_control_copies_a_fired_safeguard_into_the_journal_and_onto_the_time
     guardian.interrupted = True  # what its interrupter thread sets as it sends SIGUSR1
     journal = make_journal(status="interrupted")
 
-    safeguard.after_experiment_control(context=journal["experiment"], state=journal)
+    safeguard.after_experiment_control(
+        context=journal["experiment"], state=journal, configuration=configuration_for(run_dir)
+    )
 
     assert safeguard.tripped_safeguard(journal) == PROBE
     (event,) = _events(run_dir)
@@ -122,7 +124,9 @@ def test_a_safeguard_that_did_not_end_the_experiment_is_not_recorded(
     guardian.interrupt_now(PROBE, make_probe_run())
     journal = make_journal()
 
-    safeguard.after_experiment_control(context=journal["experiment"], state=journal)
+    safeguard.after_experiment_control(
+        context=journal["experiment"], state=journal, configuration=configuration_for(run_dir)
+    )
 
     assert safeguard.tripped_safeguard(journal) is None
     assert "extensions" not in journal
