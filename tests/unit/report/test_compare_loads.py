@@ -14,8 +14,9 @@ from factories import make_run_dir, steady_samples
 
 from gameday.errors import ConfigError
 from gameday.report import load_run
-from gameday.report.compare import DifferentLoads, compare_runs
+from gameday.report.compare import LOAD_FIELDS, DifferentLoads, compare_runs
 from gameday.report.compare_page import write_comparison
+from gameday.rundir import RunRecord
 from gameday.slo import Regression
 
 
@@ -135,3 +136,8 @@ def test_strict_writes_nothing_for_runs_of_different_loads(tmp_path: Path) -> No
             strict=True,
         )
     assert not out.exists()
+
+
+def test_every_load_fact_is_a_run_record_field() -> None:
+    # a renamed run.json field would otherwise make every comparison silently "same load"
+    assert set(LOAD_FIELDS) <= set(RunRecord.model_fields)
