@@ -1,11 +1,6 @@
 """The fault matrix: every dependency x every network fault, short and
-bounded, run as one suite under one load, summarised as a grid of verdicts:
-
-- held: the SLOs never broke in the fault window;
-- degraded: they broke but recovered within the RTO objective;
-- breached: they broke and did not recover within it;
-- data lost: acknowledged writes went missing (RPO > 0);
-- not judged: the experiment's steady state was not met before it started.
+bounded, run as one suite under one load. The report judges it as a grid of
+verdicts (held, degraded, breached, data lost, not judged: gameday.report.matrix_grid).
 
 Cells run one after another; each next one starts only once the steady state
 holds again after the one before (a bounded wait, see gameday.chaos.settle),
@@ -123,41 +118,3 @@ def write_matrix(
             experiments.append(load_experiment(path))
             cells[data["extensions"][0]["fault_name"]] = (dependency, fault)
     return experiments, cells
-
-
-def grid(
-    summary: dict[str, Any], outcomes: list[dict[str, Any]], cells: dict[str, tuple[str, str]]
-) -> dict[str, dict[str, str]]:
-    """dependency -> fault -> verdict word."""
-    verdict_by_cell = {}
-    by_experiment = {o["name"]: o for o in outcomes}
-    rto_met = {  # the window's own RTO objective (scope experiment:FAULT, phase fault:FAULT)
-        str(o["scope"]).removeprefix("experiment:"): bool(o["passed"])
-        for o in summary.get("objectives", [])
-        if o.get("metric") == "rto_s"
-        and str(o.get("scope", "")).startswith("experiment:")
-        and o.get("phase") == f"fault:{str(o['scope']).removeprefix('experiment:')}"
-    }
-    for window in summary.get("experiments", []):
-        name = str(window["name"])
-        if name not in cells:
-            continue
-        dependency, fault = cells[name]
-        outcome = by_experiment.get(f"{dependency}-{fault}", {})
-        if outcome.get("verdict") == "error":
-            word = "not judged"
-        elif (window.get("lost_writes") or 0) > 0:
-            word = "data lost"
-        elif not window.get("breach_s"):
-            word = "held"
-        elif rto_met.get(name, False):
-            word = "degraded"
-        else:
-            word = "breached"
-        verdict_by_cell[(dependency, fault)] = word
-    table: dict[str, dict[str, str]] = {}
-    for dependency, fault in cells.values():
-        table.setdefault(dependency, {})[fault] = verdict_by_cell.get(
-            (dependency, fault), "not judged"
-        )
-    return table

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from gameday.app import build_plan
 from gameday.chaos.experiment import check_overrides, parse_overrides
 from gameday.chaos.suite import load_suite
 from gameday.cli.run import DEFAULT_SLO, VAR_HELP, execute
@@ -54,13 +55,13 @@ def gameday(
     chosen_users = users if users is not None else load.get("users")
     if chosen_rate is None and chosen_users is None:
         chosen_rate = 20.0
-    execute(
+    plan = build_plan(
         scenario=scenario or str(load.get("scenario", "search_mix")),
         shape=load.get("shape"),
         rate=None if chosen_rate is None else float(chosen_rate),
         users=None if chosen_users is None else int(chosen_users),
         spawn_rate=load.get("spawn_rate"),
-        duration="1s",  # extended to the suite's planned length
+        duration=None,  # the suite's planned length, with its waits for the steady state
         workers=workers if workers is not None else int(load.get("workers", 0)),
         tenants=DEFAULT_TENANTS,
         seed=seed,
@@ -68,12 +69,13 @@ def gameday(
         via_proxy=via_proxy,
         target=target,
         suite=suite,
-        slo=slo,
+        experiment_source=str(suite_file),
+        slo_path=slo,
         slo_file=slo_file,
         rpo_grace=rpo_grace,
         overrides=overrides,
-        experiment_source=str(suite_file),
     )
+    raise typer.Exit(execute(plan))
 
 
 def register(app: typer.Typer) -> None:

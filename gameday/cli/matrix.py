@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -10,12 +9,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gameday.chaos.matrix import DEPENDENCIES, FAULTS, grid, write_matrix
+from gameday.app.matrix import plan_matrix, run_matrix
+from gameday.chaos.matrix import DEPENDENCIES, FAULTS
 from gameday.chaos.settle import DEFAULT_SETTLE_TIMEOUT_S
-from gameday.chaos.suite import Suite
-from gameday.cli.run import DEFAULT_SLO, execute
+from gameday.cli.run import DEFAULT_SLO, ProgressView, print_verdict
 from gameday.errors import ConfigError
-from gameday.load.engine import DEFAULT_TENANTS, new_run_dir
 from gameday.slo.loader import load_slo
 from gameday.timespan import parse_timespan
 
@@ -53,60 +51,34 @@ def matrix(
     ] = f"{DEFAULT_SETTLE_TIMEOUT_S:g}s",
 ) -> None:
     """Run the fault matrix (short, bounded) and print the dependency x fault grid."""
-    slo_file = load_slo(slo)
     chosen_faults = _pick(faults, tuple(FAULTS), "fault")
-    chosen_dependencies = _pick(dependencies, DEPENDENCIES, "dependency")
-    fault_s = parse_timespan(fault_duration, what="--fault-duration")
-    settle_timeout_s = parse_timespan(settle_timeout, what="--settle-timeout")
-    run_dir = new_run_dir(out, "matrix")
-    experiments, cells = write_matrix(
-        run_dir / "matrix-experiments", chosen_dependencies, chosen_faults, fault_s=fault_s
+    plan, cells = plan_matrix(
+        dependencies=_pick(dependencies, DEPENDENCIES, "dependency"),
+        faults=chosen_faults,
+        fault_s=parse_timespan(fault_duration, what="--fault-duration"),
+        settle_timeout_s=parse_timespan(settle_timeout, what="--settle-timeout"),
+        rate=rate,
+        scenario=scenario,
+        out=out,
+        target=target,
+        slo_path=slo,
+        slo_file=load_slo(slo),
     )
-    # A short cool-down: the wait for the steady state does the real work between cells
-    # (a breaker left open by the cell before would otherwise leave the next not judged).
-    suite = Suite(
-        title=f"fault matrix ({len(experiments)} cells)",
-        experiments=experiments,
-        cooldown_s=5.0,
-        settle_timeout_s=settle_timeout_s,
-    )
+    suite = plan.suite
+    assert suite is not None
     console.print(
-        f"{len(experiments)} experiments, about {suite.planned_total_s / 60:.0f} min "
+        f"{len(suite.experiments)} experiments, about {suite.planned_total_s / 60:.0f} min "
         f"(at most {(suite.planned_total_s + suite.wait_budget_s) / 60:.0f} min with the waits "
         "for the steady state)"
     )
-    try:
-        execute(
-            scenario=scenario,
-            shape=None,
-            rate=rate,
-            users=None,
-            spawn_rate=None,
-            duration="1s",
-            workers=0,
-            tenants=DEFAULT_TENANTS,
-            seed=42,
-            out=run_dir,
-            via_proxy=False,
-            target=target,
-            suite=suite,
-            slo=slo,
-            slo_file=slo_file,
-            rpo_grace="30s",
-            reuse_run_dir=True,
-            experiment_source=suite.title,
-        )
-    except typer.Exit as done:
-        summary = json.loads((run_dir / "summary.json").read_text())
-        outcomes = [json.loads(p.read_text()) for p in sorted(run_dir.glob("experiment-*.json"))]
-        table = grid(summary, outcomes, cells)
-        (run_dir / "matrix.json").write_text(json.dumps(table, indent=2) + "\n")
-        view = Table("dependency", *chosen_faults)
-        for dependency, row in table.items():
-            view.add_row(dependency, *(row[f] for f in chosen_faults))
-        console.print(view)
-        console.print(f"matrix: {run_dir / 'matrix.json'}")
-        raise typer.Exit(done.exit_code) from None
+    with ProgressView() as view:
+        outcome, table = run_matrix(plan, cells, on_progress=view)
+    grid = Table("dependency", *chosen_faults)
+    for dependency, row in table.items():
+        grid.add_row(dependency, *(row[f] for f in chosen_faults))
+    console.print(grid)
+    console.print(f"matrix: {outcome.run_dir / 'matrix.json'}")
+    raise typer.Exit(print_verdict(outcome))
 
 
 def register(app: typer.Typer) -> None:

@@ -95,15 +95,58 @@ def own_service(
         yield service
 
 
-def gameday_run(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gameday.cli", "run", *args],
+def gameday_cli(
+    *args: str, timeout: float = 180, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`gameday ARGS` as a subprocess; for `run`, `gameday` and `matrix`, then
+    `assert_report_agrees` on the run directory it made."""
+    result = subprocess.run(
+        [sys.executable, "-m", "gameday.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=ROOT,
         check=False,
+        env=env,
     )
+    if args and args[0] in ("run", "gameday", "matrix"):
+        assert_report_agrees(result.stdout, result.returncode, env=env)
+    return result
+
+
+def gameday_run(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return gameday_cli("run", *args, timeout=timeout)
+
+
+def assert_report_agrees(
+    output: str, returncode: int, *, env: dict[str, str] | None = None
+) -> None:
+    """`gameday report` on the run directory that a `gameday run` / `gameday` / `matrix`
+    wrote prints exactly the verdict lines that run printed last, and exits with its code
+    (an interrupted run's 130 is the run's alone). A run that stopped before its report
+    (a usage or harness error) printed no verdict line: nothing to compare."""
+    lines = output.splitlines()
+    ends = [
+        i for i, line in enumerate(lines) if line.startswith("verdict ") and "  report: " in line
+    ]
+    if not ends:
+        assert returncode == 2, f"a run that wrote no report exits 2, not {returncode}: {output}"
+        return
+    page = Path(lines[ends[-1]].split("  report: ", 1)[1])
+    report = subprocess.run(
+        [sys.executable, "-m", "gameday.cli", "report", str(page.parent)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        check=False,
+        env=env,
+    )
+    printed = report.stdout.splitlines()
+    assert printed and printed[-1] == lines[ends[-1]], (printed, output)
+    assert lines[ends[-1] + 1 - len(printed) : ends[-1] + 1] == printed, (printed, output)
+    if returncode != 130:
+        assert report.returncode == returncode, (report.returncode, returncode, report.stderr)
 
 
 def interruptible() -> None:
@@ -140,6 +183,7 @@ def gameday_run_in_background(*args: str, timeout: float = 180) -> Iterator[Fini
             process.kill()
             output, _ = process.communicate()
         finished.returncode, finished.output = process.returncode, output
+    assert_report_agrees(finished.output, finished.returncode)
 
 
 def seconds_with_requests(run_dir: Path) -> int:

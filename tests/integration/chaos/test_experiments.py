@@ -20,6 +20,7 @@ from tests.integration.chaos.evidence import assert_no_fault_left
 from tests.integration.own_service import (
     ROOT,
     RunningService,
+    assert_report_agrees,
     gameday_run,
     interruptible,
 )
@@ -91,6 +92,7 @@ def test_an_experiment_interrupted_mid_method_leaves_no_fault_behind(
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stdout + stderr
+    assert_report_agrees(stdout, proc.returncode)
     outcome = _json(out / "experiment.json")
     assert outcome["interrupted"] is True
     assert_no_fault_left(stack, "opensearch")

@@ -7,22 +7,20 @@ import csv
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from gameday.settings import StackSettings
-from tests.integration.own_service import ROOT, RunningService, running_service
+from tests.integration.own_service import ROOT, RunningService, gameday_cli, running_service
 
 EXPERIMENT = ROOT / "experiments" / "noisy-neighbour.json"
 OPEN_DURATION = "SERVICE_RESILIENCE_BREAKER_OPEN_DURATION_S"
 
 
 def _noisy_run(service: RunningService, out: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gameday.cli", "run", "--scenario", "noisy_neighbour",
-         "--rate", "20", "--duration", "30s", "--target", service.url,
-         "--experiment", str(EXPERIMENT), "--out", str(out)],
-        capture_output=True, text=True, timeout=150, cwd=ROOT, check=False,
+    return gameday_cli(
+        "run", "--scenario", "noisy_neighbour", "--rate", "20", "--duration", "30s",
+        "--target", service.url, "--experiment", str(EXPERIMENT), "--out", str(out),
+        timeout=150,
         # the probes read the rate limiter's counter from this service, not the stack's
         env={**os.environ, "GAMEDAY_SERVICE_URL": service.url},
     )  # fmt: skip

@@ -6,28 +6,15 @@ own evidence (events.jsonl, summary.json, experiment-*.json), not read back."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from gameday.settings import StackSettings
 from gameday.toxiproxy import ToxiproxyClient
-from tests.integration.own_service import ROOT, RunningService
+from tests.integration.own_service import ROOT, RunningService, gameday_cli
 
 EXPERIMENTS = ROOT / "experiments"
 RATE = "15"
-
-
-def gameday_cli(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gameday.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        check=False,
-    )
 
 
 def _json(path: Path) -> Any:
@@ -137,6 +124,10 @@ def test_a_game_day_scores_each_experiment_by_its_own_objectives(
     assert outcomes[0]["steady_state_wait"] is None  # the first one has no one before it
     # the load was planned for the longest waits and ended once the last one was over
     run = _json(out / "run.json")
+    # the first line says what will run, for as long as it was planned (not "for 1s")
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(f"run {out.name}: search_mix / constant-rate / {RATE} rps"), first
+    assert first.endswith(f" for {run['duration_s']:.0f}s -> {out}"), (first, run["duration_s"])
     assert run["generator"]["valid"] is True and "stopped_early" not in run, run
     with open(out / "timeseries.csv") as f:
         last_second = max(int(line.split(",")[0]) for line in list(f)[1:])

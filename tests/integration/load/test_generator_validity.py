@@ -25,7 +25,7 @@ import psutil
 import pytest
 
 from tests.integration.load.cheap_target import serving
-from tests.integration.own_service import ROOT
+from tests.integration.own_service import ROOT, assert_report_agrees
 
 LENIENT = ("--slo", str(ROOT / "tests" / "data" / "slo-lenient.yaml"))
 FELL_BEHIND = "the generator fell behind"
@@ -103,6 +103,7 @@ def _assert_the_generator_invalidated_the_run(run: Run, returncode: int, reason:
     """run.json says the generator was the bottleneck, with `reason` among its reasons;
     the verdict is ERROR for that alone, and the output and report say why."""
     output = run.output()
+    assert_report_agrees(output, returncode)
     generator = json.loads((run.out / "run.json").read_text())["generator"]
     assert generator["valid"] is False, generator
     assert any(reason in r for r in generator["reasons"]), generator["reasons"]

@@ -16,6 +16,7 @@ from gameday.stack import process
 from tests.integration.own_service import (
     ROOT,
     RunningService,
+    assert_report_agrees,
     gameday_run,
     interruptible,
     seconds_with_requests,
@@ -97,6 +98,7 @@ def test_ctrl_c_stops_cleanly_flushes_the_data_and_leaves_no_locust_process(
     stopping = time.monotonic()
     stdout, stderr = proc.communicate(timeout=90)
     assert proc.returncode == 130, stdout + stderr
+    assert_report_agrees(stdout, proc.returncode)
     assert time.monotonic() - stopping < 25  # Locust took the SIGINT: no 30 s kill timer
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "interrupted"

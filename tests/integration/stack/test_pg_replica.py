@@ -30,6 +30,7 @@ from gameday.toxiproxy import ToxiproxyClient
 from service.deps.postgres_router import WATCH_INTERVAL_S
 from service.namespace import drop_namespace, namespace_env
 from service.settings import env_for_stack
+from tests.integration.own_service import gameday_cli
 from tests.integration.service.service_helpers import (
     eventually,
     free_port,
@@ -319,29 +320,22 @@ def test_the_primary_loss_experiment_fails_over_without_losing_an_acknowledged_w
                         indexer, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT
                     )
                 )
-            result = subprocess.run(
-                [
-                    *GAMEDAY,
-                    "run",
-                    "--scenario",
-                    "write_heavy",
-                    "--rate",
-                    "10",
-                    "--target",
-                    f"http://127.0.0.1:{port}",
-                    "--experiment",
-                    str(PROJECT_ROOT / "experiments" / "postgres-primary-loss.json"),
-                    "--rpo-grace",
-                    "20s",
-                    "--out",
-                    str(out),
-                ],
+            result = gameday_cli(
+                "run",
+                "--scenario",
+                "write_heavy",
+                "--rate",
+                "10",
+                "--target",
+                f"http://127.0.0.1:{port}",
+                "--experiment",
+                str(PROJECT_ROOT / "experiments" / "postgres-primary-loss.json"),
+                "--rpo-grace",
+                "20s",
+                "--out",
+                str(out),
                 env={**harness_env, "GAMEDAY_PG_REPLICA": "1"},
-                cwd=PROJECT_ROOT,
-                capture_output=True,
-                text=True,
                 timeout=180,
-                check=False,
             )
             # the service and the indexer followed the promotion, without a restart
             assert [p.poll() for p in procs] == [None, None]

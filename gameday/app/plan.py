@@ -1,0 +1,146 @@
+"""What one session will run: a `RunPlan`, built from the command line's flags and
+validated before any load starts.
+
+    plan = build_plan(scenario="search_mix", rate=20, duration="1m", slo_path=slo, ...)
+    plan.duration_s          # what will run: a suite's planned length when longer
+    plan.headline(run_dir)   # "run NAME: search_mix / constant-rate / 20 rps for 1m -> DIR"
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from gameday.chaos.suite import Suite
+from gameday.errors import ConfigError
+from gameday.settings import StackSettings
+from gameday.slo.model import SloFile
+from gameday.timespan import parse_timespan
+
+
+class RunPlan(BaseModel):
+    """One run: load (+ experiments on the same clock) -> run directory -> report."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    scenario: str
+    shape: str
+    rate_rps: float | None
+    users: int | None
+    spawn_rate: float | None
+    duration_s: float
+    duration_text: str
+    min_duration_s: float
+    workers: int
+    tenants: int
+    seed: int
+    out: Path | None
+    reuse_run_dir: bool = False
+    target_url: str
+    via_proxy: bool
+    service_url: str
+    suite: Suite | None
+    experiment_source: str | None
+    slo_path: Path
+    slo_file: SloFile
+    rpo_grace_s: float
+    overrides: dict[str, float]
+    notes: list[str]
+
+    def headline(self, run_dir: Path) -> str:
+        """The first line: what will run, for as long as it will run."""
+        load = f"{self.rate_rps:g} rps" if self.rate_rps is not None else f"{self.users} users"
+        return (
+            f"run {run_dir.name}: {self.scenario} / {self.shape} / {load} "
+            f"for {self.duration_text} -> {run_dir}"
+        )
+
+
+def build_plan(
+    *,
+    scenario: str,
+    shape: str | None,
+    rate: float | None,
+    users: int | None,
+    spawn_rate: float | None,
+    duration: str | None,
+    workers: int,
+    tenants: int,
+    seed: int,
+    out: Path | None,
+    via_proxy: bool,
+    target: str | None,
+    suite: Suite | None,
+    experiment_source: str | None,
+    slo_path: Path,
+    slo_file: SloFile,
+    rpo_grace: str,
+    overrides: dict[str, float] | None = None,
+    reuse_run_dir: bool = False,
+    stack: StackSettings | None = None,
+) -> RunPlan:
+    """`duration` None: the suite's planned length (with its waits for the steady state)."""
+    stack = stack or StackSettings()
+    if workers < 0:
+        raise ConfigError(f"--workers must be 0 or more, not {workers}")
+    requested_s = 0.0 if duration is None else parse_timespan(duration, what="--duration")
+    if duration is not None and requested_s <= 0:
+        raise ConfigError("--duration must be positive (e.g. 90s, 5m)")
+    if duration is None and suite is None:
+        raise ConfigError("--duration is needed for a run without experiments (e.g. 90s, 5m)")
+    duration_s, notes = _duration_s(requested_s, suite, requested=duration is not None)
+    url = target or (
+        f"{stack.scheme}://{stack.host}:{stack.api_proxy_port}" if via_proxy else stack.service_url
+    )
+    return RunPlan(
+        scenario=scenario,
+        shape=shape or ("constant-rate" if rate is not None else "steady"),
+        rate_rps=rate,
+        users=users,
+        spawn_rate=spawn_rate,
+        duration_s=duration_s,
+        duration_text=duration if duration_s == requested_s and duration else f"{duration_s:.0f}s",
+        min_duration_s=requested_s,
+        workers=workers,
+        tenants=tenants,
+        seed=seed,
+        out=out,
+        reuse_run_dir=reuse_run_dir,
+        target_url=url,
+        via_proxy=via_proxy,
+        # breakers are read from the service itself, not through a cut api proxy
+        service_url=stack.service_url if via_proxy else url,
+        suite=suite,
+        experiment_source=experiment_source,
+        slo_path=slo_path,
+        slo_file=slo_file,
+        rpo_grace_s=parse_timespan(rpo_grace, what="--rpo-grace"),
+        overrides=overrides or {},
+        notes=notes,
+    )
+
+
+def _duration_s(
+    requested_s: float, suite: Suite | None, *, requested: bool
+) -> tuple[float, list[str]]:
+    """The load's length: the request, or the suite's planned length with the longest
+    waits for the steady state when that is longer (then a note says why)."""
+    if suite is None:
+        return requested_s, []
+    planned_s = suite.planned_total_s + suite.wait_budget_s
+    if requested_s >= planned_s:
+        return requested_s, []
+    if not requested:
+        return planned_s, []
+    waits = (
+        f", up to {planned_s:.0f}s with the waits for the steady state between the "
+        "experiments and after the last (the load ends once it holds again after the last "
+        "one's recovery)"
+        if suite.wait_budget_s
+        else ""
+    )
+    return planned_s, [
+        f"duration extended to {suite.planned_total_s:.0f}s: the experiments' warm-up, "
+        f"methods, recoveries and cool-downs{waits}"
+    ]
