@@ -26,7 +26,6 @@ from gameday.rundir import RunDir
 __all__ = [
     "RUN_DIR_VAR",
     "Configuration",
-    "backfill_times",
     "configuration_for",
     "declaring_run_dir",
     "run_dir_of",
@@ -62,8 +61,3 @@ def declaring_run_dir(experiment: Mapping[str, Any]) -> dict[str, Any]:
     configuration.setdefault(RUN_DIR_VAR, None)
     data["configuration"] = configuration
     return data
-
-
-def backfill_times(directory: Path) -> int:
-    """`RunDir.backfill_event_times` (kept while `gameday run` moves to the app layer)."""
-    return RunDir(directory).backfill_event_times()

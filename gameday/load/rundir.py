@@ -19,7 +19,6 @@ from gameday.load.capture_model import (
     server_errors,
 )
 from gameday.rundir import iso
-from gameday.rundir import write_atomic as write_atomic  # cli/capacity.py, while it moves
 
 ALL = "ALL"
 TIMESERIES_COLUMNS = [

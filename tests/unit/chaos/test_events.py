@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gameday.chaos import faults, probes
-from gameday.chaos.events import RUN_DIR_VAR, backfill_times, configuration_for, run_dir_of
+from gameday.chaos.events import RUN_DIR_VAR, configuration_for, run_dir_of
 from gameday.errors import ConfigError
 from gameday.rundir import ExperimentStarted, FaultInjected, RunDir
 
@@ -25,17 +25,17 @@ def test_events_written_before_live_json_get_their_t_s_afterwards(tmp_path: Path
     later = run_dir.append_event(FaultInjected(name="x"))
     assert later.t_s == pytest.approx(later.epoch - start, abs=0.01)
 
-    assert backfill_times(tmp_path) == 1
+    assert run_dir.backfill_event_times() == 1
     events = run_dir.load_events()
     assert [e.t_s for e in events] == [pytest.approx(2.5, abs=0.01), later.t_s]
     assert isinstance(events[0], ExperimentStarted) and isinstance(events[1], FaultInjected)
-    assert backfill_times(tmp_path) == 0  # nothing left to fix
+    assert run_dir.backfill_event_times() == 0  # nothing left to fix
 
 
 def test_without_live_json_nothing_is_changed(tmp_path: Path) -> None:
     RunDir(tmp_path).append_event(ExperimentStarted(name="x"))
     before = (tmp_path / "events.jsonl").read_text()
-    assert backfill_times(tmp_path) == 0
+    assert RunDir(tmp_path).backfill_event_times() == 0
     assert (tmp_path / "events.jsonl").read_text() == before
 
 
