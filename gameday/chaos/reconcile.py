@@ -15,7 +15,6 @@ are lost, as they would be in production.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from gameday.rundir import Reconciliation, RunDir, iso
+from gameday.rundir import LedgerEntry, Reconciliation, RunDir, iso
 from gameday.settings import StackSettings
 
 
@@ -37,19 +36,17 @@ class Expectation:
     acked_at: str
 
 
-def expectations(ledger_path: Path) -> dict[str, Expectation]:
+def expectations(ledger: list[LedgerEntry]) -> dict[str, Expectation]:
     """The last acknowledged operation per document id."""
     final: dict[str, Expectation] = {}
-    lines = ledger_path.read_text().splitlines() if ledger_path.exists() else []
-    for line in lines:
-        entry = json.loads(line)
-        final[entry["id"]] = Expectation(
-            id=entry["id"],
-            tenant=entry["tenant"],
-            version=int(entry["version"]),
-            present=entry["op"] != "delete",
-            t_s=float(entry["t_s"]),
-            acked_at=entry["acked_at"],
+    for entry in ledger:
+        final[entry.id] = Expectation(
+            id=entry.id,
+            tenant=entry.tenant,
+            version=entry.version,
+            present=entry.op != "delete",
+            t_s=entry.t_s,
+            acked_at=entry.acked_at,
         )
     return final
 
@@ -127,12 +124,9 @@ def reconcile(
 ) -> Reconciliation:
     """Reconciles the run's ledger with the stores and writes reconciliation.json."""
     directory = RunDir(run_dir)
-    final = expectations(directory.ledger_jsonl)
-    acknowledged = (
-        len(directory.ledger_jsonl.read_text().splitlines())
-        if directory.ledger_jsonl.exists()
-        else 0
-    )
+    ledger = directory.load_ledger()
+    final = expectations(ledger)
+    acknowledged = len(ledger)
     pg = asyncio.run(_postgres_versions(primary_dsn(settings), final)) if final else {}
     lost_pg = {
         i

@@ -18,7 +18,7 @@ from gameday.load.capture_model import (
     Store,
     server_errors,
 )
-from gameday.rundir import iso
+from gameday.rundir import Exemplar, LedgerEntry, RunDir, iso
 
 ALL = "ALL"
 TIMESERIES_COLUMNS = [
@@ -116,24 +116,25 @@ def write_histograms(store: Store, start_epoch: int, end_epoch: int, out: Path) 
 
 
 def write_exemplars(store: Store, start_epoch: int, out: Path) -> None:
-    with open(out / "exemplars.jsonl", "w") as f:
-        for epoch in sorted(store.buckets):
-            for endpoint, bucket in sorted(store.buckets[epoch].items()):
-                for latency_ms, request_id, fields in sorted(bucket.exemplars, reverse=True):
-                    record = {
-                        "second": epoch - start_epoch,
-                        "endpoint": endpoint,
-                        "latency_ms": round(latency_ms, 3),
-                        "request_id": request_id,
-                        **fields,
-                    }
-                    f.write(json.dumps(record) + "\n")
+    RunDir(out).write_exemplars(
+        Exemplar.model_validate(
+            {
+                **fields,
+                "second": epoch - start_epoch,
+                "endpoint": endpoint,
+                "latency_ms": round(latency_ms, 3),
+                "request_id": request_id,
+            }
+        )
+        for epoch in sorted(store.buckets)
+        for endpoint, bucket in sorted(store.buckets[epoch].items())
+        for latency_ms, request_id, fields in sorted(bucket.exemplars, reverse=True)
+    )
 
 
 def write_ledger(store: Store, out: Path) -> None:
-    with open(out / "ledger.jsonl", "w") as f:
-        for entry in sorted(store.ledger, key=lambda e: e.get("t_s", 0.0)):
-            f.write(json.dumps(entry) + "\n")
+    entries = [LedgerEntry.model_validate(entry) for entry in store.ledger]
+    RunDir(out).write_ledger(sorted(entries, key=lambda e: e.t_s))
 
 
 class LiveView:

@@ -24,8 +24,10 @@ from pydantic import BaseModel, ValidationError
 
 from gameday.rundir.events import Event, parse_event
 from gameday.rundir.records import (
+    Exemplar,
     ExperimentOutcome,
     GeneratorReport,
+    LedgerEntry,
     Reconciliation,
     RunRecord,
 )
@@ -209,6 +211,24 @@ class RunDir:
             dated = [e.with_t_s(start) if e.t_s is None else e for e in events]
             write_atomic(self.events_jsonl, "".join(e.model_dump_json() + "\n" for e in dated))
         return missing
+
+    # --- exemplars.jsonl, ledger.jsonl ------------------------------------------------
+    def write_exemplars(self, exemplars: Iterable[Exemplar]) -> None:
+        with open(self.exemplars_jsonl, "w") as f:
+            for exemplar in exemplars:
+                f.write(exemplar.model_dump_json(exclude_none=True) + "\n")
+
+    def write_ledger(self, entries: Iterable[LedgerEntry]) -> None:
+        with open(self.ledger_jsonl, "w") as f:
+            for entry in entries:
+                f.write(entry.model_dump_json() + "\n")
+
+    def load_ledger(self) -> list[LedgerEntry]:
+        """Every acknowledged write, in the order acknowledged (none: an empty list)."""
+        if not self.ledger_jsonl.exists():
+            return []
+        lines = self.ledger_jsonl.read_text().splitlines()
+        return [LedgerEntry.model_validate_json(line) for line in lines if line.strip()]
 
     # --- experiment*.json ------------------------------------------------------------
     def write_outcome(self, outcome: ExperimentOutcome, suffix: str = "") -> None:

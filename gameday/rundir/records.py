@@ -17,6 +17,7 @@ __all__ = [
     "ExperimentOutcome",
     "GeneratorInfo",
     "GeneratorReport",
+    "LedgerEntry",
     "Reconciliation",
     "RollbackOutcome",
     "RunRecord",
@@ -95,6 +96,18 @@ class Exemplar(_Record):
     status: int | None = None
     service_ms: float | None = None
     wall: str | None = None
+
+
+class LedgerEntry(_Record):
+    """One line of `ledger.jsonl`: a write the service acknowledged (2xx)."""
+
+    op: str  # create, update, delete, bulk_create
+    id: str
+    tenant: str
+    version: int
+    acked_at: str
+    t_s: float
+    request_id: str | None = None
 
 
 class Reconciliation(_Record):
