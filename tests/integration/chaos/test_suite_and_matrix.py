@@ -42,12 +42,19 @@ def _faults_by_experiment(run_dir: Path) -> dict[str, list[str]]:
 
 def _own(objectives: list[dict[str, Any]], name: str, faults: list[str]) -> list[dict[str, Any]]:
     """An experiment's own objectives: those of its fault windows (scope experiment:FAULT,
-    phase fault:FAULT), and with them its stop condition (scope experiment:NAME, phase run);
+    phase fault:FAULT), and with them its stop condition (scope experiment:NAME, phase run,
+    metric safeguard_tripped);
     the judged ones (`gating`), not those shown for information."""
     objectives = [o for o in objectives if o["gating"]]
     windows = {(f"experiment:{f}", f"fault:{f}") for f in faults}
     own = [o for o in objectives if (o["scope"], o["phase"]) in windows]
-    stop = [o for o in objectives if (o["scope"], o["phase"]) == (f"experiment:{name}", "run")]
+    # its stop condition; not how it ended ("NAME ended as planned", same scope and phase)
+    stop = [
+        o
+        for o in objectives
+        if (o["scope"], o["phase"], o["metric"])
+        == (f"experiment:{name}", "run", "safeguard_tripped")
+    ]
     return own + stop if own else []
 
 
@@ -128,7 +135,8 @@ def test_a_game_day_scores_each_experiment_by_its_own_objectives(
     first = result.stdout.splitlines()[0]
     assert first.startswith(f"run {out.name}: search_mix / constant-rate / {RATE} rps"), first
     assert first.endswith(f" for {run['duration_s']:.0f}s -> {out}"), (first, run["duration_s"])
-    assert run["generator"]["valid"] is True and "stopped_early" not in run, run
+    # run.json writes stopped_early null when the load was not stopped early
+    assert run["generator"]["valid"] is True and run.get("stopped_early") is None, run
     with open(out / "timeseries.csv") as f:
         last_second = max(int(line.split(",")[0]) for line in list(f)[1:])
     assert waits[3]["t_s"] <= last_second + 2 < run["duration_s"], (last_second, run)
