@@ -176,7 +176,7 @@ def _dated(run_dir: RunDir, events: list[Event], problems: list[str]) -> list[Ev
 
 
 def _load_record(path: Path, problems: list[str]) -> RunRecord | None:
-    file = path / "run.json"
+    file = RunDir(path).run_json
     if not file.exists():
         problems.append("run.json is missing: this is not a complete run directory")
         return None
@@ -197,7 +197,7 @@ def _load_record(path: Path, problems: list[str]) -> RunRecord | None:
 
 
 def _load_timeseries(path: Path, problems: list[str]) -> pd.DataFrame:
-    file = path / "timeseries.csv"
+    file = RunDir(path).timeseries_csv
     if not file.exists():
         problems.append("timeseries.csv is missing")
         return pd.DataFrame()
@@ -217,7 +217,7 @@ def _load_timeseries(path: Path, problems: list[str]) -> pd.DataFrame:
 
 
 def _load_histograms(path: Path, problems: list[str]) -> dict[str, HistogramSeries]:
-    folder = path / "histograms"
+    folder = RunDir(path).histograms_dir
     index_file = folder / "index.json"
     if index_file.exists():
         files: dict[str, str] = json.loads(index_file.read_text())
