@@ -82,7 +82,7 @@ def build_summary(run: RunData, slo: SloFile, *, slo_source: str) -> Summary:
         experiments=experiments,
         outcomes=run.outcomes,
         error_budget=budget,
-        reconciliation=run.reconciliation.model_dump() if run.reconciliation else None,
+        reconciliation=run.reconciliation,
         resilience=score_experiments(results, run.outcomes) if run.outcomes else None,
     )
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gameday.report.analysis import BreakerCheck, Failover
 from gameday.report.resilience import ResilienceScore
-from gameday.rundir import ExperimentOutcome
+from gameday.rundir import ExperimentOutcome, Reconciliation
 from gameday.slo.verdict import Figures, ObjectiveResult, PhaseKind, Verdict
 
 SCHEMA_VERSION = 1
@@ -116,7 +116,7 @@ class Summary(_Model):
         "its verdict, and whether a stop condition aborted it",
     )
     error_budget: ErrorBudget
-    reconciliation: dict[str, Any] | None = None
+    reconciliation: Reconciliation | None = None
     resilience: ResilienceScore | None = Field(
         default=None,
         description="the experiments' resilience score (suite.json is a view of it); "

@@ -29,7 +29,7 @@ def verdict_lines(summary: Summary, page: Path) -> list[str]:
     lines: list[str] = []
     if summary.reconciliation is not None:
         rec = summary.reconciliation
-        lines.append(f"lost writes {rec.get('lost', 0)}, RPO {rec.get('rpo_s', 0.0):.1f}s")
+        lines.append(f"lost writes {rec.lost}, RPO {rec.rpo_s:.1f}s")
     for outcome in summary.outcomes:
         lines += _experiment_lines(outcome)
     lines += [f"  error: {reason}" for reason in summary.reasons]

@@ -36,7 +36,7 @@ def test_the_report_shows_the_writes_the_reconciliation_found_not_yet_indexed(
         Reconciliation(acknowledged=12, documents=12, present=12, not_yet_indexed=3)
     )
     summary = write_report(run_dir, slo_path=run_dir / "slo.yaml")
-    assert summary.reconciliation is not None and summary.reconciliation["not_yet_indexed"] == 3
+    assert summary.reconciliation is not None and summary.reconciliation.not_yet_indexed == 3
     assert "3 not yet indexed" in (run_dir / "index.html").read_text()
 
 
