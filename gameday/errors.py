@@ -9,6 +9,8 @@ boundary and prints its message as one line (exit 2).
     │   ├── PortInUseError     a port we need is taken by someone else
     │   └── ComponentFailed    a component died or never became healthy
     └── ToxiproxyError         the Toxiproxy API refused or failed a call
+        ├── ToxiproxyUnreachable   no Toxiproxy answers at the URL
+        └── ListenPortTaken        a proxy's listen port is held by something else
 """
 
 from __future__ import annotations
@@ -57,3 +59,21 @@ class ToxiproxyError(GamedayError):
     def __init__(self, message: str, *, proxy: str | None = None) -> None:
         super().__init__(message)
         self.proxy = proxy
+
+
+class ToxiproxyUnreachable(ToxiproxyError):
+    def __init__(self, url: str, reason: str, *, fix: str) -> None:
+        super().__init__(f"Toxiproxy at {url} is unreachable ({reason}): {fix}")
+        self.url = url
+
+
+class ListenPortTaken(ToxiproxyError):
+    def __init__(self, proxy: str, listen: str, holder: str) -> None:
+        port = listen.rpartition(":")[2]
+        super().__init__(
+            f"proxy {proxy}: port {port} ({listen}) is already taken by {holder}: "
+            f"stop it or give {proxy} another listen address in the profile",
+            proxy=proxy,
+        )
+        self.listen = listen
+        self.port = int(port)
