@@ -16,10 +16,12 @@ from gameday.cli import (
     compare,
     gameday_cmd,
     matrix,
+    proxies,
     report,
     run,
     seed,
     stack,
+    target,
     token,
 )
 from gameday.errors import GamedayError
@@ -31,6 +33,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(stack.app, name="stack")
+app.add_typer(proxies.app, name="proxies")
+app.add_typer(target.app, name="target")
 run.register(app)
 gameday_cmd.register(app)
 matrix.register(app)
