@@ -92,6 +92,8 @@ def search(client: Any, actor: Actor, intended: float | None = None) -> None:
             response.success()
         else:
             response.failure(f"HTTP {response.status_code}")
+    # Answered (a user stopped mid-request never gets here, and its write stays unconfirmed)
+    capture.recorder.unconfirmed.pop(request_id, None)
 
 
 def autocomplete(client: Any, actor: Actor, intended: float | None = None, typed: int = 0) -> None:
@@ -162,6 +164,15 @@ def _write(
     intended: float | None,
 ) -> None:
     request_id, context = _context(intended)
+    if op in ("update", "delete"):  # until answered, its outcome is unknown
+        capture.recorder.unconfirmed[request_id] = {
+            "op": op,
+            "id": path.rsplit("/", 1)[1],
+            "tenant": actor.tenant,
+            "sent_at": capture.iso_now(),
+            "t_s": round(time.time() - capture.state.start_epoch, 3),
+            "request_id": request_id,
+        }
     with client.request(
         method,
         path,

@@ -22,7 +22,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from gameday.rundir import LedgerEntry, Reconciliation, RunDir, iso
+from gameday.rundir import LedgerEntry, Reconciliation, RunDir, UnconfirmedWrite, iso
 from gameday.settings import StackSettings
 
 
@@ -49,6 +49,18 @@ def expectations(ledger: list[LedgerEntry]) -> dict[str, Expectation]:
             acked_at=entry.acked_at,
         )
     return final
+
+
+def judged_expectations(
+    ledger: list[LedgerEntry], unconfirmed: list[UnconfirmedWrite]
+) -> tuple[dict[str, Expectation], set[str]]:
+    """The documents the ledger can judge, and the ids it cannot: a document with an update
+    or delete unanswered when the load stopped may have been changed by it after the
+    ledger's last acknowledgement (a delete applied just before the stop would otherwise
+    read as a lost write)."""
+    final = expectations(ledger)
+    unjudged = {write.id for write in unconfirmed} & set(final)
+    return {i: e for i, e in final.items() if i not in unjudged}, unjudged
 
 
 def primary_dsn(settings: StackSettings) -> str:
@@ -125,8 +137,8 @@ def reconcile(
     """Reconciles the run's ledger with the stores and writes reconciliation.json."""
     directory = RunDir(run_dir)
     ledger = directory.load_ledger()
-    final = expectations(ledger)
     acknowledged = len(ledger)
+    final, unjudged = judged_expectations(ledger, directory.load_unconfirmed())
     pg = asyncio.run(_postgres_versions(primary_dsn(settings), final)) if final else {}
     lost_pg = {
         i
@@ -165,6 +177,7 @@ def reconcile(
         lost_in_search=len(missing),
         rpo_s=round(max(times) - min(times), 3) if times else 0.0,
         stale_versions=stale,
+        unconfirmed_at_end=len(unjudged),
         not_yet_indexed=first_missing or 0,
         max_indexing_lag_s=round(lag_s, 3),
     )

@@ -114,6 +114,9 @@ class Recorder:
         self.buckets: dict[int, dict[str, Bucket]] = {}
         self.generator: dict[int, Generator] = {}
         self.ledger: list[dict[str, Any]] = []
+        # updates and deletes sent and not yet answered, by request id: what is still here
+        # when the load stops may or may not have been applied
+        self.unconfirmed: dict[str, dict[str, Any]] = {}
         self.total_requests = 0
 
     def record(
@@ -172,6 +175,7 @@ class Recorder:
                 for sec, g in self.generator.items()
             },
             "ledger": self.ledger,
+            "unconfirmed": list(self.unconfirmed.values()),  # a snapshot: not cleared
             "total_requests": self.total_requests,
         }
         self.buckets, self.generator, self.ledger = {}, {}, []
@@ -186,6 +190,7 @@ class Store:
         self.generator: dict[int, MergedGenerator] = {}
         self.ledger: list[dict[str, Any]] = []
         self.worker_totals: dict[str, int] = {}
+        self.unconfirmed_by_worker: dict[str, list[dict[str, Any]]] = {}
         self.changed: set[int] = set()  # seconds merged into since the last live snapshot
 
     def merge(self, delta: dict[str, Any], worker: str = "local") -> None:
@@ -204,7 +209,13 @@ class Store:
             previous = gen.in_flight_by_worker.get(worker, 0)
             gen.in_flight_by_worker[worker] = max(previous, int(in_flight))
         self.ledger.extend(delta["ledger"])
+        self.unconfirmed_by_worker[worker] = list(delta.get("unconfirmed", []))
         self.worker_totals[worker] = int(delta["total_requests"])
+
+    @property
+    def unconfirmed(self) -> list[dict[str, Any]]:
+        """Each worker's writes unanswered at its last report."""
+        return [w for writes in self.unconfirmed_by_worker.values() for w in writes]
 
     def total_requests(self) -> int:
         return sum(b.requests for eps in self.buckets.values() for b in eps.values())

@@ -18,7 +18,7 @@ from gameday.load.capture_model import (
     Store,
     server_errors,
 )
-from gameday.rundir import Exemplar, LedgerEntry, RunDir, iso
+from gameday.rundir import Exemplar, LedgerEntry, RunDir, UnconfirmedWrite, iso
 
 ALL = "ALL"
 TIMESERIES_COLUMNS = [
@@ -135,6 +135,8 @@ def write_exemplars(store: Store, start_epoch: int, out: Path) -> None:
 def write_ledger(store: Store, out: Path) -> None:
     entries = [LedgerEntry.model_validate(entry) for entry in store.ledger]
     RunDir(out).write_ledger(sorted(entries, key=lambda e: e.t_s))
+    unconfirmed = [UnconfirmedWrite.model_validate(write) for write in store.unconfirmed]
+    RunDir(out).write_unconfirmed(sorted(unconfirmed, key=lambda w: w.t_s))
 
 
 class LiveView:

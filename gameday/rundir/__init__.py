@@ -41,6 +41,7 @@ from gameday.rundir.records import (
     RollbackOutcome,
     RunRecord,
     SteadyStateWait,
+    UnconfirmedWrite,
 )
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "GeneratorReport",
     "HypothesisChecked",
     "LedgerEntry",
+    "UnconfirmedWrite",
     "LoadStarted",
     "LoadStopped",
     "OtherEvent",

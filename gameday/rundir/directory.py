@@ -30,6 +30,7 @@ from gameday.rundir.records import (
     LedgerEntry,
     Reconciliation,
     RunRecord,
+    UnconfirmedWrite,
 )
 
 __all__ = ["RunDir", "first_error", "write_atomic"]
@@ -94,6 +95,10 @@ class RunDir:
     @property
     def ledger_jsonl(self) -> Path:
         return self.path / "ledger.jsonl"
+
+    @property
+    def unconfirmed_jsonl(self) -> Path:
+        return self.path / "unconfirmed.jsonl"
 
     @property
     def reconciliation_json(self) -> Path:
@@ -229,6 +234,18 @@ class RunDir:
             return []
         lines = self.ledger_jsonl.read_text().splitlines()
         return [LedgerEntry.model_validate_json(line) for line in lines if line.strip()]
+
+    def write_unconfirmed(self, writes: Iterable[UnconfirmedWrite]) -> None:
+        with open(self.unconfirmed_jsonl, "w") as f:
+            for write in writes:
+                f.write(write.model_dump_json() + "\n")
+
+    def load_unconfirmed(self) -> list[UnconfirmedWrite]:
+        """The writes still unanswered when the load stopped (none: an empty list)."""
+        if not self.unconfirmed_jsonl.exists():
+            return []
+        lines = self.unconfirmed_jsonl.read_text().splitlines()
+        return [UnconfirmedWrite.model_validate_json(line) for line in lines if line.strip()]
 
     # --- experiment*.json ------------------------------------------------------------
     def write_outcome(self, outcome: ExperimentOutcome, suffix: str = "") -> None:

@@ -110,6 +110,19 @@ class LedgerEntry(_Record):
     request_id: str | None = None
 
 
+class UnconfirmedWrite(_Record):
+    """One line of `unconfirmed.jsonl`: an update or delete sent that had no answer when the
+    load stopped (its user was stopped mid-request). The service may or may not have applied
+    it, so the reconciliation cannot judge that document."""
+
+    op: str  # update, delete
+    id: str
+    tenant: str
+    sent_at: str
+    t_s: float
+    request_id: str | None = None
+
+
 class Reconciliation(_Record):
     """`reconciliation.json`: the write ledger reconciled against the stores after a
     chaos run (gameday/chaos/reconcile.py)."""
@@ -125,6 +138,8 @@ class Reconciliation(_Record):
     rpo_s: float = 0.0
     stale_versions: int = 0
     # Run directories written before the contract name it `not_yet_indexed_at_first_check`.
+    # documents left out: a write to them was in flight when the load stopped
+    unconfirmed_at_end: int = 0
     not_yet_indexed: int = Field(
         default=0,
         validation_alias=AliasChoices("not_yet_indexed", "not_yet_indexed_at_first_check"),

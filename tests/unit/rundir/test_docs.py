@@ -21,6 +21,7 @@ from gameday.rundir import (
     RollbackOutcome,
     RunRecord,
     SteadyStateWait,
+    UnconfirmedWrite,
 )
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "run-data.md"
@@ -33,6 +34,7 @@ SECTIONS: dict[type[BaseModel], str] = {
     GeneratorReport: "generator.json",
     Exemplar: "exemplars.jsonl",
     LedgerEntry: "ledger.jsonl",
+    UnconfirmedWrite: "unconfirmed.jsonl",
     ExperimentOutcome: "experiment.json",
     RollbackOutcome: "experiment.json",
     SteadyStateWait: "experiment.json",
