@@ -92,8 +92,6 @@ def search(client: Any, actor: Actor, intended: float | None = None) -> None:
             response.success()
         else:
             response.failure(f"HTTP {response.status_code}")
-    # Answered (a user stopped mid-request never gets here, and its write stays unconfirmed)
-    capture.recorder.unconfirmed.pop(request_id, None)
 
 
 def autocomplete(client: Any, actor: Actor, intended: float | None = None, typed: int = 0) -> None:
@@ -182,6 +180,8 @@ def _write(
         context=context,
         catch_response=True,
     ) as response:
+        # Answered: a user stopped mid-request never gets here, and its write stays unconfirmed
+        capture.recorder.unconfirmed.pop(request_id, None)
         if response.status_code in (200, 201, 202):
             accepted = response.json()
             items = accepted.get("items") if op == "bulk_create" else [accepted]
