@@ -124,3 +124,14 @@ def _unwrap(annotation: Any) -> Any:
         if len(args) == 1:
             return _unwrap(args[0])
     return annotation
+
+
+def published_schema(model: type[BaseModel], name: str, title: str) -> dict[str, Any]:
+    """The JSON Schema published as docs/NAME.schema.json for a YAML file's model."""
+    schema = model.model_json_schema(mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://gameday.invalid/schemas/{name}.schema.json",
+        "title": title,
+        **{k: v for k, v in schema.items() if k != "title"},
+    }

@@ -11,18 +11,11 @@ import sys
 from typing import Any
 
 from gameday.slo.model import SloFile
-
-SCHEMA_ID = "https://gameday.invalid/schemas/slo.schema.json"
+from gameday.yamlfile import published_schema
 
 
 def slo_json_schema() -> dict[str, Any]:
-    schema = SloFile.model_json_schema(mode="validation")
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": SCHEMA_ID,
-        "title": "gameday SLO file",
-        **{k: v for k, v in schema.items() if k != "title"},
-    }
+    return published_schema(SloFile, "slo", "gameday SLO file")
 
 
 def render_schema() -> str:

@@ -11,18 +11,11 @@ import sys
 from typing import Any
 
 from gameday.target.profile import TargetProfile
-
-SCHEMA_ID = "https://gameday.invalid/schemas/target.schema.json"
+from gameday.yamlfile import published_schema
 
 
 def target_json_schema() -> dict[str, Any]:
-    schema = TargetProfile.model_json_schema(mode="validation")
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": SCHEMA_ID,
-        "title": "gameday target profile",
-        **{k: v for k, v in schema.items() if k != "title"},
-    }
+    return published_schema(TargetProfile, "target", "gameday target profile")
 
 
 def render_schema() -> str:
