@@ -4,6 +4,8 @@ validated before any load starts.
     plan = build_plan(scenario="search_mix", rate=20, duration="1m", slo_path=slo, ...)
     plan.duration_s          # what will run: a suite's planned length when longer
     plan.headline(run_dir)   # "run NAME: search_mix / constant-rate / 20 rps for 1m -> DIR"
+    plan.profile             # the target: targets/reference.yaml unless --profile names one
+    plan.mix                 # the chosen mix of the profile: user class -> weight
 """
 
 from __future__ import annotations
@@ -14,9 +16,14 @@ from pydantic import BaseModel, ConfigDict
 
 from gameday.chaos.suite import Suite
 from gameday.errors import ConfigError
-from gameday.settings import StackSettings
+from gameday.settings import PROJECT_ROOT, StackSettings
 from gameday.slo.model import SloFile
+from gameday.target import TargetProfile, load_profile
 from gameday.timespan import parse_timespan
+
+# The reference service's profile: the target of a run that names none (make demo, the
+# README tour). An installed harness without the repository has none: --profile is needed.
+REFERENCE_PROFILE = PROJECT_ROOT / "targets" / "reference.yaml"
 
 
 class RunPlan(BaseModel):
@@ -24,7 +31,9 @@ class RunPlan(BaseModel):
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
-    scenario: str
+    profile: TargetProfile
+    scenario: str  # the mix's name
+    mix: dict[str, int]
     shape: str
     rate_rps: float | None
     users: int | None
@@ -57,9 +66,42 @@ class RunPlan(BaseModel):
         )
 
 
+def reference_profile() -> TargetProfile:
+    if not REFERENCE_PROFILE.is_file():
+        raise ConfigError(
+            f"no target profile given and no reference profile at {REFERENCE_PROFILE}: "
+            "name your service's profile with --profile FILE (gameday init URL writes one)"
+        )
+    return load_profile(REFERENCE_PROFILE)
+
+
+def choose_mix(profile: TargetProfile, scenario: str | None) -> tuple[str, dict[str, int]]:
+    """The named mix of the profile (its first one when none is named)."""
+    mixes = profile.traffic.mixes
+    if not mixes:
+        raise ConfigError(
+            f"target profile {profile.name} has no traffic.mixes: add one, e.g. "
+            "`mixes: {default: {MyUser: 1}}` (user class -> weight)"
+        )
+    name = scenario or next(iter(mixes))
+    if name not in mixes:
+        raise ConfigError(
+            f"unknown scenario {name!r} for target {profile.name}; "
+            f"expected one of {', '.join(mixes)} (the profile's traffic.mixes)"
+        )
+    return name, dict(mixes[name])
+
+
+def _with_scheme(url: str, scheme: str) -> str:
+    """The stack's scheme on a local URL: `stack up --tls` serves the same port over https."""
+    if scheme == "https" and url.startswith("http://"):
+        return "https://" + url.removeprefix("http://")
+    return url
+
+
 def build_plan(
     *,
-    scenario: str,
+    scenario: str | None,
     shape: str | None,
     rate: float | None,
     users: int | None,
@@ -79,9 +121,13 @@ def build_plan(
     overrides: dict[str, float] | None = None,
     reuse_run_dir: bool = False,
     stack: StackSettings | None = None,
+    profile: TargetProfile | None = None,
 ) -> RunPlan:
-    """`duration` None: the suite's planned length (with its waits for the steady state)."""
+    """`duration` None: the suite's planned length (with its waits for the steady state).
+    `scenario` None: the profile's first mix. `profile` None: the reference profile."""
     stack = stack or StackSettings()
+    profile = profile or reference_profile()
+    scenario, mix = choose_mix(profile, scenario)
     if workers < 0:
         raise ConfigError(f"--workers must be 0 or more, not {workers}")
     requested_s = 0.0 if duration is None else parse_timespan(duration, what="--duration")
@@ -91,10 +137,14 @@ def build_plan(
         raise ConfigError("--duration is needed for a run without experiments (e.g. 90s, 5m)")
     duration_s, notes = _duration_s(requested_s, suite, requested=duration is not None)
     url = target or (
-        f"{stack.scheme}://{stack.host}:{stack.api_proxy_port}" if via_proxy else stack.service_url
+        f"{stack.scheme}://{stack.host}:{stack.api_proxy_port}"
+        if via_proxy
+        else _with_scheme(profile.base_url, stack.scheme)
     )
     return RunPlan(
+        profile=profile,
         scenario=scenario,
+        mix=mix,
         shape=shape or ("constant-rate" if rate is not None else "steady"),
         rate_rps=rate,
         users=users,
@@ -110,7 +160,7 @@ def build_plan(
         target_url=url,
         via_proxy=via_proxy,
         # breakers are read from the service itself, not through a cut api proxy
-        service_url=stack.service_url if via_proxy else url,
+        service_url=_with_scheme(profile.base_url, stack.scheme) if via_proxy else url,
         suite=suite,
         experiment_source=experiment_source,
         slo_path=slo_path,

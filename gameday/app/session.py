@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gameday.app.plan import RunPlan
+from gameday.app.target import check_ready
 from gameday.chaos.reconcile import reconcile
 from gameday.chaos.sidecar import SuiteSidecar
 from gameday.errors import ConfigError
@@ -83,7 +84,7 @@ def run_session(
     """Load, faults on the same clock, reconciliation, report; see the module docstring."""
     stack = stack or StackSettings()
     config = validate_plan(plan)
-    engine.check_service(plan.target_url)
+    check_ready(plan)
     run_dir = engine.new_run_dir(plan.out, plan.scenario, allow_existing=plan.reuse_run_dir)
     config = config.model_copy(update={**_tenants(plan), "run_dir": str(run_dir)})
     on_progress(LoadStarting(run_dir, plan.headline(run_dir), plan.duration_s))

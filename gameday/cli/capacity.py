@@ -21,12 +21,13 @@ from rich.console import Console
 
 from gameday.app import build_plan
 from gameday.app.capacity import CapacityPlan, new_capacity_dir, run_capacity
+from gameday.app.target import check_ready
 from gameday.errors import ConfigError
 from gameday.load import engine
 from gameday.load.capacity import StepRecord
-from gameday.load.engine import check_service
 from gameday.settings import PROJECT_ROOT
 from gameday.slo.loader import load_slo
+from gameday.target import load_profile
 from gameday.timespan import parse_timespan
 
 DEFAULT_SLO = PROJECT_ROOT / "slo.yaml"
@@ -36,8 +37,21 @@ console = Console(highlight=False, soft_wrap=True)
 
 def capacity(
     scenario: Annotated[
-        str, typer.Option(envvar="GAMEDAY_SCENARIO", help="named mix")
-    ] = "search_mix",
+        str | None,
+        typer.Option(
+            "--scenario",
+            "--mix",
+            envvar="GAMEDAY_SCENARIO",
+            help="one of the profile's named mixes (default: its first)",
+        ),
+    ] = None,
+    profile: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="GAMEDAY_PROFILE",
+            help="target profile YAML (default: targets/reference.yaml, the reference service)",
+        ),
+    ] = None,
     slo: Annotated[Path, typer.Option(envvar="GAMEDAY_SLO", help="SLO file")] = DEFAULT_SLO,
     start_rate: Annotated[
         float, typer.Option(envvar="GAMEDAY_CAPACITY_START_RATE", help="first step, requests/s")
@@ -87,6 +101,7 @@ def capacity(
             slo_path=slo,
             slo_file=load_slo(slo),  # an invalid SLO file stops before any load (exit 2)
             rpo_grace="30s",
+            profile=load_profile(profile) if profile is not None else None,
         ),
         start_rps=start_rate,
         max_rps=max_rate,
@@ -94,7 +109,8 @@ def capacity(
         max_steps=max_steps,
     )
     plan.check()
-    check_service(plan.step.target_url)
+    check_ready(plan.step)
+    scenario = plan.step.scenario
     cap_dir = new_capacity_dir(out, scenario, slo)
     console.print(
         f"capacity {scenario} at {plan.step.target_url}: {start_rate:g} to {max_rate:g} rps "

@@ -16,6 +16,7 @@ from gameday.chaos.suite import load_suite
 from gameday.cli.run import DEFAULT_SLO, VAR_HELP, execute
 from gameday.load.engine import DEFAULT_TENANTS
 from gameday.slo.loader import load_slo
+from gameday.target import load_profile
 from gameday.timespan import parse_timespan
 
 
@@ -23,7 +24,16 @@ def gameday(
     suite_file: Annotated[Path, typer.Argument(help="suite YAML (see experiments/suite.yaml)")],
     rate: Annotated[float | None, typer.Option(envvar="GAMEDAY_RATE")] = None,
     users: Annotated[int | None, typer.Option(envvar="GAMEDAY_USERS")] = None,
-    scenario: Annotated[str | None, typer.Option(envvar="GAMEDAY_SCENARIO")] = None,
+    scenario: Annotated[
+        str | None, typer.Option("--scenario", "--mix", envvar="GAMEDAY_SCENARIO")
+    ] = None,
+    profile: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="GAMEDAY_PROFILE",
+            help="target profile YAML (default: targets/reference.yaml, the reference service)",
+        ),
+    ] = None,
     workers: Annotated[int | None, typer.Option(envvar="GAMEDAY_WORKERS")] = None,
     out: Annotated[Path | None, typer.Option(envvar="GAMEDAY_OUT")] = None,
     target: Annotated[str | None, typer.Option(envvar="GAMEDAY_TARGET")] = None,
@@ -56,7 +66,7 @@ def gameday(
     if chosen_rate is None and chosen_users is None:
         chosen_rate = 20.0
     plan = build_plan(
-        scenario=scenario or str(load.get("scenario", "search_mix")),
+        scenario=scenario or load.get("scenario"),
         shape=load.get("shape"),
         rate=None if chosen_rate is None else float(chosen_rate),
         users=None if chosen_users is None else int(chosen_users),
@@ -74,6 +84,7 @@ def gameday(
         slo_file=slo_file,
         rpo_grace=rpo_grace,
         overrides=overrides,
+        profile=load_profile(profile) if profile is not None else None,
     )
     raise typer.Exit(execute(plan))
 

@@ -34,6 +34,7 @@ from gameday.errors import ConfigError
 from gameday.load import engine
 from gameday.settings import PROJECT_ROOT, StackSettings
 from gameday.slo.loader import load_slo
+from gameday.target import load_profile
 
 DEFAULT_SLO = PROJECT_ROOT / "slo.yaml"
 VAR_HELP = "NAME=NUMBER: set an experiment's configuration key, e.g. fault_s=10 (repeatable)"
@@ -43,8 +44,21 @@ console = Console(highlight=False, soft_wrap=True)
 
 def run(
     scenario: Annotated[
-        str, typer.Option(envvar="GAMEDAY_SCENARIO", help="named mix")
-    ] = "search_mix",
+        str | None,
+        typer.Option(
+            "--scenario",
+            "--mix",
+            envvar="GAMEDAY_SCENARIO",
+            help="one of the profile's named mixes (default: its first)",
+        ),
+    ] = None,
+    profile: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="GAMEDAY_PROFILE",
+            help="target profile YAML (default: targets/reference.yaml, the reference service)",
+        ),
+    ] = None,
     shape: Annotated[
         str | None,
         typer.Option(
@@ -71,7 +85,12 @@ def run(
     experiment: Annotated[
         Path | None, typer.Option(envvar="GAMEDAY_EXPERIMENT", help="Chaos Toolkit experiment")
     ] = None,
-    slo: Annotated[Path, typer.Option(envvar="GAMEDAY_SLO", help="SLO file")] = DEFAULT_SLO,
+    slo: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="GAMEDAY_SLO", help="SLO file (default: the profile's slo, else slo.yaml)"
+        ),
+    ] = None,
     rpo_grace: Annotated[
         str, typer.Option(envvar="GAMEDAY_RPO_GRACE", help="how long indexing may lag")
     ] = "30s",
@@ -88,6 +107,8 @@ def run(
     """Run a load test (with a chaos experiment on the same clock); print the run directory."""
     if tls:
         use_tls(StackSettings(tls=True))
+    target_profile = load_profile(profile) if profile is not None else None
+    slo = slo or (target_profile and target_profile.slo_path()) or DEFAULT_SLO
     slo_file = load_slo(slo)  # an invalid SLO file stops the run before any load (exit 2)
     overrides = parse_overrides(var or [])
     if overrides and experiment is None:
@@ -114,6 +135,7 @@ def run(
         slo_file=slo_file,
         rpo_grace=rpo_grace,
         overrides=overrides,
+        profile=target_profile,
     )
     raise typer.Exit(execute(plan))
 

@@ -10,12 +10,15 @@ appears in the profile itself.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from gameday.errors import ConfigError
 from gameday.target._types import Command, Strict
 
 _HEADER = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token
@@ -24,6 +27,10 @@ LITERAL_TOKEN = (
     "a literal token is not allowed in the profile: put it in an environment variable, "
     "a file or a command and name that here (env, file or command)"
 )
+
+
+class TargetProfileAuthError(ConfigError):
+    """The auth header's token could not be read (exit 2, before any load)."""
 
 
 class Auth(Strict):
@@ -74,3 +81,48 @@ class Auth(Strict):
                 f"give exactly one of env, file, command for the token (got {len(given)})"
             )
         return self
+
+
+def auth_headers(auth: Auth, *, folder: Path) -> dict[str, str]:
+    """The header with its token, read now (a relative file from the profile's folder).
+    A missing variable, an unreadable file or a failing command is one line that names it,
+    never the token."""
+    return {auth.header: auth.prefix + _token(auth, folder)}
+
+
+def _token(auth: Auth, folder: Path) -> str:
+    if auth.env is not None:
+        token = os.environ.get(auth.env, "").strip()
+        if not token:
+            raise TargetProfileAuthError(
+                f"auth.env: the environment variable {auth.env} is not set or empty: "
+                "export it with the service's token"
+            )
+        return token
+    if auth.file is not None:
+        path = auth.file.expanduser()
+        path = path if path.is_absolute() else folder / path
+        try:
+            token = path.read_text().strip()
+        except OSError as exc:
+            raise TargetProfileAuthError(f"auth.file: cannot read {path}: {exc.strerror}") from None
+        if not token:
+            raise TargetProfileAuthError(f"auth.file: {path} is empty: write the token in it")
+        return token
+    assert auth.command is not None  # _one_source
+    try:
+        done = subprocess.run(
+            auth.command, capture_output=True, text=True, timeout=60, cwd=folder, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise TargetProfileAuthError(
+            f"auth.command {auth.command[0]!r} could not run: {exc}"
+        ) from None
+    token = done.stdout.strip()
+    if done.returncode != 0 or not token:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise TargetProfileAuthError(
+            f"auth.command {' '.join(auth.command)!r} exited {done.returncode} "
+            f"without a token: {last}"
+        )
+    return token

@@ -35,6 +35,10 @@ class TargetProfile(Strict):
     )
     auth: Auth | None = None
     traffic: Traffic
+    slo: str | None = Field(
+        default=None,
+        description="the SLO file, relative to the profile's folder (gameday run --slo wins)",
+    )
     toxiproxy: ToxiproxyServer = Field(default_factory=ToxiproxyServer)
     dependencies: dict[Name, Dependency] = Field(
         default_factory=dict, description="name -> its Toxiproxy proxy"
@@ -84,6 +88,9 @@ class TargetProfile(Strict):
     def with_folder(self, folder: Path) -> TargetProfile:
         self._folder = folder
         return self
+
+    def slo_path(self) -> Path | None:
+        return None if self.slo is None else (self._folder / self.slo).resolve()
 
     def locustfiles(self) -> list[Path | str]:
         """Paths resolved from the profile's folder; modules (no '/', no '.py') as given."""

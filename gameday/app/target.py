@@ -1,0 +1,107 @@
+"""What a run needs from its target before the load starts: that it answers its health
+URL, the auth header, and what the profile's hooks hand to the Locust files.
+
+    check_ready(plan)                      # ConfigError in one line when it does not answer
+    config = prepare_load(plan, config, run_dir)   # mix, Locust files, headers, options
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+
+from gameday.app.plan import RunPlan
+from gameday.errors import ConfigError
+from gameday.load.config import LoadConfig
+from gameday.target import TargetProfile
+from gameday.target.auth import auth_headers
+
+if TYPE_CHECKING:
+    from gameday.target import HookContext
+
+
+def health_url(plan: RunPlan) -> str:
+    """The profile's health URL, on the run's target URL when it is a path (--target and
+    --via-proxy move it)."""
+    health = plan.profile.health_url
+    return health if "://" in health else plan.target_url + health
+
+
+def check_ready(plan: RunPlan) -> None:
+    url = health_url(plan)
+    hint = (
+        "start it with `gameday stack up`"
+        if plan.profile.name == "reference"
+        else f"start it, or fix base_url/health_url in the profile of target {plan.profile.name}"
+    )
+    try:
+        response = httpx.get(url, timeout=5.0)
+    except httpx.HTTPError as exc:
+        raise ConfigError(
+            f"the service is not answering its health URL {url} ({type(exc).__name__}): {hint}"
+        ) from exc
+    if not response.is_success:
+        raise ConfigError(
+            f"the service answered {response.status_code} on its health URL {url}: {hint}"
+        )
+
+
+def hook_context(plan: RunPlan, run_dir: Path | None) -> HookContext:
+    from gameday.target import HookContext
+
+    return HookContext(
+        base_url=plan.target_url,
+        tenants=plan.tenants,
+        seed=plan.seed,
+        duration_s=plan.duration_s,
+        run_dir=run_dir,
+    )
+
+
+def prepare_load(plan: RunPlan, config: LoadConfig, run_dir: Path) -> LoadConfig:
+    """The run's LoadConfig with the target's part: its Locust files, the mix, the auth
+    header and the options its hooks return; the warm-up hook runs here."""
+    from gameday.target import call_hook
+
+    profile = plan.profile
+    context = hook_context(plan, run_dir)
+    options = call_hook(profile, "options", context) if profile.hooks.options else {}
+    if profile.hooks.warmup:
+        call_hook(profile, "warmup", context)
+    return config.model_copy(
+        update={
+            "mix": plan.mix,
+            "locustfiles": [str(f) for f in profile.locustfiles()],
+            "headers": headers(profile, context),
+            "options": options or {},
+            "run_dir": str(run_dir),
+        }
+    )
+
+
+def headers(profile: TargetProfile, context: HookContext) -> dict[str, str]:
+    """The auth header, its token from env, file or command, or the token hook."""
+    if profile.auth is not None:
+        return auth_headers(profile.auth, folder=profile.folder)
+    if profile.hooks.token:
+        from gameday.target import call_hook
+
+        return {"Authorization": f"Bearer {call_hook(profile, 'token', context)}"}
+    return {}
+
+
+def check_mix(plan: RunPlan) -> None:
+    """The Locust files import (in a subprocess: this process never imports locust) and
+    define every user class the mix names."""
+    from gameday.load.locustfiles import check_locustfiles
+
+    defined = check_locustfiles(plan.profile.locustfiles())
+    missing = [name for name in plan.mix if name not in defined]
+    if missing:
+        raise ConfigError(
+            f"mix {plan.scenario} of target {plan.profile.name} names user class(es) "
+            f"{', '.join(missing)} that its Locust files do not define; they define: "
+            f"{', '.join(sorted(defined)) or 'none'}"
+        )
