@@ -15,6 +15,7 @@ from gameday.cli import (
     capacity,
     compare,
     gameday_cmd,
+    init,
     matrix,
     proxies,
     report,
@@ -43,6 +44,7 @@ seed.register(app)
 report.register(app)
 compare.register(app)
 capacity.register(app)
+init.register(app)
 
 _err = Console(stderr=True)
 

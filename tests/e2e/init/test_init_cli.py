@@ -1,0 +1,144 @@
+"""`gameday init` as a new user runs it, against a service that is not ours (the cheap
+target of tests/integration/load, its own process) and a private toxiproxy-server on a
+free port in 25000-25999 (never the stack's): init, then `gameday proxies apply`, then
+traffic through the proxy it created. No stack needed; the toxiproxy-server binary is
+the one `gameday stack install` builds (`make test` runs it first)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gameday.settings import StackSettings
+from gameday.stack.toxiproxy import Toxiproxy
+from gameday.target import load_profile
+from gameday.toxiproxy import ToxiproxyClient
+from tests.integration.load.cheap_target import serving
+
+ROOT = Path(__file__).resolve().parents[3]
+GAMEDAY = [sys.executable, "-m", "gameday.cli"]
+PRIVATE_PORTS = range(25000, 26000)
+
+
+def _gameday(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*GAMEDAY, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def _free_port() -> int:
+    for port in PRIVATE_PORTS:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port in 25000-25999")
+
+
+@pytest.fixture(scope="module")
+def toxiproxy_url() -> Iterator[str]:
+    binary = Toxiproxy(StackSettings()).server_binary
+    if not binary.exists():
+        pytest.fail(f"{binary} is missing: run `gameday stack install` (make test does)")
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(binary), "-host", "127.0.0.1", "-port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 15
+        while True:  # a protocol ping, not just an open port
+            try:
+                if httpx.get(f"{url}/version", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"private toxiproxy-server on port {port} did not start")
+            time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def service_url() -> Iterator[str]:
+    with serving() as url:
+        yield url
+
+
+def test_init_then_proxies_apply_puts_the_named_dependency_behind_a_working_proxy(
+    toxiproxy_url: str, service_url: str, tmp_path: Path
+) -> None:
+    # The dependency is the cheap target itself: traffic through the proxy must reach it.
+    upstream = service_url.removeprefix("http://")
+    folder = tmp_path / "starter"
+    init = _gameday(
+        "init",
+        service_url,
+        "--dependency",
+        f"backend={upstream}",
+        "--toxiproxy",
+        toxiproxy_url,
+        "--health",
+        "/health",
+        "--dir",
+        str(folder),
+    )
+    assert init.returncode == 0, init.stdout + init.stderr
+    profile_path = folder / "target.yaml"
+    assert f"next: gameday proxies apply --profile {profile_path}" in init.stdout
+    profile = load_profile(profile_path)
+    listen = profile.dependencies["backend"].listen
+
+    try:
+        applied = _gameday("proxies", "apply", "--profile", str(profile_path))
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        assert f"backend      created   {listen} -> {upstream}" in applied.stdout
+        status = _gameday("proxies", "status", "--profile", str(profile_path))
+        assert status.returncode == 0, status.stdout + status.stderr
+
+        answer = httpx.get(f"http://{listen}/health", timeout=5)
+        assert answer.status_code == 200
+        assert answer.json() == {"hits": [], "total": 0}
+    finally:
+        with ToxiproxyClient(toxiproxy_url) as client:  # this test's proxy only
+            client.delete("backend")
+
+
+def test_a_second_init_in_the_same_folder_is_one_line_exit_2_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    first = _gameday("init", "http://127.0.0.1:8080", "--dir", str(tmp_path))
+    assert first.returncode == 0, first.stdout + first.stderr
+    before = {p: p.read_text() for p in tmp_path.rglob("*") if p.is_file()}
+
+    again = _gameday("init", "http://127.0.0.1:9090", "--dir", str(tmp_path))
+    assert again.returncode == 2
+    lines = again.stderr.strip().splitlines()
+    assert len(lines) == 1, again.stderr
+    assert f"{tmp_path / 'target.yaml'} already exists; gameday init never overwrites" in lines[0]
+    assert again.stdout == ""
+    assert {p: p.read_text() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_a_bad_url_is_one_line_exit_2_and_writes_nothing(tmp_path: Path) -> None:
+    result = _gameday("init", "localhost:8080", "--dir", str(tmp_path / "none"))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "URL 'localhost:8080' is not an http(s) URL with a host" in lines[0]
+    assert "e.g. gameday init http://127.0.0.1:8080" in lines[0]
+    assert not (tmp_path / "none").exists()
