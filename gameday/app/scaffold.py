@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from gameday.app.starter_experiment import latency_experiment
 from gameday.errors import ConfigError
 from gameday.settings import EPHEMERAL_PORTS
 from gameday.slo.loader import parse_slo
@@ -265,98 +266,6 @@ def _slo_text(name: str) -> str:
     return header + _yaml(data)
 
 
-def _probe(name: str, func: str, arguments: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "probe",
-        "name": name,
-        "tolerance": True,
-        **extra,
-        "provider": {
-            "type": "python",
-            "module": "gameday.chaos.probes",
-            "func": func,
-            "arguments": arguments,
-        },
-    }
-
-
-def _fault(name: str, func: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "action",
-        "name": name,
-        "provider": {
-            "type": "python",
-            "module": "gameday.chaos.faults",
-            "func": func,
-            "arguments": arguments,
-        },
-    }
-
-
-def _experiment(dependency: str) -> dict[str, Any]:
-    latency = {"proxy": dependency, "latency_ms": LATENCY_MS, "jitter_ms": 0}
-    removal = {"proxy": dependency, "fault": "latency", "latency_ms": LATENCY_MS}
-    removed = f"{dependency}-latency-removed"
-    return {
-        "version": "1.0.0",
-        "title": f"{dependency}: +{LATENCY_MS} ms",
-        "description": (
-            f"Adds {LATENCY_MS} ms to every answer of {dependency} (through its Toxiproxy proxy) "
-            "for fault_s seconds, under load: the SLOs are judged inside the fault window and "
-            "the time to recover after it. Written by `gameday init`; docs/experiments.md."
-        ),
-        "tags": [dependency, "latency"],
-        "configuration": {
-            "p95_max_ms": 500,
-            "error_rate_max": 0.001,
-            "window_s": 10,
-            "fault_s": FAULT_S,
-        },
-        "extensions": [{"name": "gameday", "warmup_s": 10, "recovery_s": 20}],
-        "controls": [
-            {
-                "name": "stop-condition",
-                "provider": {
-                    "type": "python",
-                    "module": "chaosaddons.controls.safeguards",
-                    "arguments": {
-                        "probes": [
-                            _probe(
-                                "error-rate-below-50pct-over-30s",
-                                "error_rate_below",
-                                {"threshold": 0.5, "window_s": 30},
-                                frequency=2,
-                            )
-                        ]
-                    },
-                },
-            }
-        ],
-        "steady-state-hypothesis": {
-            "title": "The SLOs hold (p95 and error rate over the last window)",
-            "probes": [
-                _probe(
-                    "slo-holds",
-                    "slo_holds",
-                    {
-                        "window_s": "${window_s}",
-                        "p95_max_ms": "${p95_max_ms}",
-                        "error_rate_max": "${error_rate_max}",
-                    },
-                )
-            ],
-        },
-        "method": [
-            {
-                **_fault(f"{dependency}-latency", "add_latency", latency),
-                "pauses": {"after": "${fault_s}"},
-            },
-            {**_fault(removed, "remove_fault", removal), "pauses": {"after": 10}},
-        ],
-        "rollbacks": [_fault(removed, "remove_fault", removal)],
-    }
-
-
 def plan_starter(
     url: str,
     *,
@@ -396,7 +305,12 @@ def plan_starter(
         StarterFile(folder / SLO_FILE, slo, "SLO file"),
     ]
     for dependency, proxy in chosen.items():
-        experiment = json.dumps(_experiment(dependency), indent=2) + "\n"
+        experiment = (
+            json.dumps(
+                latency_experiment(dependency, latency_ms=LATENCY_MS, fault_s=FAULT_S), indent=2
+            )
+            + "\n"
+        )
         files.append(
             StarterFile(
                 folder / "experiments" / f"{dependency}-latency.json",
