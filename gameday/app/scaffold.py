@@ -57,6 +57,7 @@ LATENCY_MS = 300
 FAULT_S = 20
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -173,12 +174,18 @@ def _profile_text(
     health: str,
     toxiproxy: ToxiproxyServer,
     dependencies: dict[str, Dependency],
+    auth_env: str | None,
 ) -> str:
     data: dict[str, Any] = {
         "version": 1,
         "name": name,
         "base_url": base_url,
         "health_url": health,
+        **(
+            {"auth": {"header": "Authorization", "prefix": "Bearer ", "env": auth_env}}
+            if auth_env
+            else {}
+        ),
         "traffic": {"locustfile": LOCUST_FILE, "mixes": {MIX: {USER_CLASS: 1}}},
         "slo": SLO_FILE,
         "toxiproxy": {"url": toxiproxy.url},
@@ -192,7 +199,7 @@ def _profile_text(
         "# Point the service at each dependency's `listen` address (its Toxiproxy proxy),\n"
         f"# create the proxies with `gameday proxies apply --profile {PROFILE_FILE}`, then\n"
         f"# `gameday run --profile {PROFILE_FILE} --rate 20 --duration 1m`.\n"
-        "# Auth, signals (breaker states), ledger and hooks are optional: see the docs.\n"
+        "# Signals (breaker states), ledger, processes and hooks are optional: see the docs.\n"
     )
     return header + _yaml(data)
 
@@ -275,6 +282,7 @@ def plan_starter(
     health: str = "/",
     name: str | None = None,
     toxiproxy_url: str | None = None,
+    auth_env: str | None = None,
 ) -> list[StarterFile]:
     """The files `gameday init` writes, checked by their loaders; nothing is written."""
     base_url = check_url(url)
@@ -289,9 +297,14 @@ def plan_starter(
         raise ConfigError(
             f"--toxiproxy {toxiproxy_url!r} is not an http(s) URL, e.g. http://127.0.0.1:8474"
         ) from None
+    if auth_env is not None and not _ENV_NAME.match(auth_env):
+        raise ConfigError(  # not echoed: a token pasted here must not reach a log
+            "--auth-env: not an environment variable name (letters, digits, _); "
+            "name the variable that holds the token, not the token"
+        )
     chosen = _dependencies(dependencies, toxiproxy.url)
 
-    profile = _profile_text(name, base_url, health, toxiproxy, chosen)
+    profile = _profile_text(name, base_url, health, toxiproxy, chosen, auth_env)
     parse_profile(profile, name=str(folder / PROFILE_FILE))
     slo = _slo_text(name)
     parse_slo(slo, name=str(folder / SLO_FILE))

@@ -42,6 +42,14 @@ def init(
     name: Annotated[
         str | None, typer.Option("--name", help="the target's name (default: the URL's host)")
     ] = None,
+    auth_env: Annotated[
+        str | None,
+        typer.Option(
+            "--auth-env",
+            help="an environment variable holding a token: every request sends "
+            "'Authorization: Bearer $VAR' (the token is never written)",
+        ),
+    ] = None,
     toxiproxy: Annotated[
         str | None,
         typer.Option(
@@ -60,6 +68,7 @@ def init(
         health=health,
         name=name,
         toxiproxy_url=toxiproxy,
+        auth_env=auth_env,
     )
     write_starter(files)
     for file in files:

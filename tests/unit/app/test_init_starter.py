@@ -226,3 +226,19 @@ def test_a_remote_toxiproxy_gets_proxies_listening_on_every_interface(tmp_path: 
     profile = load_profile(tmp_path / "target.yaml")
     assert profile.toxiproxy.url == "http://chaos.internal:8474"
     assert profile.dependencies["db"].listen == "0.0.0.0:15432"
+
+
+def test_auth_env_names_the_variable_and_the_token_is_read_from_it_at_run_time(
+    tmp_path: Path,
+) -> None:
+    _written(tmp_path, auth_env="STAGING_TOKEN")
+    auth = load_profile(tmp_path / "target.yaml").auth
+    assert auth is not None
+    assert (auth.header, auth.prefix, auth.env) == ("Authorization", "Bearer ", "STAGING_TOKEN")
+
+
+def test_a_token_given_as_auth_env_is_refused_and_never_echoed(tmp_path: Path) -> None:
+    token = "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl"
+    with pytest.raises(ConfigError, match="--auth-env: not an environment variable name") as e:
+        plan_starter(URL, dependencies=[], paths=[], folder=tmp_path, auth_env=token)
+    assert token not in str(e.value)
