@@ -2,7 +2,7 @@
 experiments in the run directory, run as one suite under one load; matrix.json is
 the report's grid (a view of summary.json).
 
-    plan, cells = plan_matrix(dependencies=["redis"], faults=["down"], fault_s=10, ...)
+    plan, cells = plan_matrix(profile=profile, dependencies=["redis"], faults=["down"], ...)
     outcome, table = run_matrix(plan, cells, on_progress=render)
 """
 
@@ -14,20 +14,44 @@ from gameday.app.plan import RunPlan, build_plan
 from gameday.app.session import OnProgress, RunOutcome, run_session
 from gameday.chaos.matrix import write_matrix
 from gameday.chaos.suite import Suite
+from gameday.errors import ConfigError
 from gameday.load.engine import DEFAULT_TENANTS, new_run_dir
 from gameday.slo.model import SloFile
+from gameday.target import TargetProfile
 
 Cells = dict[str, tuple[str, str]]  # the fault's name on the timeline -> (dependency, fault)
 
 
+def matrix_dependencies(profile: TargetProfile, given: str | None) -> list[str]:
+    """The dependencies the matrix faults: the profile's (its proxies' names), all of
+    them, or those `given` (comma-separated) names."""
+    valid = list(profile.dependencies)
+    if not valid:
+        raise ConfigError(
+            f"target profile {profile.name} has no dependencies: add each one under "
+            "dependencies (name: {listen: HOST:PORT, upstream: HOST:PORT})"
+        )
+    if given is None:
+        return valid
+    chosen = [v.strip() for v in given.split(",") if v.strip()]
+    unknown = [c for c in chosen if c not in valid]
+    if unknown or not chosen:
+        raise ConfigError(
+            f"unknown dependency {unknown[0] if unknown else given!r} for target "
+            f"{profile.name}; expected some of {', '.join(valid)} (the profile's dependencies)"
+        )
+    return chosen
+
+
 def plan_matrix(
     *,
+    profile: TargetProfile,
     dependencies: list[str],
     faults: list[str],
     fault_s: float,
     settle_timeout_s: float,
     rate: float,
-    scenario: str,
+    scenario: str | None,
     out: Path | None,
     target: str | None,
     slo_path: Path,
@@ -66,6 +90,7 @@ def plan_matrix(
         slo_file=slo_file,
         rpo_grace="30s",
         reuse_run_dir=True,
+        profile=profile,
     )
     return plan, cells
 

@@ -10,7 +10,9 @@ provider and control that takes a `configuration` argument:
         ...
         run_dir.append_event(FaultInjected(name=name, target=proxy, fault="down"))
 
-The harness calls the same providers with `configuration_for(run_dir)`.
+The harness calls the same providers with `configuration_for(run_dir)`. The other
+keys providers read (the Toxiproxy URL, the target profile, a metrics endpoint) are in
+gameday.chaos.configuration.
 """
 
 from __future__ import annotations
@@ -48,9 +50,10 @@ def run_dir_of(configuration: Configuration | None) -> RunDir:
     return RunDir(Path(str(value)))
 
 
-def configuration_for(run_dir: Path) -> dict[str, Any]:
-    """What the harness passes as `configuration` when it calls a provider itself."""
-    return {RUN_DIR_VAR: str(run_dir)}
+def configuration_for(run_dir: Path, **values: Any) -> dict[str, Any]:
+    """What the harness passes as `configuration` when it calls a provider itself (the
+    other keys of gameday.chaos.configuration as keywords: `toxiproxy_url=URL`)."""
+    return {RUN_DIR_VAR: str(run_dir), **{k: v for k, v in values.items() if v is not None}}
 
 
 def declaring_run_dir(experiment: Mapping[str, Any]) -> dict[str, Any]:

@@ -3,9 +3,12 @@
     experiment = load_experiment(Path("experiments/redis-down.json"))
     experiment.warmup_s, experiment.recovery_s, experiment.planned_method_s
 
-An experiment names only providers of gameday.chaos (faults, processes,
-probes); an unknown module or function is an `InvalidExperiment` naming where
-it is and what would be valid, like Chaos Toolkit's own validation.
+An activity of gameday.chaos (faults, processes, probes) must name one of its
+functions; an unknown one is an `InvalidExperiment` naming where it is and what would
+be valid, like Chaos Toolkit's own validation. A user's experiment may use other
+python providers (chaostoolkit-toxiproxy, the user's own modules: they must import
+and have the function) and process or http providers; the report then infers its
+fault window from the journal (gameday.chaos.inferred).
 
 Pauses and the gameday extension's times may name a configuration key
 (`"after": "${fault_s}"`), as Chaos Toolkit allows: `gameday run --var fault_s=8`
@@ -96,14 +99,19 @@ def _check_activity(path: Path, where: str, activity: Any) -> None:
     if not activity.get("name"):
         raise InvalidExperiment(path, f"{where}.name is missing")
     provider = activity.get("provider")
-    if not isinstance(provider, dict) or provider.get("type") != "python":
-        raise InvalidExperiment(path, f"{where}.provider must be a python provider")
+    if not isinstance(provider, dict) or provider.get("type") not in ("python", "process", "http"):
+        raise InvalidExperiment(path, f"{where}.provider must be a python, process or http one")
+    if provider["type"] != "python":
+        return
     module = provider.get("module")
-    if module not in PROVIDER_MODULES:
+    if isinstance(module, str) and module.startswith("gameday.") and module not in PROVIDER_MODULES:
         raise InvalidExperiment(
             path,
             f"unknown module {module!r} in {where}; expected one of {', '.join(PROVIDER_MODULES)}",
         )
+    if module not in PROVIDER_MODULES:
+        _check_foreign(path, where, module, provider.get("func"))
+        return
     func = provider.get("func")
     valid = _functions(module)
     if func not in valid:
@@ -114,6 +122,22 @@ def _check_activity(path: Path, where: str, activity: Any) -> None:
     arguments = provider.get("arguments", {})
     if not isinstance(arguments, dict):
         raise InvalidExperiment(path, f"{where}.provider.arguments must be an object")
+
+
+def _check_foreign(path: Path, where: str, module: Any, func: Any) -> None:
+    """A user's (or an extension's) python provider: it imports and has the function."""
+    if not isinstance(module, str) or not module:
+        raise InvalidExperiment(path, f"{where}.provider.module is missing")
+    try:
+        loaded = importlib.import_module(module)
+    except Exception as exc:  # any import failure is the experiment's problem, in one line
+        raise InvalidExperiment(
+            path,
+            f"{where}: module {module!r} does not import ({type(exc).__name__}: {exc}); "
+            "install it in gameday's environment (e.g. pip install chaostoolkit-toxiproxy)",
+        ) from None
+    if not isinstance(func, str) or not callable(getattr(loaded, func, None)):
+        raise InvalidExperiment(path, f"{where}: module {module!r} has no function {func!r}")
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, float]:

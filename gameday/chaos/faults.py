@@ -14,14 +14,13 @@ injection raises: it never passes silently.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection
 from typing import Any
 
+from gameday.chaos.configuration import toxiproxy_url_of
 from gameday.chaos.events import Configuration, run_dir_of
 from gameday.chaos.fault_rule import FaultArgumentsError, FaultRule
 from gameday.rundir import FaultInjected, FaultRemoved, FaultsReset
-from gameday.settings import StackSettings
 from gameday.toxiproxy import Stream, Toxic, ToxiproxyClient
 
 __all__ = [
@@ -41,9 +40,9 @@ __all__ = [
 API_TIMEOUT_S = 5.0
 
 
-def _client() -> ToxiproxyClient:
-    url = os.environ.get("GAMEDAY_TOXIPROXY_URL") or StackSettings().toxiproxy_url
-    return ToxiproxyClient(url, timeout_s=API_TIMEOUT_S)
+def _client(configuration: Configuration | None) -> ToxiproxyClient:
+    """The Toxiproxy server of the configuration (`toxiproxy_url`, else the profile's)."""
+    return ToxiproxyClient(toxiproxy_url_of(configuration), timeout_s=API_TIMEOUT_S)
 
 
 def _inject(
@@ -58,7 +57,7 @@ def _inject(
     run_dir = run_dir_of(configuration)
     name = FAULTS[kind].name(proxy=proxy, stream=stream, toxicity=toxicity, **named_by)
     toxic = Toxic(name=name, type=kind, stream=stream, toxicity=toxicity, attributes=attributes)
-    with _client() as client:
+    with _client(configuration) as client:
         client.add_toxic(proxy, toxic)
     run_dir.append_event(
         FaultInjected(
@@ -228,7 +227,7 @@ def remove_fault(
             return enable_proxy(proxy, configuration)
         name = rule.name(proxy=proxy, **arguments)
     run_dir = run_dir_of(configuration)
-    with _client() as client:
+    with _client(configuration) as client:
         present = {t.name for t in client.proxies()[proxy].toxics}
         if name not in present:
             return
@@ -239,7 +238,7 @@ def remove_fault(
 def disable_proxy(proxy: str, configuration: Configuration | None = None) -> str:
     """The dependency is unreachable: new connections are refused, open ones cut."""
     run_dir = run_dir_of(configuration)
-    with _client() as client:
+    with _client(configuration) as client:
         client.set_enabled(proxy, False)
     name = FAULTS["down"].name(proxy=proxy)
     run_dir.append_event(FaultInjected(name=name, target=proxy, fault="down"))
@@ -248,7 +247,7 @@ def disable_proxy(proxy: str, configuration: Configuration | None = None) -> str
 
 def enable_proxy(proxy: str, configuration: Configuration | None = None) -> None:
     run_dir = run_dir_of(configuration)
-    with _client() as client:
+    with _client(configuration) as client:
         was_enabled = client.proxies()[proxy].enabled
         client.set_enabled(proxy, True)
     if not was_enabled:  # a rollback after the method already restored it: no new event
@@ -258,7 +257,7 @@ def enable_proxy(proxy: str, configuration: Configuration | None = None) -> None
 def reset_all(configuration: Configuration | None = None) -> None:
     """Last resort: every proxy enabled, every toxic removed."""
     run_dir = run_dir_of(configuration)
-    with _client() as client:
+    with _client(configuration) as client:
         client.reset()
     run_dir.append_event(FaultsReset())
 
@@ -269,7 +268,7 @@ def reset_proxies(names: Collection[str], configuration: Configuration | None = 
     if not names:
         return
     run_dir = run_dir_of(configuration)
-    with _client() as client:
+    with _client(configuration) as client:
         proxies = client.proxies()
         for name in sorted(names):
             proxy = proxies.get(name)
@@ -282,10 +281,12 @@ def reset_proxies(names: Collection[str], configuration: Configuration | None = 
     run_dir.append_event(FaultsReset(proxies=sorted(names)))
 
 
-def leftover_faults(names: Collection[str] | None = None) -> list[str]:
+def leftover_faults(
+    names: Collection[str] | None = None, configuration: Configuration | None = None
+) -> list[str]:
     """What is still in place: toxics by name and disabled proxies (of these proxies;
     None: of every proxy)."""
-    with _client() as client:
+    with _client(configuration) as client:
         proxies = client.proxies()
     chosen = [p for p in proxies.values() if names is None or p.name in names]
     left = [f"{p.name}: toxic {t.name}" for p in chosen for t in p.toxics]

@@ -1,5 +1,5 @@
-"""The fault matrix: every dependency x every network fault, short and
-bounded, run as one suite under one load. The report judges it as a grid of
+"""The fault matrix: every dependency of the target profile x every network fault,
+short and bounded, run as one suite under one load. The report judges it as a grid of
 verdicts (held, degraded, breached, data lost, not judged: gameday.report.matrix_grid).
 
 Cells run one after another; each next one starts only once the steady state
@@ -13,12 +13,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gameday import stack
 from gameday.chaos import faults
 from gameday.chaos.experiment import Experiment, load_experiment
 from gameday.chaos.fault_rule import FaultRule
 
-DEPENDENCIES = tuple(stack.DEPENDENCIES)  # the stack registry's, in start order
 # fault -> its declaration (provider, name rule, the arguments the matrix gives it)
 FAULTS: dict[str, FaultRule] = {k: r for k, r in faults.FAULTS.items() if r.matrix is not None}
 

@@ -1,20 +1,28 @@
 """Probes for steady-state hypotheses and stop conditions (Chaos Toolkit
 python providers). The SLO probe reads the running load test's live.json, so
-a hypothesis can be checked during the method, not only before and after."""
+a hypothesis can be checked during the method, not only before and after.
+
+Every source comes from the experiment's configuration (gameday.chaos.configuration),
+so the probes work in a plain `chaos run` too: the run directory (`gameday_run_dir`),
+breaker states from the target profile's signals (`gameday_profile`), a Prometheus
+text endpoint (`gameday_metrics_url`, else the profile's). A missing one is one line
+naming the --var that gives it."""
 
 from __future__ import annotations
 
+import inspect
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from gameday import histograms
+from gameday.chaos.breakers import read_breakers, scrape
+from gameday.chaos.configuration import METRICS_URL_VAR, metrics_url_of, profile_of
 from gameday.chaos.events import Configuration, run_dir_of
+from gameday.errors import ConfigError
 from gameday.rundir import HypothesisChecked
 from gameday.settings import StackSettings
 
@@ -32,8 +40,6 @@ __all__ = [
     "slo_holds",
     "wait_until",
 ]
-
-BREAKER_STATES = {0: "closed", 1: "half_open", 2: "open"}
 
 
 def _window(window_s: int, directory: Path) -> list[dict[str, Any]]:
@@ -108,29 +114,25 @@ def error_rate_below(
     return not all(failing(s) for s in seconds)
 
 
-def _service_url(url: str | None) -> str:
-    return url or os.environ.get("GAMEDAY_SERVICE_URL") or StackSettings().service_url
-
-
-def service_metrics(url: str | None = None) -> dict[str, float]:
-    """The service's Prometheus samples, as `name{label="v",...}` -> value."""
-    text = httpx.get(f"{_service_url(url)}/metrics", timeout=2.0).text
+def service_metrics(configuration: Configuration | None = None) -> dict[str, float]:
+    """The Prometheus samples of the configuration's text endpoint (`gameday_metrics_url`,
+    else the profile's signals.metrics_url), as `name{label="v",...}` -> value."""
     samples: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
-            samples[f"{sample.name}{{{labels}}}"] = float(sample.value)
+    for name, labels, value in scrape(metrics_url_of(configuration)):
+        text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+        samples[f"{name}{{{text}}}"] = value
     return samples
 
 
-def _rejections(url: str | None) -> float:
-    return service_metrics(url).get('service_ratelimit_decisions_total{outcome="rejected"}', 0.0)
+def _rejections(configuration: Configuration | None) -> float:
+    return service_metrics(configuration).get(
+        'service_ratelimit_decisions_total{outcome="rejected"}', 0.0
+    )
 
 
 def rate_limited(
     min_rejections: int = 1,
     window_s: float = 3.0,
-    url: str | None = None,
     phase: str = "",
     configuration: Configuration | None = None,
 ) -> bool:
@@ -138,9 +140,9 @@ def rate_limited(
     the next ``window_s`` seconds (its rate-limiter counter, all workers): the abusive
     tenant of the noisy_neighbour scenario is being held to its quota."""
     run_dir = run_dir_of(configuration)
-    before = _rejections(url)
+    before = _rejections(configuration)
     time.sleep(float(window_s))
-    rejected = _rejections(url) - before
+    rejected = _rejections(configuration) - before
     ok = rejected >= int(min_rejections)
     run_dir.append_event(
         HypothesisChecked(
@@ -153,18 +155,27 @@ def rate_limited(
     return ok
 
 
-def breaker_state(dependency: str, url: str | None = None) -> str:
-    """closed, half_open or open, from the service's service_breaker_state gauge."""
-    value = service_metrics(url).get(f'service_breaker_state{{dependency="{dependency}"}}')
-    return "unknown" if value is None else BREAKER_STATES.get(int(value), "unknown")
+def breaker_state(dependency: str, configuration: Configuration | None = None) -> str:
+    """closed, half-open or open (unknown: no such series), by the target profile's
+    signals mapping (`gameday_profile`), read from its source now."""
+    signals = profile_of(configuration).signals
+    if signals is None or dependency not in signals.breakers:
+        known = ", ".join(signals.breakers) if signals is not None else "(no signals)"
+        raise ConfigError(
+            f"the target profile maps no breaker {dependency!r}; add it under "
+            f"signals.breakers (mapped now: {known})"
+        )
+    url = (configuration or {}).get(METRICS_URL_VAR) or None
+    return read_breakers(signals, metrics_url=url, timeout_s=2.0)[dependency]
 
 
-def breaker_is(dependency: str, state: str, url: str | None = None) -> bool:
-    return breaker_state(dependency, url) == state
+def breaker_is(dependency: str, state: str, configuration: Configuration | None = None) -> bool:
+    return breaker_state(dependency, configuration) == state
 
 
-def outbox_backlog(url: str | None = None) -> float:
-    return service_metrics(url).get("service_outbox_backlog{}", 0.0)
+def outbox_backlog(configuration: Configuration | None = None) -> float:
+    """The reference service's outbox backlog gauge (`service_outbox_backlog`)."""
+    return service_metrics(configuration).get("service_outbox_backlog{}", 0.0)
 
 
 def queue_depth(queue: str = "documents.index") -> int:
@@ -190,17 +201,28 @@ def document_count(alias: str = "documents") -> int:
     return int(response.json()["count"])
 
 
-def service_ready(url: str | None = None, timeout_s: float = 2.0) -> bool:
-    base = url or StackSettings().service_url
+def service_ready(
+    url: str | None = None, timeout_s: float = 2.0, configuration: Configuration | None = None
+) -> bool:
+    """The health URL (`url`, else the target profile's health endpoint) answers 2xx."""
+    url = url or profile_of(configuration).health_endpoint
     try:
-        return httpx.get(f"{base}/health/ready", timeout=timeout_s).status_code == 200
+        return httpx.get(url, timeout=timeout_s).is_success
     except httpx.HTTPError:
         return False
 
 
-def wait_until(func: str, timeout_s: float = 60.0, every_s: float = 1.0, **arguments: Any) -> bool:
+def wait_until(
+    func: str,
+    timeout_s: float = 60.0,
+    every_s: float = 1.0,
+    configuration: Configuration | None = None,
+    **arguments: Any,
+) -> bool:
     """Poll another probe of this module until it answers true (or time runs out)."""
     probe = globals()[func]
+    if "configuration" in inspect.signature(probe).parameters:
+        arguments = {**arguments, "configuration": configuration}
     deadline = time.monotonic() + float(timeout_s)
     while time.monotonic() < deadline:
         if probe(**arguments):

@@ -1,7 +1,11 @@
-"""Process faults on stack components (Chaos Toolkit python providers):
-SIGKILL, SIGTERM, SIGSTOP/SIGCONT of a component's process group or of one
-service worker, restarts through the stack supervisor, and the promotion of the
-PostgreSQL replica (`stack up --pg-replica`) after the primary is lost."""
+"""Process faults (Chaos Toolkit python providers): SIGKILL, SIGTERM, SIGSTOP/SIGCONT
+of a component's process (group) or of one service worker, restarts, and the promotion
+of the PostgreSQL replica (`stack up --pg-replica`) after the primary is lost.
+
+A component the target profile names under `processes` (the `gameday_profile`
+configuration key) is found by its pid file or pid command and started again by its
+`restart` command (gameday.chaos.target_process); any other is a component of the local
+stack (`gameday stack up`), found in its registry and restarted by its supervisor."""
 
 from __future__ import annotations
 
@@ -10,11 +14,14 @@ import signal
 from pathlib import Path
 
 from gameday import stack
+from gameday.chaos import target_process
+from gameday.chaos.configuration import optional_profile_of
 from gameday.chaos.events import Configuration, run_dir_of
 from gameday.chaos.fault_rule import FaultRule
 from gameday.errors import StackError
 from gameday.rundir import FaultInjected, FaultRemoved, ReplicaPromoted
 from gameday.settings import StackSettings
+from gameday.target import Process
 
 __all__ = [
     "continue_component",
@@ -34,7 +41,23 @@ def _tracked(component: str) -> stack.Tracked:
     return tracked
 
 
-def _signal(component: str, sig: signal.Signals) -> int:
+def _profile_process(component: str, configuration: Configuration | None) -> Process | None:
+    """The profile's process of this component (a relative pid file read from the
+    profile's folder), or None: a component of the local stack."""
+    profile = optional_profile_of(configuration)
+    process = None if profile is None else profile.processes.get(component)
+    if process is not None and process.pid_file is not None and not process.pid_file.is_absolute():
+        assert profile is not None
+        process = process.model_copy(update={"pid_file": profile.folder / process.pid_file})
+    return process
+
+
+def _signal(component: str, sig: signal.Signals, configuration: Configuration | None = None) -> int:
+    process = _profile_process(component, configuration)
+    if process is not None:
+        pid = target_process.pid_of(component, process)
+        target_process.signal_process(pid, sig)
+        return pid
     tracked = _tracked(component)
     os.killpg(tracked.pid, sig)
     return tracked.pid
@@ -47,7 +70,7 @@ def kill_component(
     until `restart_component` brings it back."""
     run_dir = run_dir_of(configuration)
     sig = signal.Signals[signal_name]
-    pid = _signal(component, sig)
+    pid = _signal(component, sig, configuration)
     name = PROCESS_FAULTS["killed"].name(component=component)
     run_dir.append_event(
         FaultInjected(name=name, target=component, fault=signal_name, attributes={"pid": pid})
@@ -58,7 +81,7 @@ def kill_component(
 def stop_component(component: str, configuration: Configuration | None = None) -> str:
     """Freeze (SIGSTOP) the whole process group: connections hang, nothing answers."""
     run_dir = run_dir_of(configuration)
-    pid = _signal(component, signal.SIGSTOP)
+    pid = _signal(component, signal.SIGSTOP, configuration)
     name = PROCESS_FAULTS["frozen"].name(component=component)
     run_dir.append_event(
         FaultInjected(name=name, target=component, fault="SIGSTOP", attributes={"pid": pid})
@@ -68,7 +91,7 @@ def stop_component(component: str, configuration: Configuration | None = None) -
 
 def continue_component(component: str, configuration: Configuration | None = None) -> None:
     run_dir = run_dir_of(configuration)
-    _signal(component, signal.SIGCONT)
+    _signal(component, signal.SIGCONT, configuration)
     run_dir.append_event(
         FaultRemoved(name=PROCESS_FAULTS["frozen"].name(component=component), target=component)
     )
@@ -113,7 +136,12 @@ def restart_component(component: str, configuration: Configuration | None = None
     """Start the component again if it is down (idempotent, like `stack up`); this
     ends the `COMPONENT-killed` fault of `kill_component` on the timeline."""
     run_dir = run_dir_of(configuration)
-    stack.up(StackSettings(), lambda line: None, only=[component])
+    process = _profile_process(component, configuration)
+    if process is not None:
+        log = run_dir.path / f"restart-{component}.log"
+        target_process.restart(component, process, log=log)
+    else:
+        stack.up(StackSettings(), lambda line: None, only=[component])
     run_dir.append_event(
         FaultRemoved(name=PROCESS_FAULTS["killed"].name(component=component), target=component)
     )

@@ -24,27 +24,35 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx
-from prometheus_client.parser import text_string_to_metric_families
-
 from gameday import stack
-from gameday.chaos import faults, safeguard
-from gameday.chaos.events import RUN_DIR_VAR, configuration_for, declaring_run_dir
+from gameday.chaos import faults, safeguard, target_process
+from gameday.chaos.breakers import BreakerWatcher
+from gameday.chaos.configuration import (
+    TOXIPROXY_URL_VAR,
+    chaos_configuration,
+    declaring_keys,
+    moved_metrics_url,
+    reference_signals,
+)
+from gameday.chaos.events import RUN_DIR_VAR
 from gameday.chaos.experiment import REFERENCE, Experiment
-from gameday.chaos.probes import BREAKER_STATES
+from gameday.chaos.inferred import infer_window
 from gameday.chaos.settle import SettleGate, steady_state_of
 from gameday.chaos.suite import Suite
-from gameday.errors import StackError
+from gameday.errors import ConfigError, StackError
 from gameday.rundir import (
-    BreakerTransition,
     ExperimentOutcome,
     ExperimentStarted,
     RollbackOutcome,
     RunDir,
 )
 from gameday.settings import StackSettings
+from gameday.target import TargetProfile
 
 FAULT_MODULES = ("gameday.chaos.faults", "gameday.chaos.processes")
+# chaostoolkit-toxiproxy's actions name their proxy `for_proxy` (ours: `proxy`)
+PROXY_ARGUMENTS = {"gameday.chaos.faults": "proxy", "chaostoxi.toxic.actions": "for_proxy"}
+PROXY_ARGUMENTS |= {"chaostoxi.proxy.actions": "proxy_name"}
 
 
 class LeftoverFaults(StackError):
@@ -61,8 +69,13 @@ class ExperimentSidecar:
         *,
         start_at_s: float | None = None,
         file_suffix: str = "",
+        profile: TargetProfile | None = None,
+        chaos_values: dict[str, str] | None = None,
     ) -> None:
         self.experiment = experiment
+        self.profile = profile
+        # --var values for `chaos run` beside the run directory (chaos_configuration)
+        self.chaos_values = chaos_values or {TOXIPROXY_URL_VAR: settings.toxiproxy_url}
         self.run_dir = run_dir
         self.files = RunDir(run_dir)
         self.settings = settings
@@ -88,8 +101,9 @@ class ExperimentSidecar:
     def _start(self) -> None:
         # Chaos Toolkit keeps a --var only for a key the experiment declares.
         experiment_file = self.files.chaos_experiment_json(self.suffix)
+        values = {RUN_DIR_VAR: str(self.run_dir), **self.chaos_values}
         experiment_file.write_text(
-            json.dumps(declaring_run_dir(self.experiment.data), indent=2) + "\n"
+            json.dumps(declaring_keys(self.experiment.data, values), indent=2) + "\n"
         )
         argv = [
             sys.executable,
@@ -108,15 +122,14 @@ class ExperimentSidecar:
         ]
         for key, value in self.variables.items():
             argv += ["--var", f"{key}:float={value}"]
-        argv += ["--var", f"{RUN_DIR_VAR}={self.run_dir}"]
+        argv += [arg for key, value in values.items() for arg in ("--var", f"{key}={value}")]
         argv.append(str(experiment_file))
-        env = {**os.environ, "GAMEDAY_TOXIPROXY_URL": self.settings.toxiproxy_url}
         self.files.append_event(
             ExperimentStarted(name=self.experiment.name, title=self.experiment.title)
         )
         with open(self.files.chaos_out(self.suffix), "ab") as out:
             self.proc = subprocess.Popen(
-                argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
 
     def skipped_method(self) -> bool:
@@ -149,15 +162,19 @@ class ExperimentSidecar:
         # a suite or test sharing the stack keeps its own faults; all of them only when
         # a fault action names a proxy that cannot be told before it runs.
         proxies = proxies_named(self.experiment, self.variables)
+        if self.profile is not None:  # only the profile's proxies, all of them when unsure
+            mine = set(self.profile.dependencies)
+            proxies = mine if proxies is None else proxies & mine
+        configuration = {RUN_DIR_VAR: str(self.run_dir), **self.chaos_values}
         leftovers_before_reset: list[str] = []
         leftovers: list[str] = []
         if proxies is None or proxies:
-            leftovers_before_reset = faults.leftover_faults(proxies)
+            leftovers_before_reset = faults.leftover_faults(proxies, configuration)
             if proxies is None:
-                faults.reset_all(configuration_for(self.run_dir))
+                faults.reset_all(configuration)
             else:
-                faults.reset_proxies(proxies, configuration_for(self.run_dir))
-            leftovers = faults.leftover_faults(proxies)
+                faults.reset_proxies(proxies, configuration)
+            leftovers = faults.leftover_faults(proxies, configuration)
         result = self._summarise(leftovers_before_reset)
         self.files.write_outcome(result, self.suffix)
         if leftovers:
@@ -169,7 +186,14 @@ class ExperimentSidecar:
 
     def _thaw_components(self) -> None:
         """A component left frozen (SIGSTOP) by an interrupted experiment is resumed: any
-        of the stack registry's (SIGCONT does nothing to one that runs)."""
+        of the profile's processes and of the stack registry's (SIGCONT does nothing to
+        one that runs)."""
+        for component, process in (self.profile.processes if self.profile else {}).items():
+            try:
+                pid = target_process.pid_of(component, process)
+                target_process.signal_process(pid, signal.SIGCONT)
+            except (StackError, ConfigError, PermissionError):
+                pass  # not running (killed, not restarted), or not ours to signal
         for name in stack.COMPONENT_NAMES:
             tracked = stack.read_tracked(self.settings.run_dir, name)
             if tracked is not None and tracked.is_alive():
@@ -226,6 +250,7 @@ class ExperimentSidecar:
                 for r in journal.get("rollbacks", [])
             ],
             leftovers_before_reset=leftovers,
+            inferred_window=infer_window(journal, FAULT_MODULES),
             error=error,
             verdict=verdict,
         )
@@ -234,16 +259,20 @@ class ExperimentSidecar:
 
 def proxies_named(experiment: Experiment, variables: dict[str, float]) -> set[str] | None:
     """The Toxiproxy proxies the experiment's method and rollbacks act on (the `proxy`
-    argument of their gameday.chaos.faults actions, `${key}` resolved like `chaos run`
-    does); empty for one with no network fault (process faults); None when a fault
-    action names no proxy this can tell (e.g. `reset_all`)."""
+    argument of their gameday.chaos.faults actions, chaostoolkit-toxiproxy's
+    `for_proxy` / `proxy_name`, `${key}` resolved like `chaos run` does); empty for one
+    with no network fault (process faults); None when a fault action names no proxy
+    this can tell (`reset_all`, a user's own provider)."""
     configuration: dict[str, Any] = {**experiment.configuration, **variables}
     names: set[str] = set()
     for activity in [*experiment.data.get("method", []), *(experiment.data.get("rollbacks") or [])]:
         provider = activity.get("provider") or {}
-        if provider.get("module") != "gameday.chaos.faults":
+        argument = PROXY_ARGUMENTS.get(str(provider.get("module")))
+        if argument is None:
+            if activity.get("type") == "action" and _unknown(provider):
+                return None  # a user's action may fault any proxy
             continue
-        proxy = (provider.get("arguments") or {}).get("proxy")
+        proxy = (provider.get("arguments") or {}).get(argument)
         match = REFERENCE.match(proxy) if isinstance(proxy, str) else None
         if match:
             proxy = configuration.get(match.group(1))
@@ -251,6 +280,14 @@ def proxies_named(experiment: Experiment, variables: dict[str, float]) -> set[st
             return None
         names.add(proxy)
     return names
+
+
+def _unknown(provider: dict[str, Any]) -> bool:
+    """An action of a module that is not one of gameday's: what it faults is unknown."""
+    module = provider.get("module")
+    return provider.get("type") != "python" or (
+        isinstance(module, str) and not module.startswith("gameday.chaos.")
+    )
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -263,40 +300,6 @@ def _read_json(path: Path) -> dict[str, Any]:
         except ValueError:
             time.sleep(0.5)
     return {}
-
-
-class BreakerWatcher:
-    """Puts the service's circuit-breaker transitions on the run's timeline
-    (`breaker_transition` events), read from its /metrics once a second."""
-
-    def __init__(self, service_url: str, run_dir: Path) -> None:
-        self.service_url = service_url
-        self.run_dir = run_dir
-        self.states: dict[str, str] = {}
-        self.last_poll = -1.0
-
-    def poll(self, elapsed_s: float) -> None:
-        if elapsed_s - self.last_poll < 1.0:
-            return
-        self.last_poll = elapsed_s
-        try:
-            response = httpx.get(f"{self.service_url}/metrics", timeout=0.5)
-            families = text_string_to_metric_families(response.text)
-            current = {
-                sample.labels["dependency"]: BREAKER_STATES.get(int(sample.value), "unknown")
-                for family in families
-                if family.name == "service_breaker_state"
-                for sample in family.samples
-            }
-        except (httpx.HTTPError, ValueError):
-            return  # the service may be the thing that is down: try again next second
-        for dependency, state in current.items():
-            before = self.states.get(dependency)
-            if before is not None and before != state:
-                RunDir(self.run_dir).append_event(
-                    BreakerTransition(dependency=dependency, from_state=before, to_state=state)
-                )
-            self.states[dependency] = state
 
 
 class SuiteSidecar:
@@ -315,10 +318,20 @@ class SuiteSidecar:
         *,
         service_url: str | None = None,
         min_duration_s: float = 0.0,
+        profile: TargetProfile | None = None,
     ) -> None:
         self.suite = suite
         self.min_duration_s = min_duration_s  # the load never ends before this
-        self.watcher = BreakerWatcher(service_url or settings.service_url, run_dir)
+        self.profile = profile
+        url = service_url or settings.service_url
+        self.watcher: BreakerWatcher | None = None
+        if profile is None:
+            self.watcher = BreakerWatcher(reference_signals(url), run_dir)
+        elif profile.signals is not None and profile.signals.breakers:
+            self.watcher = BreakerWatcher(
+                profile.signals, run_dir, metrics_url=moved_metrics_url(profile, service_url)
+            )
+        values = chaos_configuration(profile, run_dir, settings, service_url)
         single = len(suite.experiments) == 1
         self.sidecars = [
             ExperimentSidecar(
@@ -328,6 +341,8 @@ class SuiteSidecar:
                 variables,
                 start_at_s=start,
                 file_suffix="" if single else f"-{experiment.name}",
+                profile=profile,
+                chaos_values=values,
             )
             for experiment, start in zip(suite.experiments, suite.starts_s(), strict=True)
         ]
@@ -358,7 +373,8 @@ class SuiteSidecar:
         )
 
     def tick(self, elapsed_s: float) -> None:
-        self.watcher.poll(elapsed_s)
+        if self.watcher is not None:
+            self.watcher.poll(elapsed_s)
         i = next((k for k, s in enumerate(self.sidecars) if s.proc is None), None)
         if i is None or self.sidecars[i].interrupted:
             return

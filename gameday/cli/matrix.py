@@ -1,4 +1,5 @@
-"""`gameday matrix`: every dependency x every network fault, one grid of verdicts."""
+"""`gameday matrix`: every dependency of the target profile x every network fault, one
+grid of verdicts."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gameday.app.matrix import plan_matrix, run_matrix
-from gameday.chaos.matrix import DEPENDENCIES, FAULTS
+from gameday.app.matrix import matrix_dependencies, plan_matrix, run_matrix
+from gameday.app.plan import reference_profile
+from gameday.chaos.matrix import FAULTS
 from gameday.chaos.settle import DEFAULT_SETTLE_TIMEOUT_S
 from gameday.cli.run import DEFAULT_SLO, ProgressView, print_verdict
 from gameday.errors import ConfigError
 from gameday.slo.loader import load_slo
+from gameday.target import load_profile
 from gameday.timespan import parse_timespan
 
 console = Console(highlight=False, soft_wrap=True)
@@ -38,10 +41,29 @@ def matrix(
     dependencies: Annotated[str | None, typer.Option(envvar="GAMEDAY_MATRIX_DEPENDENCIES")] = None,
     fault_duration: Annotated[str, typer.Option(envvar="GAMEDAY_MATRIX_FAULT_DURATION")] = "10s",
     rate: Annotated[float, typer.Option(envvar="GAMEDAY_RATE")] = 20.0,
-    scenario: Annotated[str, typer.Option(envvar="GAMEDAY_SCENARIO")] = "search_mix",
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario",
+            "--mix",
+            envvar="GAMEDAY_SCENARIO",
+            help="one of the profile's named mixes (default: its first)",
+        ),
+    ] = None,
+    profile: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="GAMEDAY_PROFILE",
+            help="target profile YAML: its dependencies are the matrix's rows "
+            "(default: targets/reference.yaml, the reference service)",
+        ),
+    ] = None,
     out: Annotated[Path | None, typer.Option(envvar="GAMEDAY_OUT")] = None,
     target: Annotated[str | None, typer.Option(envvar="GAMEDAY_TARGET")] = None,
-    slo: Annotated[Path, typer.Option(envvar="GAMEDAY_SLO")] = DEFAULT_SLO,
+    slo: Annotated[
+        Path | None,
+        typer.Option(envvar="GAMEDAY_SLO", help="default: the profile's slo, else slo.yaml"),
+    ] = None,
     settle_timeout: Annotated[
         str,
         typer.Option(
@@ -52,8 +74,11 @@ def matrix(
 ) -> None:
     """Run the fault matrix (short, bounded) and print the dependency x fault grid."""
     chosen_faults = _pick(faults, tuple(FAULTS), "fault")
+    target_profile = load_profile(profile) if profile is not None else reference_profile()
+    slo = slo or target_profile.slo_path() or DEFAULT_SLO
     plan, cells = plan_matrix(
-        dependencies=_pick(dependencies, DEPENDENCIES, "dependency"),
+        profile=target_profile,
+        dependencies=matrix_dependencies(target_profile, dependencies),
         faults=chosen_faults,
         fault_s=parse_timespan(fault_duration, what="--fault-duration"),
         settle_timeout_s=parse_timespan(settle_timeout, what="--settle-timeout"),

@@ -30,7 +30,14 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from gameday.rundir import BreakerTransition, Event, FaultInjected, FaultRemoved
+from gameday.rundir import (
+    BreakerTransition,
+    Event,
+    ExperimentOutcome,
+    FaultInjected,
+    FaultRemoved,
+    SignalsUnreachable,
+)
 from gameday.slo.verdict import PhaseKind
 
 
@@ -44,6 +51,8 @@ class FaultWindow(_Frozen):
     fault: str | None
     injected_s: float
     removed_s: float | None  # None: never removed before the run ended
+    inferred: str | None = None  # how it was inferred (None: recorded by its provider)
+    owner: str | None = None  # the experiment it was inferred for
 
 
 class Phase(_Frozen):
@@ -141,6 +150,39 @@ def fault_windows(events: Sequence[Event], *, end_s: float) -> list[FaultWindow]
     for key, (start, start_s) in open_faults.items():
         windows.append(_window(key, start, start_s, None))
     return sorted(windows, key=lambda w: w.injected_s)
+
+
+INFERRED_RULES = {
+    "last action": "inferred from the journal: the end of the method's first action to "
+    "the end of its last one",
+    "first rollback": "inferred from the journal: the end of the method's first action to "
+    "the end of its first rollback",
+}
+
+
+def inferred_windows(
+    outcomes: Sequence[ExperimentOutcome], *, start_epoch: float | None
+) -> list[FaultWindow]:
+    """One window per experiment whose method recorded no fault (chaostoolkit-toxiproxy,
+    the user's providers), from its `inferred_window`, on the load's clock."""
+    windows = []
+    for outcome in outcomes:
+        inferred = outcome.inferred_window
+        if inferred is None or start_epoch is None:
+            continue
+        end = inferred.end_epoch
+        windows.append(
+            FaultWindow(
+                name=outcome.name,
+                target=None,
+                fault="inferred",
+                injected_s=round(inferred.start_epoch - start_epoch, 3),
+                removed_s=None if end is None else round(end - start_epoch, 3),
+                inferred=INFERRED_RULES[inferred.until],
+                owner=outcome.name,
+            )
+        )
+    return windows
 
 
 def timeline(events: Sequence[Event]) -> list[tuple[Event, float]]:
@@ -274,3 +316,14 @@ def verify_breaker(
         passed=passed,
         note="; ".join(notes) or None,
     )
+
+
+def signals_problems(events: Sequence[Event]) -> list[str]:
+    """A signals source that did not answer during the run: breaker states are unknown
+    there, so the run's data is an error (never a pass)."""
+    return [
+        f"signals source {e.source} unreachable for {e.polls_failed} polls in a row from "
+        f"{'?' if e.t_s is None else f'{e.t_s:.1f}'} s ({e.reason}): breaker states unknown"
+        for e in events
+        if isinstance(e, SignalsUnreachable)
+    ]

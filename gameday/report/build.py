@@ -17,9 +17,11 @@ from gameday.report.analysis import (
     Phase,
     Recovery,
     fault_windows,
+    inferred_windows,
     measure_failover,
     measure_recovery,
     phases,
+    signals_problems,
     timeline,
     verify_breaker,
 )
@@ -33,7 +35,7 @@ from gameday.report.summary import (
     RunFacts,
     Summary,
 )
-from gameday.rundir import Event, ExperimentOutcome, ReplicaPromoted
+from gameday.rundir import Event, ExperimentOutcome, ReplicaPromoted, RunDir
 from gameday.slo.evaluate import judge_experiment, judge_fault_window, judge_objectives
 from gameday.slo.kinds import ExperimentFigures
 from gameday.slo.model import SloFile
@@ -46,13 +48,13 @@ def build_summary(run: RunData, slo: SloFile, *, slo_source: str) -> Summary:
     writes; an experiment in error makes the run's data an error too."""
     end_s = run_end_s(run)
     events = run.events
-    windows = fault_windows(events, end_s=end_s)
+    windows = run_windows(run, end_s=end_s)
     recoveries = _recoveries(run, slo, windows, end_s=end_s)
     recovered_at = recoveries[-1].recovered_at_s if recoveries else None
     run_phases = phases(windows, end_s=end_s, recovered_at_s=recovered_at)
     phase_figures = [_phase_figures(run, phase) for phase in run_phases]
     whole = next(p for p in phase_figures if p.kind == "run")
-    problems = list(run.problems) + _unknown_endpoints(run, slo)
+    problems = list(run.problems) + _unknown_endpoints(run, slo) + signals_problems(events)
     results = _phase_objectives(slo, phase_figures, judge_run=not windows)
     budget = _error_budget(slo, whole.overall, phase_figures)
     results.append(_availability(slo, budget))
@@ -60,7 +62,7 @@ def build_summary(run: RunData, slo: SloFile, *, slo_source: str) -> Summary:
     for window, recovery in zip(windows, recoveries, strict=True):
         summary, checks = _judge_window(run, slo, window, recovery, events, phase_figures)
         experiments.append(_with_phase_figures(summary, window, phase_figures, budget))
-        owner = owner_of(window.name, window.injected_s, run.outcomes)
+        owner = window.owner or owner_of(window.name, window.injected_s, run.outcomes)
         results += [check.model_copy(update={"experiment": owner}) for check in checks]
         if checks and run.reconciliation is None and _needs_reconciliation(slo, window):
             problems.append(
@@ -85,6 +87,22 @@ def build_summary(run: RunData, slo: SloFile, *, slo_source: str) -> Summary:
         reconciliation=run.reconciliation,
         resilience=score_experiments(results, run.outcomes) if run.outcomes else None,
     )
+
+
+def run_windows(run: RunData, *, end_s: float) -> list[FaultWindow]:
+    """The run's fault windows: those its providers recorded on the timeline, and one
+    inferred from the journal for each experiment whose method recorded none."""
+    recorded = fault_windows(run.events, end_s=end_s)
+    inferred = inferred_windows(run.outcomes, start_epoch=_start_epoch(run))
+    return sorted(recorded + inferred, key=lambda w: w.injected_s)
+
+
+def _start_epoch(run: RunData) -> float | None:
+    """When the load started: live.json's, else from any event on the load's clock."""
+    start = RunDir(run.path).load_start_epoch()
+    if start is None:
+        start = next((e.epoch - e.t_s for e in run.events if e.t_s is not None), None)
+    return start
 
 
 def _recoveries(
@@ -344,6 +362,7 @@ def _judge_experiment(
         lost_writes=rec.lost if rec else None,
         lost_ids=rec.lost_ids if rec else [],
         breaker=breaker,
+        inferred=window.inferred,
         failover=_failover(run, window, events),
         burn_rate=None,
     )

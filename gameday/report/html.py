@@ -12,7 +12,7 @@ from typing import Any
 import jinja2
 
 from gameday.report import charts, hdr
-from gameday.report.analysis import fault_windows
+from gameday.report.build import run_windows
 from gameday.report.figures import run_end_s
 from gameday.report.rundata import ALL, RunData
 from gameday.report.summary import Summary
@@ -66,7 +66,7 @@ def chart_context(summary: Summary, run: RunData, slo: SloFile) -> dict[str, Any
         return {}
     end_s = float(run_end_s(run))
     events = run.events
-    windows = fault_windows(events, end_s=end_s)
+    windows = run_windows(run, end_s=end_s)
     out: dict[str, Any] = {
         "traffic": charts.traffic(per_second, windows=windows, events=events, end_s=end_s),
         "latency": charts.latency(

@@ -74,6 +74,11 @@ class ExperimentSummary(_Model):
     lost_writes: int | None
     lost_ids: list[str]
     breaker: BreakerCheck | None
+    inferred: str | None = Field(
+        default=None,
+        description="how the fault window was inferred from the journal (the method recorded "
+        "no fault: chaostoolkit-toxiproxy or the user's providers); null: recorded",
+    )
     failover: Failover | None = Field(
         default=None,
         description="PostgreSQL primary lost, replica promoted: loss to the first successful "

@@ -49,7 +49,8 @@ def _experiment_lines(outcome: ExperimentOutcome) -> list[str]:
     error = f" - {outcome.error}" if outcome.error else ""
     before = _wait_line(outcome.name, outcome.steady_state_wait, "before")
     after = _wait_line(outcome.name, outcome.steady_state_wait_after, "after")
-    line = f"experiment {outcome.name}: {outcome.verdict.upper()}{error}"
+    inferred = " (fault window inferred from its journal)" if outcome.inferred_window else ""
+    line = f"experiment {outcome.name}: {outcome.verdict.upper()}{error}{inferred}"
     return [x for x in (before, line, after) if x is not None]
 
 

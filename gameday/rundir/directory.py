@@ -138,6 +138,11 @@ class RunDir:
     def chaos_out(self, suffix: str = "") -> Path:
         return self.path / f"chaos{suffix}.out"
 
+    @property
+    def target_profile_json(self) -> Path:
+        """The target profile the chaos providers read (`--var gameday_profile`)."""
+        return self.path / "target-profile.json"
+
     def chaos_experiment_json(self, suffix: str = "") -> Path:
         """The experiment as `chaos run` ran it: the file's, declaring `gameday_run_dir`."""
         return self.path / f"chaos{suffix}.experiment.json"

@@ -47,6 +47,7 @@ __all__ = [
     "OtherEvent",
     "ReplicaPromoted",
     "SafeguardTripped",
+    "SignalsUnreachable",
     "StageChanged",
     "SteadyStateWaitEvent",
     "WorkerLost",
@@ -202,6 +203,17 @@ class SafeguardTripped(EventBase):
     value: Any = None  # the probe's output
 
 
+class SignalsUnreachable(EventBase):
+    """The target's signals source (breaker states) did not answer `polls_failed` polls
+    in a row; dated at the first. Breaker states in that gap are unknown: the report
+    says ERROR with this reason, never a pass."""
+
+    type: Literal["signals_unreachable"] = "signals_unreachable"
+    source: str
+    reason: str
+    polls_failed: int = 1
+
+
 class OtherEvent(EventBase):
     """An event type this harness does not know; its fields are kept as they are."""
 
@@ -223,6 +235,7 @@ _KNOWN: tuple[type[EventBase], ...] = (
     BreakerTransition,
     SteadyStateWaitEvent,
     SafeguardTripped,
+    SignalsUnreachable,
 )
 EVENT_TYPES: dict[str, type[EventBase]] = {
     str(cls.model_fields["type"].default): cls for cls in _KNOWN
@@ -250,6 +263,7 @@ Event = Annotated[
     | Annotated[BreakerTransition, Tag("breaker_transition")]
     | Annotated[SteadyStateWaitEvent, Tag("steady_state_wait")]
     | Annotated[SafeguardTripped, Tag("safeguard_tripped")]
+    | Annotated[SignalsUnreachable, Tag("signals_unreachable")]
     | Annotated[OtherEvent, Tag(_OTHER)],
     Discriminator(_tag),
 ]

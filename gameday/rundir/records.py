@@ -17,6 +17,7 @@ __all__ = [
     "ExperimentOutcome",
     "GeneratorInfo",
     "GeneratorReport",
+    "InferredWindow",
     "LedgerEntry",
     "Reconciliation",
     "RollbackOutcome",
@@ -165,6 +166,20 @@ class SteadyStateWait(_Record):
     started_s: float | None = None
 
 
+class InferredWindow(_Record):
+    """The fault window of an experiment whose method recorded no fault of its own (it
+    used chaostoolkit-toxiproxy or the user's providers): from the end of the method's
+    first action to the end of its last one, or, when the method failed, to the end of
+    its first rollback (`until`). The report judges it like a recorded one and says it
+    was inferred."""
+
+    start_epoch: float = Field(description="the end of the method's first action")
+    end_epoch: float | None = Field(
+        description="the end of its last action (or of the first rollback); null: none"
+    )
+    until: Literal["last action", "first rollback"]
+
+
 class ExperimentOutcome(_Record):
     """`experiment.json` (`experiment-<name>.json` per experiment of a suite): how one
     Chaos Toolkit experiment ended. The sidecar writes it from the journal; the report
@@ -198,6 +213,9 @@ class ExperimentOutcome(_Record):
     safeguard: str | None = Field(default=None, description="the probe that fired, if one did")
     rollbacks: list[RollbackOutcome] = Field(default_factory=list)
     leftovers_before_reset: list[str] = Field(default_factory=list)
+    inferred_window: InferredWindow | None = Field(
+        default=None, description="its fault window, inferred from the journal's actions"
+    )
     error: str | None = None
     verdict: Literal["pass", "fail", "error"]
     # added by the suite sidecar once every experiment has finished

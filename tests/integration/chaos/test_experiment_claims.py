@@ -89,9 +89,14 @@ def test_redis_down_keeps_reads_answering_and_refuses_writes_fast(
     assert_no_fault_left(stack, "redis")
 
 
+def _metrics(url: str) -> dict[str, float]:
+    """The service's samples, read as the probes read them (its metrics endpoint)."""
+    return service_metrics({"gameday_metrics_url": f"{url}/metrics"})
+
+
 def _refused_writes(url: str) -> float:
     key = 'service_ratelimit_decisions_total{outcome="redis_unavailable_closed"}'
-    return service_metrics(url).get(key, 0.0)
+    return _metrics(url).get(key, 0.0)
 
 
 def test_a_broker_outage_loses_no_acknowledged_write_with_the_outbox(
@@ -114,7 +119,7 @@ def test_a_broker_outage_loses_no_acknowledged_write_with_the_outbox(
     assert reconciliation["acknowledged"] == len(ledger)
     # the relay drained what waited in the outbox
     wait_for(
-        lambda: service_metrics(own_service.url).get("service_outbox_backlog{}", 1.0) == 0,
+        lambda: _metrics(own_service.url).get("service_outbox_backlog{}", 1.0) == 0,
         timeout_s=30,
         what="the outbox backlog to drain",
     )

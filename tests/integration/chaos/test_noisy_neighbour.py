@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -20,9 +19,9 @@ def _noisy_run(service: RunningService, out: Path) -> subprocess.CompletedProces
     return gameday_cli(
         "run", "--scenario", "noisy_neighbour", "--rate", "20", "--duration", "30s",
         "--target", service.url, "--experiment", str(EXPERIMENT), "--out", str(out),
+        # the probes read the rate limiter's counter from this service, not the stack's:
+        # its metrics endpoint follows --target (gameday_metrics_url)
         timeout=150,
-        # the probes read the rate limiter's counter from this service, not the stack's
-        env={**os.environ, "GAMEDAY_SERVICE_URL": service.url},
     )  # fmt: skip
 
 

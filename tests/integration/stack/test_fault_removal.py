@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 
 import httpx
-import pytest
 
 from gameday.chaos import faults
 from gameday.chaos.events import configuration_for
@@ -17,10 +16,10 @@ from gameday.toxiproxy import Proxy, ToxiproxyClient
 
 
 def test_removing_a_fault_that_is_already_gone_is_a_no_op(
-    stack: StackSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    stack: StackSettings, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("GAMEDAY_TOXIPROXY_URL", stack.toxiproxy_url)
-    run_dir = configuration_for(tmp_path)  # what `chaos run` passes as its configuration
+    # what `chaos run` passes as its configuration (gameday run's --var values)
+    run_dir = configuration_for(tmp_path, toxiproxy_url=stack.toxiproxy_url)
     proxy = f"rm-{uuid.uuid4().hex[:8]}"
     with ToxiproxyClient(stack.toxiproxy_url) as client:
         # a private proxy (never listened on by anyone) so no one else's faults are touched

@@ -1,0 +1,192 @@
+"""gameday's providers in a plain `chaos run`, outside `gameday run`: the shipped
+redis-down experiment and a breaker probe, given their sources as --var values (the run
+directory, the Toxiproxy URL, the target profile). Against a private toxiproxy-server on
+free ports in 25000-25999 and a small real metrics server: no stack needed."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from metrics_server import metrics_server
+
+from gameday import histograms
+from gameday.settings import StackSettings
+from gameday.stack.toxiproxy import Toxiproxy
+from gameday.toxiproxy import Proxy, ToxiproxyClient
+
+ROOT = Path(__file__).resolve().parents[3]
+PRIVATE_PORTS = range(25000, 26000)
+
+
+def _free_ports(count: int) -> list[int]:
+    found: list[int] = []
+    for port in PRIVATE_PORTS:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        found.append(port)
+        if len(found) == count:
+            return found
+    raise RuntimeError("no free ports in 25000-25999")
+
+
+@pytest.fixture(scope="module")
+def toxiproxy() -> Iterator[tuple[str, int]]:
+    """A private toxiproxy-server: its URL and a free port for a proxy to listen on."""
+    binary = Toxiproxy(StackSettings()).server_binary
+    if not binary.exists():
+        pytest.fail(f"{binary} is missing: run `gameday stack install` (make test does)")
+    port, listen = _free_ports(2)
+    server = subprocess.Popen(
+        [str(binary), "-host", "127.0.0.1", "-port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 15
+        while True:  # a protocol ping, not just an open port
+            try:
+                if httpx.get(f"{url}/version", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"private toxiproxy-server on port {port} did not start")
+            time.sleep(0.1)
+        yield url, listen
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _live(run_dir: Path, seconds: int = 40) -> None:
+    """live.json as the capture writes it: healthy seconds, 20 requests of 20 ms each."""
+    histogram = histograms.new_histogram()
+    for _ in range(20):
+        histograms.record_ms(histogram, 20.0)
+    encoded = histograms.encode(histogram)
+    rows = [
+        {"second": s, "requests": 20, "failures": 0, "errors": 0, "hist": encoded}
+        for s in range(seconds)
+    ]
+    live = {"start_epoch": time.time() - seconds, "seconds": rows}
+    (run_dir / "live.json").write_text(json.dumps(live))
+
+
+def _chaos_run(experiment: Path, journal: Path, *variables: str) -> dict[str, object]:
+    argv = [sys.executable, "-m", "chaostoolkit", "--log-file", str(journal.with_suffix(".log"))]
+    argv += ["run", "--journal-path", str(journal)]
+    for variable in variables:
+        argv += ["--var", variable]
+    subprocess.run(
+        [*argv, str(experiment)], capture_output=True, timeout=120, check=False, cwd=ROOT
+    )
+    result: dict[str, object] = json.loads(journal.read_text())
+    return result
+
+
+def _events(run_dir: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+
+
+def test_the_shipped_redis_down_experiment_runs_in_a_plain_chaos_run(
+    toxiproxy: tuple[str, int], tmp_path: Path
+) -> None:
+    url, listen = toxiproxy
+    with ToxiproxyClient(url) as client:
+        client.populate([Proxy(name="redis", listen=f"127.0.0.1:{listen}", upstream="127.0.0.1:9")])
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    _live(run_dir)
+    journal = _chaos_run(
+        ROOT / "experiments" / "redis-down.json",
+        tmp_path / "journal.json",
+        f"gameday_run_dir={run_dir}",
+        f"toxiproxy_url={url}",
+        "fault_s:float=1",
+    )
+
+    assert journal["status"] == "completed", journal.get("run")
+    steady = journal["steady_states"]
+    assert isinstance(steady, dict)
+    assert steady["before"]["steady_state_met"] and steady["after"]["steady_state_met"]
+    kinds = [(e["type"], e.get("name")) for e in _events(run_dir)]
+    assert ("fault_injected", "redis-down") in kinds and ("fault_removed", "redis-down") in kinds
+    assert kinds.count(("hypothesis_checked", None)) == 2
+    with ToxiproxyClient(url) as client:  # the private server's proxy: enabled again
+        assert client.proxies()["redis"].enabled
+
+
+def _breaker_experiment(path: Path) -> Path:
+    probe = {
+        "type": "probe",
+        "name": "payments-breaker-open",
+        "tolerance": "open",
+        "provider": {
+            "type": "python",
+            "module": "gameday.chaos.probes",
+            "func": "breaker_state",
+            "arguments": {"dependency": "payments"},
+        },
+    }
+    experiment = {
+        "title": "the payments breaker is open",
+        "description": "a probe of the target's signals, outside gameday run",
+        "configuration": {"gameday_profile": None},
+        "steady-state-hypothesis": {"title": "open", "probes": [probe]},
+        "method": [],
+    }
+    path.write_text(json.dumps(experiment))
+    return path
+
+
+SERIES = (
+    'resilience4j_circuitbreaker_state{{name="payments",state="closed"}} {closed}\n'
+    'resilience4j_circuitbreaker_state{{name="payments",state="open"}} {open}\n'
+)
+
+
+def _profile(path: Path, metrics_url: str) -> Path:
+    path.write_text(
+        "name: shop\nbase_url: http://127.0.0.1:25999\ntraffic: {locustfile: locustfile.py}\n"
+        f"signals:\n  metrics_url: {metrics_url}\n  breakers:\n    payments:\n"
+        "      metric: resilience4j_circuitbreaker_state\n      labels: {name: payments}\n"
+        "      states: {closed: {state: closed}, half-open: {state: half_open},"
+        " open: {state: open}}\n"
+    )
+    return path
+
+
+def test_a_breaker_probe_reads_the_profiles_signals_in_a_plain_chaos_run(tmp_path: Path) -> None:
+    experiment = _breaker_experiment(tmp_path / "breaker.json")
+    with metrics_server() as server:
+        profile = _profile(tmp_path / "shop.yaml", f"{server.url}/metrics")
+        server.text = SERIES.format(closed=0, open=1)
+        opened = _chaos_run(experiment, tmp_path / "open.json", f"gameday_profile={profile}")
+        server.text = SERIES.format(closed=1, open=0)
+        closed = _chaos_run(experiment, tmp_path / "closed.json", f"gameday_profile={profile}")
+
+    assert opened["steady_states"]["before"]["steady_state_met"] is True  # type: ignore[index]
+    assert closed["steady_states"]["before"]["steady_state_met"] is False  # type: ignore[index]
+    (probe,) = closed["steady_states"]["before"]["probes"]  # type: ignore[index]
+    assert probe["output"] == "closed"
+
+
+def test_a_breaker_probe_without_the_profile_names_the_var_in_one_line(tmp_path: Path) -> None:
+    experiment = _breaker_experiment(tmp_path / "breaker.json")
+    journal = _chaos_run(experiment, tmp_path / "journal.json")
+    (probe,) = journal["steady_states"]["before"]["probes"]  # type: ignore[index]
+    assert probe["status"] == "failed"
+    message = probe["exception"][-1]
+    assert "--var gameday_profile=" in message and message.count("\n") <= 1
