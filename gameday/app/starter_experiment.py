@@ -5,12 +5,15 @@ Toxiproxy proxy for `fault_s` seconds, judged by the SLO file (docs/experiments.
 
 The same shape as the shipped experiments (experiments/opensearch-latency.json): a
 stop condition, the SLOs as steady state, the fault, its removal by the arguments that
-injected it, and the same removal as a rollback.
+injected it, and the same removal as a rollback. Its configuration declares the keys
+gameday's providers read (gameday.chaos.configuration), as the shipped ones do.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from gameday.chaos.configuration import CONFIGURATION_KEYS
 
 __all__ = ["latency_experiment"]
 
@@ -62,6 +65,8 @@ def latency_experiment(dependency: str, *, latency_ms: int, fault_s: float) -> d
             "error_rate_max": 0.001,
             "window_s": 10,
             "fault_s": fault_s,
+            # Declared for a plain `chaos run --var KEY=VALUE`; `gameday run` gives them.
+            **dict.fromkeys(CONFIGURATION_KEYS),
         },
         "extensions": [{"name": "gameday", "warmup_s": 10, "recovery_s": 20}],
         "controls": [

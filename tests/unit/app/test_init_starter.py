@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from gameday.app.scaffold import plan_starter, write_starter
+from gameday.chaos.configuration import CONFIGURATION_KEYS
 from gameday.chaos.experiment import load_experiment
 from gameday.errors import ConfigError
 from gameday.slo.loader import load_slo
@@ -92,6 +93,10 @@ def test_the_experiment_adds_latency_to_the_named_dependency_and_removes_it(
         {"proxy": "db", "fault": "latency", "latency_ms": 300},
     )
     assert [r["provider"]["func"] for r in data["rollbacks"]] == ["remove_fault"]
+    # a plain `chaos run --var toxiproxy_url=...` keeps only declared keys
+    assert {key: data["configuration"][key] for key in CONFIGURATION_KEYS} == dict.fromkeys(
+        CONFIGURATION_KEYS
+    )
 
 
 def test_an_experiment_per_dependency_each_on_its_own_proxy(tmp_path: Path) -> None:
