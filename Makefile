@@ -7,12 +7,14 @@ GAMEDAY := $(BIN)/gameday
 
 .PHONY: bootstrap demo test test-unit fuzz lint experiments-measured stack-down clean bench-setup bench-load example-report bench bench-quick
 
-# The venv is rebuilt when pyproject.toml (where every pin lives) changes.
-$(VENV)/.installed: pyproject.toml
+# Two distributions, both editable: the harness (pyproject.toml, package gameday, with
+# the dev tools) and the reference service (service/pyproject.toml, package service).
+# The venv is rebuilt when either file (where every pin lives) changes.
+$(VENV)/.installed: pyproject.toml service/pyproject.toml
 	@echo "bootstrap: creating $(VENV) and installing the pinned Python dependencies ..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
-	@$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	@$(BIN)/pip install -q --disable-pip-version-check -e ./service -e '.[dev]'
 	@touch $@
 
 bootstrap: $(VENV)/.installed

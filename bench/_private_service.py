@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 
 from gameday.settings import PROJECT_ROOT, StackSettings
+from gameday.stack.service_env import service_env
 from service import namespace
-from service.settings import env_for_stack
 
 
 def free_port() -> int:
@@ -38,7 +38,7 @@ def namespace_env(stack: StackSettings) -> dict[str, str]:
     name = f"bench{uuid.uuid4().hex[:8]}"
     return {
         **os.environ,
-        **env_for_stack(stack),
+        **service_env(stack),
         **namespace.namespace_env(name),
     }
 

@@ -5,6 +5,9 @@ uvicorn handles SIGTERM (stop accepting, wait up to ``--timeout-graceful-shutdow
 the requests in flight, run the lifespan's shutdown), then restores the handler it found
 and raises the signal again, so the process would end "killed by SIGTERM" (-15) after a
 clean stop. The handler installed here is the one it finds: it exits with 0.
+
+Without ``--timeout-graceful-shutdown`` on the command line, the grace is the service's
+own setting, ``SERVICE_SHUTDOWN_GRACE_S`` (service.settings.ShutdownSettings).
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _exit_cleanly)
+    if not any(a.startswith("--timeout-graceful-shutdown") for a in sys.argv[1:]):
+        from service.settings import ShutdownSettings
+
+        sys.argv += ["--timeout-graceful-shutdown", str(ShutdownSettings().grace_s)]
     uvicorn.main(prog_name="uvicorn")
 
 

@@ -4,23 +4,36 @@ A service instance can run in its own namespace (SERVICE_POSTGRES_SCHEMA,
 SERVICE_AMQP_QUEUE/EXCHANGE, SERVICE_OPENSEARCH_ALIAS, SERVICE_REDIS_PREFIX),
 as the service tests and the benchmarks do beside the shared stack.
 
-    env = {**env_for_stack(stack), **namespace_env("t1a2b3c")}
+    env = {**service_env(stack), **namespace_env("t1a2b3c")}   # gameday.stack.service_env
     failures = drop_namespace(stack, env)  # [] when everything was dropped
+
+`stack` is anything with the stores' addresses (`Stores`): the harness's StackSettings
+is one, without this module importing it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import aio_pika
 import asyncpg
 import redis
 from opensearchpy import OpenSearch
 
-if TYPE_CHECKING:
-    from gameday.settings import StackSettings
+
+class Stores(Protocol):
+    """Where the stores answer (the harness's StackSettings has these properties)."""
+
+    @property
+    def postgres_dsn(self) -> str: ...
+    @property
+    def amqp_url(self) -> str: ...
+    @property
+    def opensearch_urls(self) -> list[str]: ...
+    @property
+    def redis_url(self) -> str: ...
 
 
 def namespace_env(name: str) -> dict[str, str]:
@@ -34,7 +47,7 @@ def namespace_env(name: str) -> dict[str, str]:
     }
 
 
-def drop_namespace(stack: StackSettings, env: dict[str, str]) -> list[str]:
+def drop_namespace(stack: Stores, env: dict[str, str]) -> list[str]:
     """Drop what a namespaced service created; every step runs, failures are returned."""
     schema, queue = env["SERVICE_POSTGRES_SCHEMA"], env["SERVICE_AMQP_QUEUE"]
 

@@ -3,7 +3,9 @@ read from ``SERVICE_*`` environment variables, gathered in :class:`Settings`.
 
     settings = Settings.from_env()            # what the app factory does
     settings.cache.ttl_s                      # SERVICE_CACHE_TTL_S, default 30
-    env = env_for_stack(StackSettings())      # what `gameday stack up` exports
+
+What the local stack exports to point the service at its proxies is the stack's own
+(gameday/stack/service_env.py): the service reads only its environment.
 
 Pool sizes default to what a 2-core machine runs well with two uvicorn workers.
 """
@@ -11,16 +13,13 @@ Pool sizes default to what a 2-core machine runs well with two uvicorn workers.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field, PrivateAttr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.secret_files import SecretSettings, dsn_with
 from service.tenants.keys import KID_PATTERN, KeySet, load_keyset, single_keyset
-
-if TYPE_CHECKING:
-    from gameday.settings import StackSettings
 
 DEV_JWT_KEY = "gameday-local-development-signing-key-not-a-secret"
 
@@ -432,20 +431,3 @@ class Settings(BaseModel):
             resilience=ResilienceSettings(),
             logging=ObservabilitySettings(),
         )
-
-
-def env_for_stack(stack: StackSettings) -> dict[str, str]:
-    """The ``SERVICE_*`` variables that point the service and indexer at the stack's proxies."""
-    from gameday.load.config import NOISY_TENANT  # pydantic only: light
-
-    return {
-        "SERVICE_POSTGRES_DSN": stack.postgres_dsn,
-        "SERVICE_POSTGRES_REPLICA_DSNS": stack.postgres_replica_dsn or "",
-        "SERVICE_REDIS_URL": stack.redis_url,
-        "SERVICE_AMQP_URL": stack.amqp_url,
-        "SERVICE_OPENSEARCH_HOSTS": ",".join(stack.opensearch_urls),
-        "SERVICE_OPENSEARCH_REPLICAS": str(min(1, stack.search_nodes - 1)),
-        # The game days' abusive tenant (scenarios' Abuser) gets a small quota, so that a
-        # few dozen rps put it far over; every other tenant keeps the defaults.
-        "SERVICE_RATELIMIT_TENANT_OVERRIDES": f'{{"{NOISY_TENANT}": [2, 4]}}',
-    }

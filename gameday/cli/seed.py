@@ -2,11 +2,15 @@
 
 gameday seed --docs 100000 --tenants 5 --seed 42
 gameday seed --docs 20000 --wait-indexed    # also time until search sees them all
+
+The bulk API is the reference service's; its tokens come from the target profile's
+`token` hook (--profile, default targets/reference.yaml), one per tenant.
 """
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,8 +18,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gameday.errors import ConfigError
-from gameday.seed import SeedPlan, seed_service
+from gameday.seed import SeedPlan, profile_tokens, seed_service, tenant_names
 from gameday.settings import StackSettings
+from gameday.target import REFERENCE_PROFILE, load_profile
 from gameday.timespan import parse_timespan
 
 console = Console(highlight=False, soft_wrap=True, stderr=True)
@@ -38,6 +43,13 @@ def seed(
         str | None,
         typer.Option(envvar="GAMEDAY_SEED_WAIT_INDEXED", help="wait until searchable, e.g. 2m"),
     ] = None,
+    profile: Annotated[
+        Path,
+        typer.Option(
+            envvar="GAMEDAY_PROFILE",
+            help="target profile whose token hook signs the tenants' tokens",
+        ),
+    ] = REFERENCE_PROFILE,
 ) -> None:
     """Seed the service; prints progress and the rate (documents per second)."""
     try:
@@ -48,6 +60,7 @@ def seed(
         raise ConfigError("--concurrency must be at least 1")
     wait_s = parse_timespan(wait_indexed, what="--wait-indexed") if wait_indexed else 0.0
     base_url = url or StackSettings().service_url
+    tokens = profile_tokens(load_profile(profile), tenant_names(tenants))
     with Progress(
         TextColumn("seeding"),
         BarColumn(),
@@ -67,6 +80,7 @@ def seed(
             seed_service(
                 plan,
                 base_url=base_url,
+                tokens=tokens,
                 concurrency=concurrency,
                 progress=advance,
                 wait_indexed_s=wait_s,

@@ -1,6 +1,9 @@
-"""Sends a seed plan to the service's bulk API, a few batches in flight at a time.
+"""Sends a seed plan to the service's bulk API, a few batches in flight at a time,
+with one token per tenant from the target profile's `token` hook (the reference
+service's: service/gameday_hooks.py, called through targets/reference.yaml).
 
-result = asyncio.run(seed_service(plan, base_url="http://127.0.0.1:28080"))
+tokens = profile_tokens(load_profile(REFERENCE_PROFILE), tenant_names(5), ttl_s=3600)
+result = asyncio.run(seed_service(plan, base_url="http://127.0.0.1:28080", tokens=tokens))
 result.rate_docs_s
 """
 
@@ -19,6 +22,7 @@ import tenacity
 
 from gameday.errors import GamedayError
 from gameday.seed.generator import SeedPlan, generate_batches, tenant_names
+from gameday.target import REFERENCE_PROFILE, HookContext, TargetProfile, call_hook, load_profile
 
 Progress = Callable[[int], None]  # documents accepted so far
 
@@ -49,12 +53,23 @@ class SeedResult:
         return self.docs / self.indexed_after_s
 
 
-def mint_tokens(tenants: list[str], ttl_s: float = 3600) -> dict[str, str]:
-    from service.settings import AuthSettings
-    from service.tenants.auth import issue_token
+def profile_tokens(
+    profile: TargetProfile, tenants: list[str], *, ttl_s: float = 3600
+) -> dict[str, str]:
+    """One user token per tenant, each from the profile's `token` hook."""
+    return {
+        tenant: call_hook(
+            profile,
+            "token",
+            HookContext(base_url=profile.base_url, tenants=[tenant], params={"ttl_s": ttl_s}),
+        )
+        for tenant in tenants
+    }
 
-    auth = AuthSettings()
-    return {t: issue_token(auth, tenant=t, role="user", ttl_s=ttl_s) for t in tenants}
+
+def mint_tokens(tenants: list[str], ttl_s: float = 3600) -> dict[str, str]:
+    """One user token per tenant of the reference service (its profile's token hook)."""
+    return profile_tokens(load_profile(REFERENCE_PROFILE), tenants, ttl_s=ttl_s)
 
 
 async def _post_batch(client: httpx.AsyncClient, token: str, docs: list[dict[str, Any]]) -> int:
@@ -103,12 +118,20 @@ async def seed_service(
     plan: SeedPlan,
     *,
     base_url: str,
+    tokens: dict[str, str] | None = None,
     concurrency: int = 4,
     progress: Progress | None = None,
     wait_indexed_s: float = 0.0,
 ) -> SeedResult:
-    """Loads the plan; with ``wait_indexed_s`` > 0 also waits until search sees it all."""
-    tokens = mint_tokens(tenant_names(plan.tenants))
+    """Loads the plan; with ``wait_indexed_s`` > 0 also waits until search sees it all.
+    ``tokens``: tenant -> token for every tenant of the plan (default: the reference
+    service's, minted by its profile's token hook)."""
+    tenants = tenant_names(plan.tenants)
+    tokens = tokens if tokens is not None else mint_tokens(tenants)
+    missing = [t for t in tenants if t not in tokens]
+    if missing:
+        raise SeedError(f"no token for tenant(s) {', '.join(missing)}")
+    tokens = {t: tokens[t] for t in tenants}  # only the plan's tenants are counted
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     headers = {"X-Synthetic": "gameday-seed"}
     async with httpx.AsyncClient(

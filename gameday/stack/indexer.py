@@ -12,7 +12,7 @@ import orjson
 
 from gameday.settings import PROJECT_ROOT
 from gameday.stack.component import Component, Health, Launch
-from service.settings import env_for_stack
+from gameday.stack.service_env import service_env
 
 STALE_AFTER_S = 10.0
 
@@ -40,7 +40,7 @@ class Indexer(Component):
         self.heartbeat_path.unlink(missing_ok=True)  # a stale file must not pass for a live one
 
     def launch(self) -> Launch:
-        env = env_for_stack(self.settings)
+        env = service_env(self.settings)
         env["SERVICE_INDEXER_HEARTBEAT_FILE"] = str(self.heartbeat_path)
         # The service's /metrics merges the indexer's values too (the service component
         # empties this folder when it starts, before the indexer).

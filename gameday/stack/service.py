@@ -1,4 +1,6 @@
 """The reference search service: uvicorn with the app factory, pointed at the proxies.
+Started as a command (``python -m service``) with an environment (service_env): the
+harness never imports the service.
 
 Clients may call it straight (``service_url``) or through the ``api`` proxy, which
 lets experiments put faults between the load and the service.
@@ -15,9 +17,9 @@ import httpx
 
 from gameday.settings import PROJECT_ROOT, StackSettings
 from gameday.stack.component import Component, Health, Launch, proxy
+from gameday.stack.service_env import service_env
 from gameday.stack.tls import ensure_certificates, files_in
 from gameday.toxiproxy import Proxy
-from service.settings import ShutdownSettings, env_for_stack
 
 
 class Service(Component):
@@ -51,7 +53,7 @@ class Service(Component):
             argv=uvicorn_argv(self.settings.host, self.port, workers=self.settings.service_workers)
             + tls_argv(self.settings),
             env={
-                **env_for_stack(self.settings),
+                **service_env(self.settings),
                 "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
             },
             cwd=PROJECT_ROOT,
@@ -80,12 +82,13 @@ def tls_argv(settings: StackSettings) -> list[str]:
 
 
 def uvicorn_argv(
-    host: str, port: int, *, workers: int = 1, shutdown: ShutdownSettings | None = None
+    host: str, port: int, *, workers: int = 1, grace_s: int | None = None
 ) -> list[str]:
     """How the service is started, here and by the tests. On SIGTERM uvicorn stops
-    accepting, waits up to ``SERVICE_SHUTDOWN_GRACE_S`` for the requests in flight, then
-    runs the lifespan's shutdown (outbox drain, pools closed) and exits 0."""
-    grace_s = (shutdown or ShutdownSettings()).grace_s
+    accepting, waits up to ``grace_s`` (by default the service's own
+    ``SERVICE_SHUTDOWN_GRACE_S``, read by ``python -m service``) for the requests in
+    flight, then runs the lifespan's shutdown (outbox drain, pools closed) and exits 0."""
+    grace = [] if grace_s is None else ["--timeout-graceful-shutdown", str(grace_s)]
     return [
         sys.executable,
         "-m",
@@ -99,8 +102,7 @@ def uvicorn_argv(
         "--workers",
         str(workers),
         "--no-access-log",
-        "--timeout-graceful-shutdown",
-        str(grace_s),
+        *grace,
     ]
 
 

@@ -114,9 +114,9 @@ def up(settings: StackSettings, report: Report, only: list[str] | None = None) -
         asyncio.run(_start_all(settings, apps, report))
     names = {c.name for c in components}
     if {"opensearch", "service"} <= names and _tracked_alive(settings, "opensearch"):
-        from gameday.stack.warmup import warm_search  # service code: only when needed
+        from gameday.stack.warmup import warm_up  # the profile's hook: only when needed
 
-        warm_search(settings, report)
+        warm_up(settings, report)
     return time.monotonic() - started_at
 
 

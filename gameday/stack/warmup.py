@@ -1,65 +1,47 @@
-"""Warming the search engine up after `stack up`.
+"""`stack up` ends by warming the reference service's search engine up: a just-started
+OpenSearch JVM answers its first concurrent searches slowly enough to open the
+service's search breaker in the first seconds of the first run. How to warm it is the
+service's own knowledge: the reference profile's `warmup` hook
+(service/gameday_hooks.py), called through the profile, never imported by name.
 
-A just-started OpenSearch JVM answers its first concurrent searches in about a second
-(JIT compilation, cold caches): enough to open the service's search breaker (0.8 s
-per-attempt timeout, 50% of 10 calls) in the first seconds of the first run, and so to
-fail its steady state before any fault. Rounds of concurrent searches in the service's
-own query shape, straight to the engine (no breaker, no cache), until a whole round
-answers quickly (at least three rounds: under a second on a warm engine).
+    warm_up(settings, print)   # "search     warm in 0.4s (3 rounds)"
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-import httpx
-
+from gameday.errors import GamedayError
 from gameday.settings import StackSettings
-from service.search.query import build_search
-from service.search.schemas import SearchParams
-from service.settings import OpenSearchSettings
-
-CONCURRENCY = 16
-QUICK_ROUND_S = 0.2
-MIN_ROUNDS = 3  # one quick round on a cold JVM was not enough for the first test
-WORDS = ("alpha", "search", "engine", "cache", "index", "tenant", "report", "data")
+from gameday.stack.component import Report
+from gameday.target import REFERENCE_PROFILE, HookContext, call_hook, load_profile
 
 
-def warm_search(
+def warm_up(
     settings: StackSettings,
-    report: Callable[[str], None],
+    report: Report,
     *,
-    alias: str = OpenSearchSettings.model_fields["alias"].default,  # the stack's service's
+    profile_path: Path = REFERENCE_PROFILE,
+    alias: str | None = None,
     budget_s: float = 90.0,
 ) -> None:
-    started = time.monotonic()
-    clients = [httpx.Client(base_url=url, timeout=10) for url in settings.opensearch_urls]
-
-    def search(i: int) -> int:
-        params = SearchParams(q=f"{WORDS[i % len(WORDS)]} {i}", highlight=i % 2 == 0)
-        client = clients[i % len(clients)]
-        body = build_search(f"tenant-{i % 5}", params)
-        return client.post(f"/{alias}/_search", json=body).status_code
-
+    """Calls the profile's warm-up hook with the stack's OpenSearch proxies; reports its
+    line. A warm-up that cannot run is reported, never fatal: the stack is up."""
+    params: dict[str, object] = {
+        "opensearch_hosts": ",".join(settings.opensearch_urls),
+        "budget_s": budget_s,
+    }
+    if alias is not None:
+        params["alias"] = alias
     try:
-        with ThreadPoolExecutor(CONCURRENCY) as pool:
-            for round_ in range(1, 1000):
-                began = time.monotonic()
-                first = round_ * CONCURRENCY
-                codes = list(pool.map(search, range(first, first + CONCURRENCY)))
-                if 404 in codes:
-                    return  # no index yet (no service started): nothing to warm
-                if round_ >= MIN_ROUNDS and time.monotonic() - began < QUICK_ROUND_S:
-                    break
-                if time.monotonic() - started > budget_s:
-                    report(f"search     still slow after {budget_s:.0f}s of warm-up")
-                    return
-    except httpx.HTTPError as exc:
+        profile = load_profile(profile_path)
+        if profile.hooks.warmup is None:
+            return
+        line = call_hook(
+            profile, "warmup", HookContext(base_url=settings.service_url, params=params)
+        )
+    except GamedayError as exc:
         report(f"search     warm-up skipped: {exc}")
         return
-    finally:
-        for client in clients:
-            client.close()
-    report(f"search     warm in {time.monotonic() - started:.1f}s ({round_} rounds)")
+    if line:
+        report(str(line))

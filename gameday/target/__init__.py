@@ -5,7 +5,7 @@ processes and hooks). docs/targets.md is the reference."""
 from gameday.target.auth import Auth
 from gameday.target.dependencies import Dependency, ToxiproxyServer
 from gameday.target.errors import TargetProfileError
-from gameday.target.hooks import Hooks
+from gameday.target.hooks import REFERENCE_PROFILE, HookContext, HookFailed, Hooks, call_hook
 from gameday.target.ledger import Ledger
 from gameday.target.loader import load_profile, parse_profile
 from gameday.target.processes import Process
@@ -15,10 +15,13 @@ from gameday.target.signals import BreakerSignal, BreakerState, Signals
 from gameday.target.traffic import Traffic
 
 __all__ = [
+    "REFERENCE_PROFILE",
     "Auth",
     "BreakerSignal",
     "BreakerState",
     "Dependency",
+    "HookContext",
+    "HookFailed",
     "Hooks",
     "Ledger",
     "Process",
@@ -27,6 +30,7 @@ __all__ = [
     "TargetProfileError",
     "ToxiproxyServer",
     "Traffic",
+    "call_hook",
     "load_profile",
     "parse_profile",
     "render_schema",

@@ -21,7 +21,7 @@ import pytest
 
 from gameday.settings import StackSettings
 from gameday.stack.service import uvicorn_argv
-from service.settings import ShutdownSettings, env_for_stack
+from gameday.stack.service_env import service_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,10 +51,9 @@ def running_service(
     port = _free_low_port()
     log = log_dir / f"service-{port}.log"
     with open(log, "wb") as out:
-        env = {**os.environ, **env_for_stack(stack), **(extra_env or {})}
-        grace_s = int(env.get("SERVICE_SHUTDOWN_GRACE_S", ShutdownSettings().grace_s))
+        env = {**os.environ, **service_env(stack), **(extra_env or {})}
         process = subprocess.Popen(
-            uvicorn_argv("127.0.0.1", port, shutdown=ShutdownSettings(grace_s=grace_s)),
+            uvicorn_argv("127.0.0.1", port),  # the grace: its SERVICE_SHUTDOWN_GRACE_S
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -10,8 +10,9 @@ from typing import Any
 from gameday.settings import EPHEMERAL_PORTS, StackSettings
 from gameday.stack import supervisor
 from gameday.stack.registry import build_components
+from gameday.stack.service_env import service_env
 from service.deps.postgres_router import Node, PostgresRouter
-from service.settings import PostgresSettings, env_for_stack
+from service.settings import PostgresSettings
 
 
 def test_the_replica_ports_are_outside_the_ephemeral_range_and_collide_with_no_other() -> None:
@@ -35,8 +36,8 @@ def test_the_stack_record_remembers_the_replica(tmp_path: Path) -> None:
 
 
 def test_the_service_is_given_the_replica_dsn_only_when_the_stack_has_one() -> None:
-    assert env_for_stack(StackSettings())["SERVICE_POSTGRES_REPLICA_DSNS"] == ""
-    dsn = env_for_stack(StackSettings(pg_replica=True))["SERVICE_POSTGRES_REPLICA_DSNS"]
+    assert service_env(StackSettings())["SERVICE_POSTGRES_REPLICA_DSNS"] == ""
+    dsn = service_env(StackSettings(pg_replica=True))["SERVICE_POSTGRES_REPLICA_DSNS"]
     assert dsn.endswith("@127.0.0.1:22433/gameday")
 
 

@@ -29,8 +29,8 @@ from service_helpers import (
 )
 
 from gameday.settings import PROJECT_ROOT, StackSettings
+from gameday.stack.service_env import service_env
 from service.namespace import drop_namespace, namespace_env
-from service.settings import env_for_stack
 
 
 def _wait_consumer(stack: StackSettings, queue: str) -> None:
@@ -59,7 +59,7 @@ def service_under_test(
     port = free_port()
     env = {
         **os.environ,
-        **env_for_stack(stack),
+        **service_env(stack),
         **namespace_env(namespace),
         "SERVICE_OPENSEARCH_REFRESH_INTERVAL": "200ms",
         "SERVICE_INDEXER_MAX_ATTEMPTS": "3",

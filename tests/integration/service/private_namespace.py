@@ -21,9 +21,9 @@ import pytest
 from service_helpers import private_proxies
 
 from gameday.settings import PROJECT_ROOT, StackSettings
+from gameday.stack.service_env import service_env
 from gameday.toxiproxy import ToxiproxyClient
 from service.namespace import drop_namespace, namespace_env
-from service.settings import env_for_stack
 
 
 @dataclass
@@ -102,7 +102,7 @@ def namespace(
     name = f"n{uuid.uuid4().hex[:10]}"
     with private_proxies(stack, name, ("postgres", "amqp")) as proxies:
         env = {
-            **env_for_stack(stack),  # the stack's OpenSearch and Redis; never the defaults
+            **service_env(stack),  # the stack's OpenSearch and Redis; never the defaults
             **proxies.service_env(),
             **namespace_env(name),
             "SERVICE_POSTGRES_REPLICA_DSNS": "",

@@ -29,9 +29,9 @@ from service_helpers import (
 )
 
 from gameday.settings import StackSettings
+from gameday.stack.service_env import service_env
 from gameday.toxiproxy import Toxic, ToxiproxyClient
 from service.namespace import drop_namespace, namespace_env
-from service.settings import env_for_stack
 
 USER_RATE_RPS, USER_BURST = 5, 10
 # A cheap authenticated read (PostgreSQL, a 404): the limiter runs first, OpenSearch never.
@@ -70,7 +70,7 @@ def limited(
         logs = tmp_path_factory.mktemp("limited")
         env = {
             **os.environ,
-            **env_for_stack(stack),
+            **service_env(stack),
             **namespace_env(namespace),
             **proxies.service_env(),
             "SERVICE_RATELIMIT_USER_RATE_RPS": str(USER_RATE_RPS),

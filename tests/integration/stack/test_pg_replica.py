@@ -26,10 +26,10 @@ import pytest
 
 from gameday.settings import PROJECT_ROOT, StackSettings
 from gameday.stack import process, supervisor
+from gameday.stack.service_env import service_env
 from gameday.toxiproxy import ToxiproxyClient
 from service.deps.postgres_router import WATCH_INTERVAL_S
 from service.namespace import drop_namespace, namespace_env
-from service.settings import env_for_stack
 from tests.integration.own_service import gameday_cli
 from tests.integration.service.service_helpers import (
     eventually,
@@ -174,7 +174,7 @@ def failover_service(
     namespace = f"t{uuid.uuid4().hex[:10]}"
     env = {
         **os.environ,
-        **env_for_stack(stack),
+        **service_env(stack),
         "SERVICE_POSTGRES_DSN": private.postgres_dsn,
         "SERVICE_POSTGRES_REPLICA_DSNS": private.postgres_replica_dsn or "",
         **namespace_env(namespace),
@@ -298,7 +298,7 @@ def test_the_primary_loss_experiment_fails_over_without_losing_an_acknowledged_w
         # the Redis keys are namespaced, so no other service consumes this one's outbox.
         env = {
             **os.environ,
-            **env_for_stack(stack),
+            **service_env(stack),
             "SERVICE_POSTGRES_DSN": private.postgres_dsn,
             "SERVICE_POSTGRES_REPLICA_DSNS": private.postgres_replica_dsn or "",
             "SERVICE_REDIS_PREFIX": f"{namespace}:",

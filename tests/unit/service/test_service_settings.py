@@ -4,12 +4,12 @@ import pytest
 from pydantic import ValidationError
 
 from gameday.settings import StackSettings
+from gameday.stack.service_env import service_env
 from service.settings import (
     DEV_JWT_KEY,
     AuthSettings,
     OpenSearchSettings,
     Settings,
-    env_for_stack,
 )
 
 
@@ -22,9 +22,9 @@ def _clean_service_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-def test_env_for_stack_points_every_dependency_at_its_proxy() -> None:
+def test_service_env_points_every_dependency_at_its_proxy() -> None:
     stack = StackSettings(postgres_proxy_port=23432, redis_proxy_port=23379, search_nodes=2)
-    env = env_for_stack(stack)
+    env = service_env(stack)
     assert env["SERVICE_POSTGRES_DSN"].endswith("@127.0.0.1:23432/gameday")
     assert env["SERVICE_REDIS_URL"] == "redis://127.0.0.1:23379/0"
     assert env["SERVICE_AMQP_URL"] == stack.amqp_url
@@ -32,8 +32,8 @@ def test_env_for_stack_points_every_dependency_at_its_proxy() -> None:
     assert env["SERVICE_OPENSEARCH_REPLICAS"] == "1"
 
 
-def test_settings_read_the_env_that_env_for_stack_writes(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in env_for_stack(StackSettings(search_nodes=3)).items():
+def test_settings_read_the_env_that_service_env_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in service_env(StackSettings(search_nodes=3)).items():
         monkeypatch.setenv(name, value)
     settings = Settings.from_env()
     assert settings.opensearch.host_list == [

@@ -1,0 +1,32 @@
+"""The environment the stack gives the reference service and its indexer: the
+``SERVICE_*`` variables that point them at the stack's proxies. A contract with a
+subprocess, not an import: the service reads these (service/settings.py), the harness
+never imports it.
+
+    env = service_env(StackSettings())   # {"SERVICE_POSTGRES_DSN": "postgresql://...", ...}
+"""
+
+from __future__ import annotations
+
+from gameday.settings import StackSettings
+
+# The game days' abusive tenant (the reference scenarios' Abuser sends as it;
+# gameday.load.config.NOISY_TENANT, service/gameday_hooks.py NOISY_TENANT): the stack
+# gives it a small quota, so that a few dozen rps put it far over; every other tenant
+# keeps the defaults. tests/unit/stack/test_service_env.py keeps the three names equal.
+NOISY_TENANT = "tenant-noisy"
+NOISY_TENANT_QUOTA = (2, 4)  # rate_rps, burst
+
+
+def service_env(stack: StackSettings) -> dict[str, str]:
+    """The ``SERVICE_*`` variables that point the service and indexer at the stack's proxies."""
+    rate_rps, burst = NOISY_TENANT_QUOTA
+    return {
+        "SERVICE_POSTGRES_DSN": stack.postgres_dsn,
+        "SERVICE_POSTGRES_REPLICA_DSNS": stack.postgres_replica_dsn or "",
+        "SERVICE_REDIS_URL": stack.redis_url,
+        "SERVICE_AMQP_URL": stack.amqp_url,
+        "SERVICE_OPENSEARCH_HOSTS": ",".join(stack.opensearch_urls),
+        "SERVICE_OPENSEARCH_REPLICAS": str(min(1, stack.search_nodes - 1)),
+        "SERVICE_RATELIMIT_TENANT_OVERRIDES": f'{{"{NOISY_TENANT}": [{rate_rps}, {burst}]}}',
+    }
