@@ -1,5 +1,5 @@
 """The capture plugin's own cost per request, without a network in the way: call
-`scenarios.capture.on_request` as Locust's request event would, N times, and print
+`gameday.plugin.capture.on_request` as Locust's request event would, N times, and print
 microseconds per call and the top of a cProfile of it (the part of benchmark 1's
 ours/bare gap that is ours to fix).
 
@@ -22,7 +22,7 @@ import locust  # noqa: F401  (before our modules: it monkey-patches the standard
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from gameday.load.config import LoadConfig  # noqa: E402
-from scenarios import capture  # noqa: E402
+from gameday.plugin import capture  # noqa: E402
 
 
 class _Response:

@@ -1,21 +1,21 @@
-"""One request each: what users (closed model) and arrivals (open model) do.
+"""One request each: what the reference service's users do, in either model (the
+plugin runs one per arrival in the open model and counts its latency from the
+arrival's intended start).
 
-Every call passes a context with a request id (sent as X-Request-ID) and, in
-the open model, the intended start time, so the capture plugin charges
-queueing to latency. Acknowledged writes go to the write ledger.
+Every call sends a request id (X-Request-ID, and the request context's `request_id`,
+which the plugin's exemplars name). Acknowledged writes go to the write ledger
+(`gameday.ledger`); updates and deletes are tracked from send to answer.
 """
 
 from __future__ import annotations
 
 import random
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import gameday.ledger
 from gameday.corpus import Vocabulary
-from gameday.load.config import NOISY_TENANT, LoadConfig
-from scenarios import capture
 
 # Request names; the capture plugin prefixes the method: "GET /v1/search".
 SEARCH = "/v1/search"
@@ -27,17 +27,22 @@ DELETE = "/v1/documents/{id}"
 BULK = "/v1/documents/_bulk"
 ABUSE_SEARCH = "abuse:/v1/search"  # the noisy neighbour's searches, kept apart in the stats
 STATUSES = ("published", "published", "published", "draft", "archived")
+# The noisy_neighbour mix's abusive tenant: only the Abuser sends as it, and the stack
+# gives it a small quota (the service's settings name it too).
+NOISY_TENANT = "tenant-noisy"
+ZERO_HIT_SHARE = 0.05  # searches for a word no document has
+VOCABULARY_SIZE = 5000  # as `gameday seed` writes
 
 
 @dataclass
 class Actor:
     """Per-user (or per-arrival stream) state: tenant, token, known ids, rng."""
 
-    config: LoadConfig
     vocabulary: Vocabulary
     rng: random.Random
     tenant: str
     token: str
+    noisy_token: str | None = None  # the abusive tenant's, when the run has one
     known_ids: list[str] = field(default_factory=list)
 
     def headers(self, request_id: str) -> dict[str, str]:
@@ -59,17 +64,14 @@ class Actor:
             self.known_ids.remove(doc_id)
 
 
-def _context(intended: float | None) -> tuple[str, dict[str, Any]]:
+def _context() -> tuple[str, dict[str, Any]]:
     request_id = uuid.uuid4().hex
-    context: dict[str, Any] = {"request_id": request_id}
-    if intended is not None:
-        context["intended"] = intended
-    return request_id, context
+    return request_id, {"request_id": request_id}
 
 
-def search(client: Any, actor: Actor, intended: float | None = None) -> None:
+def search(client: Any, actor: Actor) -> None:
     rng = actor.rng
-    if rng.random() < actor.config.zero_hit_share:
+    if rng.random() < ZERO_HIT_SHARE:
         words = [actor.vocabulary.unknown_word(rng)]
     else:
         words = actor.vocabulary.sample(rng, k=rng.choice((1, 1, 2)))
@@ -78,7 +80,7 @@ def search(client: Any, actor: Actor, intended: float | None = None) -> None:
         params.append(f"status={rng.choice(STATUSES)}")
     if rng.random() < 0.15:
         params.append(f"page={rng.randint(2, 4)}")
-    request_id, context = _context(intended)
+    request_id, context = _context()
     with client.get(
         f"/v1/search?{'&'.join(params)}",
         name=SEARCH,
@@ -94,10 +96,10 @@ def search(client: Any, actor: Actor, intended: float | None = None) -> None:
             response.failure(f"HTTP {response.status_code}")
 
 
-def autocomplete(client: Any, actor: Actor, intended: float | None = None, typed: int = 0) -> None:
+def autocomplete(client: Any, actor: Actor, typed: int = 0) -> None:
     word = actor.vocabulary.sample(actor.rng)[0]
     prefix = word[: max(2, typed or actor.rng.randint(2, len(word)))]
-    request_id, context = _context(intended)
+    request_id, context = _context()
     client.get(
         f"/v1/autocomplete?prefix={prefix}",
         name=AUTOCOMPLETE,
@@ -106,12 +108,12 @@ def autocomplete(client: Any, actor: Actor, intended: float | None = None, typed
     )
 
 
-def get_document(client: Any, actor: Actor, intended: float | None = None) -> None:
+def get_document(client: Any, actor: Actor) -> None:
     if not actor.known_ids:
-        search(client, actor, intended)
+        search(client, actor)
         return
     doc_id = actor.rng.choice(actor.known_ids)
-    request_id, context = _context(intended)
+    request_id, context = _context()
     with client.get(
         f"/v1/documents/{doc_id}",
         name=GET_DOC,
@@ -137,20 +139,6 @@ def make_document(actor: Actor) -> dict[str, Any]:
     }
 
 
-def _ledger(actor: Actor, op: str, accepted: dict[str, Any], request_id: str) -> None:
-    capture.recorder.ledger.append(
-        {
-            "op": op,
-            "id": str(accepted["id"]),
-            "tenant": actor.tenant,
-            "version": int(accepted["version"]),
-            "acked_at": capture.iso_now(),
-            "t_s": round(time.time() - capture.state.start_epoch, 3),
-            "request_id": request_id,
-        }
-    )
-
-
 def _write(
     client: Any,
     actor: Actor,
@@ -159,18 +147,12 @@ def _write(
     name: str,
     op: str,
     body: dict[str, Any] | None,
-    intended: float | None,
 ) -> None:
-    request_id, context = _context(intended)
+    request_id, context = _context()
     if op in ("update", "delete"):  # until answered, its outcome is unknown
-        capture.recorder.unconfirmed[request_id] = {
-            "op": op,
-            "id": path.rsplit("/", 1)[1],
-            "tenant": actor.tenant,
-            "sent_at": capture.iso_now(),
-            "t_s": round(time.time() - capture.state.start_epoch, 3),
-            "request_id": request_id,
-        }
+        gameday.ledger.sent(
+            id=path.rsplit("/", 1)[1], op=op, tenant=actor.tenant, request_id=request_id
+        )
     with client.request(
         method,
         path,
@@ -181,12 +163,18 @@ def _write(
         catch_response=True,
     ) as response:
         # Answered: a user stopped mid-request never gets here, and its write stays unconfirmed
-        capture.recorder.unconfirmed.pop(request_id, None)
+        gameday.ledger.answered(request_id)
         if response.status_code in (200, 201, 202):
             accepted = response.json()
             items = accepted.get("items") if op == "bulk_create" else [accepted]
             for item in items or []:
-                _ledger(actor, op, item, request_id)
+                gameday.ledger.acknowledged(
+                    id=str(item["id"]),
+                    version=int(item["version"]),
+                    tenant=actor.tenant,
+                    op=op,
+                    request_id=request_id,
+                )
                 if op != "delete":
                     actor.remember(str(item["id"]))
             if op == "delete":
@@ -200,13 +188,11 @@ def _write(
             response.failure(f"HTTP {response.status_code}")
 
 
-def write(client: Any, actor: Actor, intended: float | None = None) -> None:
+def write(client: Any, actor: Actor) -> None:
     """Creates most of the time; updates, deletes and bulk writes otherwise."""
     roll = actor.rng.random()
     if roll < 0.6 or not actor.known_ids:
-        _write(
-            client, actor, "POST", "/v1/documents", CREATE, "create", make_document(actor), intended
-        )
+        _write(client, actor, "POST", "/v1/documents", CREATE, "create", make_document(actor))
     elif roll < 0.85:
         doc_id = actor.rng.choice(actor.known_ids)
         _write(
@@ -217,11 +203,10 @@ def write(client: Any, actor: Actor, intended: float | None = None) -> None:
             UPDATE,
             "update",
             make_document(actor),
-            intended,
         )
     elif roll < 0.95:
         doc_id = actor.rng.choice(actor.known_ids)
-        _write(client, actor, "DELETE", f"/v1/documents/{doc_id}", DELETE, "delete", None, intended)
+        _write(client, actor, "DELETE", f"/v1/documents/{doc_id}", DELETE, "delete", None)
     else:
         docs = [make_document(actor) for _ in range(20)]
         _write(
@@ -232,18 +217,16 @@ def write(client: Any, actor: Actor, intended: float | None = None) -> None:
             BULK,
             "bulk_create",
             {"documents": docs},
-            intended,
         )
 
 
-# What one arrival of each user class does in the open model.
-def abuse_search(client: Any, actor: Actor, intended: float | None = None) -> None:
+def abuse_search(client: Any, actor: Actor) -> None:
     """A search as the abusive tenant (whoever the actor is): its 429s are the point,
     recorded as 4xx failures under their own name, never mixed into the others'."""
-    token = actor.config.tokens.get(NOISY_TENANT)
+    token = actor.noisy_token
     if token is None:
         raise RuntimeError(f"no token for {NOISY_TENANT}: run the noisy_neighbour scenario")
-    request_id, context = _context(intended)
+    request_id, context = _context()
     word = actor.vocabulary.sample(actor.rng)[0]
     with client.get(
         f"/v1/search?q={word}",
@@ -256,12 +239,3 @@ def abuse_search(client: Any, actor: Actor, intended: float | None = None) -> No
             response.success()
         else:
             response.failure(f"HTTP {response.status_code}")
-
-
-ARRIVALS = {
-    "Abuser": abuse_search,
-    "Searcher": search,
-    "Autocompleter": autocomplete,
-    "Reader": get_document,
-    "Writer": write,
-}

@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from locust import FastHttpUser, constant, events, task  # noqa: E402
 
 from gameday.load.config import LoadConfig  # noqa: E402
-from scenarios import capture  # noqa: E402
+from gameday.plugin import capture  # noqa: E402
 
 CONFIG = LoadConfig(users=1, duration_s=3600, run_dir=os.environ["BENCH_RUN_DIR"])
 

@@ -126,12 +126,13 @@ class Recorder:
         endpoint: str,
         latency_ms: float,
         failure_kind: str | None,
-        request_id: str,
+        request_id: str = "",
         exemplar: Callable[[], dict[str, Any]],
         degraded: bool = False,
     ) -> None:
         """`exemplar` builds the request's details only if it is among the
-        slowest of its second: most requests never pay for it."""
+        slowest of its second: most requests never pay for it. Its dict may carry
+        `request_id`, which then replaces the argument."""
         endpoints = self.buckets.get(second)
         if endpoints is None:
             endpoints = self.buckets[second] = {}
@@ -147,7 +148,9 @@ class Recorder:
         elif degraded:
             bucket.degraded += 1
         if bucket.wants_exemplar(latency_ms):
-            bucket.add_exemplar(latency_ms, request_id, exemplar())
+            fields = exemplar()
+            # the details may name the request id when finding it costs (a request header)
+            bucket.add_exemplar(latency_ms, str(fields.pop("request_id", request_id)), fields)
 
     def note_generator(
         self,

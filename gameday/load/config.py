@@ -1,16 +1,27 @@
 """What `gameday run` hands to the Locust processes (a JSON file in the run
-directory, named by the locustfile's `--gameday-config PATH` option), and the named
-mixes and shapes.
+directory, named by the plugin's `--gameday-config PATH` option), and the shapes.
 
-Scenario files import this module; it must stay light (pydantic only)."""
+    LoadConfig(
+        scenario="browse",                  # the mix's name, shown in reports
+        mix={"Reader": 80, "Writer": 20},   # user class -> weight (from the profile)
+        locustfiles=["/srv/load/locustfile.py"],
+        headers={"Authorization": "Bearer ..."},  # added to every request
+        options={"tokens": {...}},          # for the Locust files: gameday.plugin.options()
+        shape="constant-rate", target_rps=50, duration_s=60,
+    )
+
+The Locust plugin (gameday/plugin) imports this module; it must stay light (pydantic only)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-# Weights per user class; one place for every named mix.
+# The reference service's mixes (scenarios/locustfile.py's classes), as in
+# targets/reference.yaml. TRANSITION (issue 15): used only while gameday/app does not fill
+# LoadConfig.mix from the profile yet; tests/unit/target/test_reference_profile.py keeps
+# the two equal.
 MIXES: dict[str, dict[str, int]] = {
     "search_mix": {"Searcher": 70, "Autocompleter": 15, "Reader": 10, "Writer": 5},
     "write_heavy": {"Writer": 60, "Reader": 20, "Searcher": 20},
@@ -20,11 +31,11 @@ MIXES: dict[str, dict[str, int]] = {
     # its requests are named apart ("GET abuse:/v1/search"), so the others' SLOs stand alone.
     "noisy_neighbour": {"Abuser": 50, "Searcher": 35, "Autocompleter": 10, "Reader": 5},
 }
-# The abusive tenant of the noisy_neighbour mix; the stack gives it a small quota
-# (service.settings.env_for_stack), and no other user ever sends as it.
+# TRANSITION (issue 15): the reference's abusive tenant, now scenarios/locustfile.py's
+# own; kept here only while service/settings.py and gameday/app/session.py import it.
 NOISY_TENANT = "tenant-noisy"
 
-# The locustfile's command-line option naming the LoadConfig file.
+# The plugin's command-line option naming the LoadConfig file.
 CONFIG_OPTION = "--gameday-config"
 
 CLOSED_SHAPES = ("steady", "ramp", "step", "spike", "soak", "diurnal")
@@ -43,6 +54,14 @@ class LoadConfig(BaseModel):
     seed: int = 42
     target_url: str = "http://127.0.0.1:28080"
     run_dir: str = "reports/run"
+    # user class -> weight; empty: MIXES[scenario] (TRANSITION, see MIXES)
+    mix: dict[str, int] = Field(default_factory=dict)
+    # `locust -f` files after the plugin's: paths (absolute, or from the project root)
+    locustfiles: list[str] = Field(default_factory=list)
+    headers: dict[str, str] = Field(default_factory=dict)  # added to every request
+    options: dict[str, Any] = Field(default_factory=dict)  # gameday.plugin.options()
+    # TRANSITION (issue 15): the reference's tenants, until gameday/app puts them in
+    # `options`; gameday.plugin.options() hands them over under the same keys.
     tokens: dict[str, str] = Field(default_factory=dict)  # tenant -> bearer token
     tenant_weights: dict[str, float] = Field(default_factory=dict)
     zero_hit_share: float = Field(default=0.05, ge=0, le=1)
@@ -54,6 +73,20 @@ class LoadConfig(BaseModel):
     @property
     def model(self) -> Literal["open", "closed"]:
         return "open" if self.shape in OPEN_SHAPES else "closed"
+
+    @property
+    def user_mix(self) -> dict[str, int]:
+        """The mix the plugin runs: `mix`, else the named reference mix (TRANSITION)."""
+        return dict(self.mix) if self.mix else dict(MIXES.get(self.scenario, {}))
+
+    def locust_options(self) -> dict[str, Any]:
+        """What gameday.plugin.options() gives Locust files: `options`, plus the run's
+        `seed` unless `options` has one (and the reference's tenants under their keys
+        while they are fields of their own: TRANSITION)."""
+        legacy: dict[str, Any] = {}
+        if self.tokens:
+            legacy = {"tokens": self.tokens, "tenant_weights": self.tenant_weights}
+        return {"seed": self.seed, **legacy, **self.options}
 
     @property
     def worker_processes(self) -> int:

@@ -24,9 +24,11 @@ import httpx
 from gameday.errors import ConfigError, GamedayError
 from gameday.load import facts
 from gameday.load.config import CONFIG_OPTION, MIXES, OPEN_SHAPES, SHAPES, LoadConfig
+from gameday.load.locustfiles import PLUGIN_LOCUSTFILE, locustfile_paths
 from gameday.rundir import RunDir, RunRecord, iso
 from gameday.settings import PROJECT_ROOT, StackSettings
 
+# The reference service's, when LoadConfig.locustfiles names none.
 LOCUSTFILE = PROJECT_ROOT / "scenarios" / "locustfile.py"
 DEFAULT_TENANTS = 5
 # A few heavy tenants and a long tail: the share of users (or arrivals) per tenant.
@@ -82,7 +84,9 @@ class LiveStats:
 
 
 def validate(config: LoadConfig) -> None:
-    if config.scenario not in MIXES:
+    """The shape and its numbers. The mix is the plan's to check against the Locust
+    files' classes (gameday.load.locustfiles.check_locustfiles, gameday.load.mix)."""
+    if not config.mix and config.scenario not in MIXES:  # TRANSITION: a named reference mix
         raise ConfigError(
             f"unknown scenario {config.scenario!r}; expected one of {', '.join(MIXES)}"
         )
@@ -140,12 +144,14 @@ def _free_port() -> int:
 
 
 def _locust_argv(config: LoadConfig, run_dir: Path) -> list[str]:
+    """The plugin's file first (its shape is the one Locust picks), then the target's."""
+    files = locustfile_paths(config.locustfiles or [str(LOCUSTFILE)])
     return [
         sys.executable,
         "-m",
         "locust",
         "-f",
-        str(LOCUSTFILE),
+        ",".join([str(PLUGIN_LOCUSTFILE), *map(str, files)]),
         CONFIG_OPTION,
         str(RunDir(run_dir).load_config_json),
         "--host",

@@ -123,7 +123,7 @@ def write_exemplars(store: Store, start_epoch: int, out: Path) -> None:
                 "second": epoch - start_epoch,
                 "endpoint": endpoint,
                 "latency_ms": round(latency_ms, 3),
-                "request_id": request_id,
+                "request_id": request_id or None,  # none found: no id
             }
         )
         for epoch in sorted(store.buckets)

@@ -1,7 +1,7 @@
 """Whether the load generator, not the service, limited a run: the checks behind
 run.json's `generator.valid` and its `reasons`.
 
-No Locust here: the capture plugin (scenarios/capture.py) feeds these what it sees in
+No Locust here: the capture plugin (gameday/plugin/capture.py) feeds these what it sees in
 the Locust processes, and unit tests feed them numbers.
 
     lag = LoopLag()                                  # in each process that sends load

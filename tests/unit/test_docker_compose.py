@@ -69,7 +69,9 @@ def test_locust_master_and_scalable_workers_run_the_projects_locustfile() -> Non
     services = _compose()["services"]
     master, worker = services["locust-master"], services["locust-worker"]
     assert "--master" in master["command"] and "--worker" in worker["command"]
-    assert "scenarios/locustfile.py" in master["command"]
+    for service in (master, worker):  # gameday's plugin first, then the reference's file
+        files = service["command"][service["command"].index("-f") + 1]
+        assert files == "gameday/plugin/locustfile.py,scenarios/locustfile.py"
     assert "ports" not in worker, "workers must scale with --scale, so no fixed host ports"
     compose = _compose()
     for service in (master, worker):

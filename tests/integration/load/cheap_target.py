@@ -7,6 +7,9 @@ second, the requests after the first N are answered M ms late. A rate well under
 fast on any machine; a rate well over N has a slow tail that breaks a tight p95. That is
 what a capacity search needs to find, without depending on how fast this machine is.
 
+With `--record FILE` it appends each request's head (request line and headers, as one
+JSON string a line), so a test can see what the load sent.
+
 It shares no code with the harness or the service. Run it as its own process:
 
     python -m tests.integration.load.cheap_target   # prints "ready PORT" once listening
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import select
 import subprocess
 import sys
@@ -26,6 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 _BODY = b'{"hits": [], "total": 0}'
 _RESPONSE = (
@@ -58,8 +63,9 @@ class Knee:
 class _Answer(asyncio.Protocol):
     """Answers every complete request in the buffer (pipelined or not), in order."""
 
-    def __init__(self, knee: Knee) -> None:
+    def __init__(self, knee: Knee, record: IO[str] | None = None) -> None:
         self.knee = knee
+        self.record = record
         self.buffer = b""
         self.transport: asyncio.Transport | None = None
         self.not_before = 0.0  # a late answer holds back the ones behind it on this connection
@@ -81,6 +87,9 @@ class _Answer(asyncio.Protocol):
                 length = int(head[at + 15 :].split(b"\r\n", 1)[0])
             if len(self.buffer) < end + 4 + length:
                 return  # the body is still coming
+            if self.record is not None:
+                self.record.write(json.dumps(self.buffer[:end].decode(errors="replace")) + "\n")
+                self.record.flush()
             self.buffer = self.buffer[end + 4 + length :]
             self._answer()
 
@@ -99,9 +108,9 @@ class _Answer(asyncio.Protocol):
             self.transport.write(_RESPONSE)
 
 
-async def _serve(knee: Knee) -> None:
+async def _serve(knee: Knee, record: IO[str] | None = None) -> None:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: _Answer(knee), "127.0.0.1", 0, backlog=1024)
+    server = await loop.create_server(lambda: _Answer(knee, record), "127.0.0.1", 0, backlog=1024)
     port = server.sockets[0].getsockname()[1]
     print(f"ready {port}", flush=True)  # noqa: T201  (the parent waits for this line)
     async with server:
@@ -139,8 +148,14 @@ def _main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--knee-rps", type=int, default=None)
     parser.add_argument("--slow-ms", type=float, default=100.0)
+    parser.add_argument("--record", type=Path, default=None)
     options = parser.parse_args()
-    asyncio.run(_serve(Knee(rps=options.knee_rps, slow_s=options.slow_ms / 1000)))
+    knee = Knee(rps=options.knee_rps, slow_s=options.slow_ms / 1000)
+    if options.record is None:
+        asyncio.run(_serve(knee))
+        return
+    with open(options.record, "a") as record:
+        asyncio.run(_serve(knee, record))
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ import pytest
 from gameday.errors import ConfigError
 from gameday.load import engine
 from gameday.load.config import LoadConfig
+from gameday.load.shapes import CLOSED, OPEN
 from gameday.timespan import parse_timespan
-from scenarios.shapes import CLOSED, OPEN
 
 
 @pytest.mark.parametrize(
@@ -62,3 +62,7 @@ def test_a_bad_duration_lists_the_valid_forms() -> None:
 def test_bad_run_options_are_named_before_anything_starts(config: LoadConfig, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         engine.validate(config)
+
+
+def test_a_run_with_its_own_mix_needs_no_reference_mix_name() -> None:
+    engine.validate(LoadConfig(scenario="browse", mix={"Reader": 1}, users=1))

@@ -1,15 +1,19 @@
-"""The HDR capture plugin: exact per-second latency on every Locust process.
+"""The HDR capture: exact per-second latency on every Locust process, for any user class.
 
-Workers (and a single local process) record each request into per-endpoint,
-per-second HdrHistograms (`Recorder`), and ship the delta in Locust's regular
-worker reports; the master (`Store`) merges them. The master writes
-`live.json` every second (read by the live view and SLO probes) and, once the
-last worker report is in, the run directory's per-second files.
+Workers (and a single local process) record each request Locust's `request` event
+reports into per-endpoint, per-second HdrHistograms (`Recorder`), and ship the delta in
+Locust's regular worker reports; the master (`Store`) merges them. The master writes
+`live.json` every second (read by the live view and SLO probes) and, once the last
+worker report is in, the run directory's per-second files, exemplars, the write ledger
+(`gameday.ledger`, recorded here) and generator.json.
+
+Latency is Locust's response time, except for the first request of an open-model
+arrival: that one counts from the arrival's intended start (`intend`), so time spent
+waiting for a free slot counts too. The request id of an exemplar is the request
+context's `request_id`, else the request's `X-Request-ID` header, else none.
 """
 
-from __future__ import annotations
-
-import locust  # noqa: F401  (first: it monkey-patches the standard library)
+from __future__ import annotations  # noqa: I001  (locust first, see below)
 
 import json
 import time
@@ -18,13 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import locust  # noqa: F401  (first: it monkey-patches the standard library)
 import psutil
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
+from gameday import ledger
 from gameday.load import rundir
 from gameday.load.capture_model import Recorder, Store
 from gameday.load.config import LoadConfig
+from gameday.load.shapes import CLOSED, OPEN
 from gameday.load.validity import CPU_LIMIT_PCT, LAG_PROBE_S, LoopLag, invalid_reasons
 from gameday.rundir import (
     Event,
@@ -38,7 +45,6 @@ from gameday.rundir import (
     iso,
     write_atomic,
 )
-from scenarios.shapes import CLOSED, OPEN
 
 
 @dataclass
@@ -58,6 +64,18 @@ recorder = Recorder()
 store = Store()
 state = State()
 loop_lag = LoopLag()  # this process's, when it sends load
+# Open model: the intended start of the arrival each greenlet runs, until its first request
+_intended: dict[Any, float] = {}
+
+
+def intend(intended: float) -> None:
+    """The arrival running in this greenlet was due at `intended` (time.monotonic())."""
+    _intended[gevent.getcurrent()] = intended
+
+
+def forget_intended() -> None:
+    """The arrival in this greenlet is over (it may have sent no request)."""
+    _intended.pop(gevent.getcurrent(), None)
 
 
 def iso_now() -> str:
@@ -93,17 +111,21 @@ def on_request(
 ) -> None:
     context = context or {}
     intended = context.get("intended")
+    if intended is None and _intended:
+        intended = _intended.pop(gevent.getcurrent(), None)
     # Open model: from the intended start, so time spent queued counts.
     latency_ms = (time.monotonic() - intended) * 1000.0 if intended is not None else response_time
 
     def exemplar() -> dict[str, Any]:
-        url = getattr(getattr(response, "request", None), "url", None) or name
+        request = getattr(response, "request", None)
+        url = getattr(request, "url", None) or name
         return {
             "method": request_type,
             "path": str(url),
             "status": getattr(response, "status_code", 0) or 0,
             "service_ms": round(response_time, 3),
             "wall": iso_now(),
+            "request_id": context.get("request_id") or _header_request_id(request),
         }
 
     recorder.record(
@@ -111,10 +133,52 @@ def on_request(
         endpoint=f"{request_type} {name}",
         latency_ms=latency_ms,
         failure_kind=_failure_kind(response, exception) if exception is not None else None,
-        request_id=str(context.get("request_id", "")),
         exemplar=exemplar,
         degraded=_degraded(response, exception),
     )
+
+
+def _header_request_id(request: Any) -> str:
+    """The request's X-Request-ID (requests' and geventhttpclient's headers both take
+    any case), else ""."""
+    headers = getattr(request, "headers", None)
+    if not headers:
+        return ""
+    try:
+        return str(headers.get("X-Request-ID") or headers.get("x-request-id") or "")
+    except Exception:  # a client whose headers are not a mapping: no id, not a failure
+        return ""
+
+
+class _LedgerSink:
+    """Where gameday.ledger's calls go in this process: the recorder, shipped with the
+    next report."""
+
+    def acknowledged(self, *, id: str, version: int, tenant: str, op: str, request_id: str) -> None:
+        recorder.ledger.append(
+            {
+                "op": op,
+                "id": id,
+                "tenant": tenant,
+                "version": version,
+                "acked_at": iso_now(),
+                "t_s": round(time.time() - state.start_epoch, 3),
+                "request_id": request_id or None,
+            }
+        )
+
+    def sent(self, *, id: str, op: str, tenant: str, request_id: str) -> None:
+        recorder.unconfirmed[request_id] = {
+            "op": op,
+            "id": id,
+            "tenant": tenant,
+            "sent_at": iso_now(),
+            "t_s": round(time.time() - state.start_epoch, 3),
+            "request_id": request_id,
+        }
+
+    def answered(self, request_id: str) -> None:
+        recorder.unconfirmed.pop(request_id, None)
 
 
 def _degraded(response: Any, exception: BaseException | None) -> bool:
@@ -128,6 +192,7 @@ def _degraded(response: Any, exception: BaseException | None) -> bool:
 def install(environment: Environment, config: LoadConfig) -> None:
     state.config = config
     environment.events.request.add_listener(on_request)
+    ledger._install(_LedgerSink())
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
         own_process = psutil.Process()

@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gameday.load.config import LoadConfig
-from scenarios.shapes import constant_rate, diurnal, ramp, soak, spike, steady, step, stepped_rate
+from gameday.load.shapes import (
+    constant_rate,
+    diurnal,
+    ramp,
+    soak,
+    spike,
+    steady,
+    step,
+    stepped_rate,
+)
 
 ClosedShape = Callable[[float, LoadConfig], tuple[int, float] | None]
 OpenShape = Callable[[float, LoadConfig], float | None]

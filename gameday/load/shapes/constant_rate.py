@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gameday.load.config import LoadConfig
-from scenarios.shapes._common import target
+from gameday.load.shapes._common import target
 
 
 def rate(t_s: float, config: LoadConfig) -> float | None:

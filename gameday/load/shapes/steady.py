@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gameday.load.config import LoadConfig
-from scenarios.shapes._common import closed_params
+from gameday.load.shapes._common import closed_params
 
 
 def users(t_s: float, config: LoadConfig) -> tuple[int, float] | None:

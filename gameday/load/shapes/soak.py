@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gameday.load.config import LoadConfig
-from scenarios.shapes import steady
+from gameday.load.shapes import steady
 
 
 def users(t_s: float, config: LoadConfig) -> tuple[int, float] | None:

@@ -1,0 +1,35 @@
+"""The run's load shape as Locust's LoadTestShape: the closed shapes' users over time,
+or, under an open shape, one arrival scheduler per Locust process for the run."""
+
+from __future__ import annotations  # noqa: I001  (locust first, see below)
+
+import locust  # noqa: F401  (first: it monkey-patches the standard library)
+
+from collections.abc import Callable
+
+from locust import LoadTestShape
+
+from gameday.load.shapes import CLOSED
+from gameday.plugin import capture
+
+OPEN_DRAIN_S = 3.0
+_run_time: Callable[[LoadTestShape], float] = LoadTestShape.get_run_time  # untyped in Locust
+
+
+class RunShape(LoadTestShape):
+    def tick(self) -> tuple[int, float] | None:
+        config = capture.state.config
+        t_s = _run_time(self)
+        if config.model == "open":
+            # Each scheduler stops issuing after duration_s from its own start and
+            # waits for its in-flight requests: keep it alive for that drain.
+            if t_s >= config.duration_s + OPEN_DRAIN_S:
+                return None
+            n = config.worker_processes
+            return n, float(n)
+        return CLOSED[config.shape](t_s, config)
+
+
+def new_shape() -> RunShape:
+    make: Callable[[], RunShape] = RunShape  # LoadTestShape.__init__ is untyped
+    return make()
