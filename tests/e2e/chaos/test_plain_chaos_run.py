@@ -18,9 +18,13 @@ import pytest
 from metrics_server import metrics_server
 
 from gameday import histograms
+from gameday.chaos.configuration import chaos_configuration
+from gameday.chaos.experiment import load_experiment
+from gameday.chaos.sidecar import ExperimentSidecar
 from gameday.settings import StackSettings
 from gameday.stack.toxiproxy import Toxiproxy
-from gameday.toxiproxy import Proxy, ToxiproxyClient
+from gameday.target import load_profile
+from gameday.toxiproxy import Proxy, Toxic, ToxiproxyClient
 
 ROOT = Path(__file__).resolve().parents[3]
 PRIVATE_PORTS = range(25000, 26000)
@@ -40,6 +44,15 @@ def _free_ports(count: int) -> list[int]:
     raise RuntimeError("no free ports in 25000-25999")
 
 
+def _taken(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 @pytest.fixture(scope="module")
 def toxiproxy() -> Iterator[tuple[str, int]]:
     """A private toxiproxy-server: its URL and a free port for a proxy to listen on."""
@@ -47,6 +60,8 @@ def toxiproxy() -> Iterator[tuple[str, int]]:
     if not binary.exists():
         pytest.fail(f"{binary} is missing: run `gameday stack install` (make test does)")
     port, listen = _free_ports(2)
+    while any(_taken(p) for p in (listen + 1, listen + 2)):
+        listen += 3
     server = subprocess.Popen(
         [str(binary), "-host", "127.0.0.1", "-port", str(port)],
         stdout=subprocess.DEVNULL,
@@ -190,3 +205,64 @@ def test_a_breaker_probe_without_the_profile_names_the_var_in_one_line(tmp_path:
     assert probe["status"] == "failed"
     message = probe["exception"][-1]
     assert "--var gameday_profile=" in message and message.count("\n") <= 1
+
+
+def test_the_last_resort_reset_touches_only_the_profiles_proxies(
+    toxiproxy: tuple[str, int], tmp_path: Path
+) -> None:
+    """A user's action that names no proxy gameday can tell: after the experiment, every
+    proxy of the profile is reset, and a proxy outside it keeps its toxic."""
+    url, listen = toxiproxy
+    profile_file = tmp_path / "shop.yaml"
+    profile_file.write_text(
+        "name: shop\nbase_url: http://127.0.0.1:25999\ntraffic: {locustfile: locustfile.py}\n"
+        f"toxiproxy: {{url: {url}}}\n"
+        f"dependencies:\n  db: {{listen: 127.0.0.1:{listen + 1}, upstream: 127.0.0.1:9}}\n"
+    )
+    profile = load_profile(profile_file)
+    latency = Toxic(name="slow", type="latency", attributes={"latency": 100})
+    with ToxiproxyClient(url) as client:
+        client.populate(
+            [
+                Proxy(name="db", listen=f"127.0.0.1:{listen + 1}", upstream="127.0.0.1:9"),
+                Proxy(name="not-mine", listen=f"127.0.0.1:{listen + 2}", upstream="127.0.0.1:9"),
+            ]
+        )
+        for name in ("db", "not-mine"):
+            client.add_toxic(name, latency)
+        client.set_enabled("db", False)
+    experiment_file = tmp_path / "user.json"
+    experiment_file.write_text(
+        json.dumps(
+            {
+                "title": "a user's own fault",
+                "description": "-",
+                "method": [
+                    {
+                        "type": "action",
+                        "name": "mine",
+                        "provider": {"type": "python", "module": "json", "func": "dumps",
+                                     "arguments": {"obj": 1}},
+                    }
+                ],
+            }
+        )
+    )  # fmt: skip
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    sidecar = ExperimentSidecar(
+        load_experiment(experiment_file),
+        run_dir,
+        StackSettings(),
+        {},
+        profile=profile,
+        chaos_values=chaos_configuration(profile, run_dir, StackSettings(), None),
+    )
+    sidecar.finish()  # never started: only the last-resort reset runs
+
+    with ToxiproxyClient(url) as client:
+        proxies = client.proxies()
+    assert proxies["db"].enabled and proxies["db"].toxics == []
+    assert [t.name for t in proxies["not-mine"].toxics] == ["slow"]
+    (reset,) = [e for e in _events(run_dir) if e["type"] == "faults_reset"]
+    assert reset["proxies"] == ["db"]
