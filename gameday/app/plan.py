@@ -56,6 +56,7 @@ class RunPlan(BaseModel):
     rpo_grace_s: float
     overrides: dict[str, float]
     notes: list[str]
+    warmup: bool = False  # call the profile's warm-up hook before the load
 
     def headline(self, run_dir: Path) -> str:
         """The first line: what will run, for as long as it will run."""
@@ -122,6 +123,7 @@ def build_plan(
     reuse_run_dir: bool = False,
     stack: StackSettings | None = None,
     profile: TargetProfile | None = None,
+    warmup: bool = False,
 ) -> RunPlan:
     """`duration` None: the suite's planned length (with its waits for the steady state).
     `scenario` None: the profile's first mix. `profile` None: the reference profile."""
@@ -168,6 +170,7 @@ def build_plan(
         rpo_grace_s=parse_timespan(rpo_grace, what="--rpo-grace"),
         overrides=overrides or {},
         notes=notes,
+        warmup=warmup,
     )
 
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gameday.app.plan import RunPlan
-from gameday.app.target import check_ready
-from gameday.chaos.reconcile import reconcile
+from gameday.app.target import check_mix, check_ready, prepare_load
+from gameday.chaos.reconcile_profile import reconcile_with_profile
 from gameday.chaos.sidecar import SuiteSidecar
 from gameday.errors import ConfigError
 from gameday.load import engine
-from gameday.load.config import MIXES, NOISY_TENANT, LoadConfig
+from gameday.load.config import LoadConfig
 from gameday.report.summary import Summary
 from gameday.rundir import ExperimentOutcome, RunDir, RunRecord
 from gameday.settings import StackSettings
@@ -85,8 +85,9 @@ def run_session(
     stack = stack or StackSettings()
     config = validate_plan(plan)
     check_ready(plan)
+    check_mix(plan)
     run_dir = engine.new_run_dir(plan.out, plan.scenario, allow_existing=plan.reuse_run_dir)
-    config = config.model_copy(update={**_tenants(plan), "run_dir": str(run_dir)})
+    config = prepare_load(plan, config, run_dir)
     on_progress(LoadStarting(run_dir, plan.headline(run_dir), plan.duration_s))
     sidecar = _sidecar(plan, run_dir, stack)
     outcomes: list[ExperimentOutcome] = []
@@ -104,9 +105,11 @@ def run_session(
     on_progress(LoadEnded(record))
     RunDir(run_dir).backfill_event_times()  # events from before Locust's first report
     _tell_how_the_load_ended(record, run_dir, on_progress)
-    if outcomes and record.status != "interrupted":
-        on_progress(Note("reconciling the write ledger with PostgreSQL and OpenSearch ..."))
-        reconcile(run_dir, stack, grace_s=plan.rpo_grace_s)
+    if outcomes and record.status != "interrupted" and plan.profile.ledger is not None:
+        on_progress(Note(f"reconciling the write ledger with target {plan.profile.name} ..."))
+        reconcile_with_profile(
+            run_dir, plan.profile, grace_s=plan.rpo_grace_s, headers=config.headers
+        )
     # The evidence is on disk; now the report judges all of it against the SLO file.
     shutil.copyfile(plan.slo_path, run_dir / "slo.yaml")
     on_progress(Note("building the report ..."))
@@ -129,25 +132,11 @@ def validate_plan(plan: RunPlan) -> LoadConfig:
             workers=plan.workers,
             seed=plan.seed,
             target_url=plan.target_url,
-            tenant_weights={},
         )
     except ValueError as exc:
         raise ConfigError(f"invalid run options: {exc}".splitlines()[0]) from exc
     engine.validate(config)
     return config
-
-
-def _tenants(plan: RunPlan) -> dict[str, dict[str, str] | dict[str, float]]:
-    """One token per tenant, weighted: a few heavy tenants and a long tail."""
-    ttl_s = plan.duration_s + 3600
-    tokens = engine.mint_tokens(plan.tenants, ttl_s=ttl_s)
-    weights = engine.TENANT_WEIGHTS + [5.0] * max(0, plan.tenants - len(engine.TENANT_WEIGHTS))
-    tenant_weights = dict(zip(tokens, weights, strict=False))
-    if "Abuser" in MIXES.get(plan.scenario, {}):  # the noisy neighbour sends as its own tenant
-        from gameday.seed.loader import mint_tokens
-
-        tokens |= mint_tokens([NOISY_TENANT], ttl_s=ttl_s)
-    return {"tokens": tokens, "tenant_weights": tenant_weights}
 
 
 def _sidecar(plan: RunPlan, run_dir: Path, stack: StackSettings) -> SuiteSidecar | None:

@@ -8,18 +8,16 @@ URL, the auth header, and what the profile's hooks hand to the Locust files.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 
 from gameday.app.plan import RunPlan
 from gameday.errors import ConfigError
 from gameday.load.config import LoadConfig
-from gameday.target import TargetProfile
+from gameday.load.locustfiles import check_locustfiles
+from gameday.seed.generator import tenant_names
+from gameday.target import HookContext, TargetProfile, call_hook
 from gameday.target.auth import auth_headers
-
-if TYPE_CHECKING:
-    from gameday.target import HookContext
 
 
 def health_url(plan: RunPlan) -> str:
@@ -49,11 +47,10 @@ def check_ready(plan: RunPlan) -> None:
 
 
 def hook_context(plan: RunPlan, run_dir: Path | None) -> HookContext:
-    from gameday.target import HookContext
-
     return HookContext(
         base_url=plan.target_url,
-        tenants=plan.tenants,
+        tenants=tenant_names(plan.tenants),
+        mix=plan.mix,
         seed=plan.seed,
         duration_s=plan.duration_s,
         run_dir=run_dir,
@@ -62,13 +59,11 @@ def hook_context(plan: RunPlan, run_dir: Path | None) -> HookContext:
 
 def prepare_load(plan: RunPlan, config: LoadConfig, run_dir: Path) -> LoadConfig:
     """The run's LoadConfig with the target's part: its Locust files, the mix, the auth
-    header and the options its hooks return; the warm-up hook runs here."""
-    from gameday.target import call_hook
-
+    header and the options its hooks return; with --warmup, the warm-up hook runs here."""
     profile = plan.profile
     context = hook_context(plan, run_dir)
     options = call_hook(profile, "options", context) if profile.hooks.options else {}
-    if profile.hooks.warmup:
+    if plan.warmup:
         call_hook(profile, "warmup", context)
     return config.model_copy(
         update={
@@ -86,8 +81,6 @@ def headers(profile: TargetProfile, context: HookContext) -> dict[str, str]:
     if profile.auth is not None:
         return auth_headers(profile.auth, folder=profile.folder)
     if profile.hooks.token:
-        from gameday.target import call_hook
-
         return {"Authorization": f"Bearer {call_hook(profile, 'token', context)}"}
     return {}
 
@@ -95,8 +88,6 @@ def headers(profile: TargetProfile, context: HookContext) -> dict[str, str]:
 def check_mix(plan: RunPlan) -> None:
     """The Locust files import (in a subprocess: this process never imports locust) and
     define every user class the mix names."""
-    from gameday.load.locustfiles import check_locustfiles
-
     defined = check_locustfiles(plan.profile.locustfiles())
     missing = [name for name in plan.mix if name not in defined]
     if missing:

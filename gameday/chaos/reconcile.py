@@ -24,6 +24,7 @@ import httpx
 
 from gameday.rundir import LedgerEntry, Reconciliation, RunDir, UnconfirmedWrite, iso
 from gameday.settings import StackSettings
+from gameday.target import HookContext
 
 
 @dataclass
@@ -183,3 +184,13 @@ def reconcile(
     )
     directory.write_reconciliation(result)
     return result
+
+
+def reconcile_reference(entries: list[LedgerEntry], context: HookContext) -> Reconciliation:
+    """The reference profile's `ledger.entry_point`: the whole reconciliation above, with
+    the stack's stores (targets/reference.yaml). `entries` are read again from the run
+    directory, which also holds the unconfirmed writes."""
+    if context.run_dir is None:
+        raise ValueError("the reference reconciliation needs the run directory")
+    grace_s = float(context.params.get("grace_s", 30.0))
+    return reconcile(context.run_dir, StackSettings(), grace_s=grace_s)

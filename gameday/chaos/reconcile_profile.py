@@ -19,8 +19,11 @@ delete still unanswered when the load stopped are left unjudged
   reconciliation makes the verdict ERROR, never a pass.
 - `entry_point: module:function`: called once as `function(entries, context)` with
   the judged ids' last acknowledged operations (a list of `LedgerEntry`) and a
-  `HookContext` (base_url, run_dir); it returns the ids it finds missing (an
-  iterable of str). An id the ledger did not judge is an error in the function.
+  `HookContext` (base_url, run_dir, params {"grace_s": the --rpo-grace}); it returns
+  the ids it finds missing (an iterable of str). An id the ledger did not judge is an
+  error in the function. A reconciler that can tell more (which store lost a write,
+  stale versions: the reference's, gameday.chaos.reconcile:reconcile_reference) may
+  return a whole `Reconciliation` instead, written as it is.
 
 The RPO is the span of acknowledgement times of the lost writes (0 when none).
 As in the reference, `not_yet_indexed` counts the ids wrong at the first look and
@@ -81,7 +84,13 @@ def reconcile_with_profile(
             profile, profile.ledger.http_get, final, grace_s=grace_s, headers=headers
         )
     else:
-        lost = _lost_by_entry_point(profile, run_dir, final, _last_entries(ledger, final))
+        found = _lost_by_entry_point(
+            profile, run_dir, final, _last_entries(ledger, final), grace_s=grace_s
+        )
+        if isinstance(found, Reconciliation):  # a reconciler that tells more than ids
+            directory.write_reconciliation(found)
+            return found
+        lost = found
     ordered = sorted(lost, key=lambda i: final[i].t_s)
     times = [final[i].t_s for i in ordered]
     result = Reconciliation(
@@ -174,15 +183,19 @@ def _lost_by_entry_point(
     run_dir: Path,
     final: dict[str, Expectation],
     entries: list[LedgerEntry],
-) -> set[str]:
+    *,
+    grace_s: float,
+) -> set[str] | Reconciliation:
     from gameday.target.hooks import HookContext, load_entry_point
 
     assert profile.ledger is not None and profile.ledger.entry_point is not None
     entry = profile.ledger.entry_point
     function = load_entry_point(entry, field="ledger.entry_point", folder=profile.folder)
-    context = HookContext(base_url=profile.base_url, run_dir=run_dir)
+    context = HookContext(base_url=profile.base_url, run_dir=run_dir, params={"grace_s": grace_s})
     try:
-        returned: Iterable[str] = function(entries, context)
+        returned: Iterable[str] | Reconciliation = function(entries, context)
+        if isinstance(returned, Reconciliation):
+            return returned
         missing = {str(i) for i in returned}
     except Exception as exc:  # the target's own code: one line, exit 2
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -103,6 +103,10 @@ def run(
         ),
     ] = False,
     var: Annotated[list[str] | None, typer.Option("--var", help=VAR_HELP)] = None,
+    warmup: Annotated[
+        bool,
+        typer.Option("--warmup", help="call the profile's warm-up hook before the load"),
+    ] = False,
 ) -> None:
     """Run a load test (with a chaos experiment on the same clock); print the run directory."""
     if tls:
@@ -136,6 +140,7 @@ def run(
         rpo_grace=rpo_grace,
         overrides=overrides,
         profile=target_profile,
+        warmup=warmup,
     )
     raise typer.Exit(execute(plan))
 
