@@ -55,6 +55,28 @@ class NotInTheMix(HttpUser):
     def never(self):
         self.client.get("/never")
 """
+# A file that uses gameday's one open-model marker, @arrival.
+SESSIONS = """
+from locust import HttpUser, task
+
+from gameday.plugin import arrival
+
+
+class Shopper(HttpUser):
+    # a closed-model session of three pages; an open-model arrival is one page
+
+    def on_start(self):
+        self.client.get("/login")
+
+    @task
+    def session(self):
+        for page in range(3):
+            self.client.get(f"/session/{page}", name="/session")
+
+    @arrival
+    def one_page(self):
+        self.client.get("/arrival")
+"""
 MARK = {"X-Gameday-Test": "foreign"}  # LoadConfig.headers: the plugin adds it everywhere
 
 
@@ -77,10 +99,10 @@ def target(recorded: Path) -> Iterator[str]:
 
 
 def _run(out: Path, foreign: Path, url: str, **fields: Any) -> LoadConfig:
+    fields.setdefault("mix", {"Browser": 3, "Buyer": 1})
+    fields.setdefault("locustfiles", [str(foreign)])
     config = LoadConfig(
         scenario="shop",
-        mix={"Browser": 3, "Buyer": 1},
-        locustfiles=[str(foreign)],
         headers=MARK,
         duration_s=5,
         target_url=url,
@@ -178,6 +200,27 @@ def test_an_open_model_arrival_is_timed_from_when_it_was_due(tmp_path: Path, for
     exemplars = [json.loads(line) for line in (out / "exemplars.jsonl").read_text().splitlines()]
     slowest = max(exemplars, key=lambda e: e["latency_ms"])
     assert slowest["service_ms"] < 1000 < slowest["latency_ms"], slowest
+
+
+def test_an_arrival_runs_the_classes_arrival_method_once_on_one_of_few_instances(
+    tmp_path: Path, foreign: Path, target: str, recorded: Path
+) -> None:
+    out = tmp_path / "run"
+    sessions = tmp_path / "sessions.py"
+    sessions.write_text(SESSIONS)
+    _run(
+        out,
+        foreign,
+        target,
+        shape="constant-rate",
+        target_rps=20,
+        mix={"Shopper": 1},
+        locustfiles=[str(foreign), str(sessions)],
+    )
+    lines = [r["line"].split()[1] for r in _sent(recorded)]
+    assert lines.count("/arrival") == 20 * 5  # exactly one request an arrival
+    assert "/session/0" not in lines  # the task is the closed model's
+    assert lines.count("/login") == 16  # on_start once per instance (16 per class)
 
 
 def test_a_mix_naming_a_class_the_files_lack_stops_locust_with_one_line(
