@@ -69,20 +69,20 @@ def prepare_load(plan: RunPlan, config: LoadConfig, run_dir: Path) -> LoadConfig
         update={
             "mix": plan.mix,
             "locustfiles": [str(f) for f in profile.locustfiles()],
-            "headers": headers(profile, context),
+            "headers": headers(profile),
             "options": options or {},
             "run_dir": str(run_dir),
         }
     )
 
 
-def headers(profile: TargetProfile, context: HookContext) -> dict[str, str]:
-    """The auth header, its token from env, file or command, or the token hook."""
-    if profile.auth is not None:
-        return auth_headers(profile.auth, folder=profile.folder)
-    if profile.hooks.token:
-        return {"Authorization": f"Bearer {call_hook(profile, 'token', context)}"}
-    return {}
+def headers(profile: TargetProfile) -> dict[str, str]:
+    """The profile's auth header, its token read now from env, file or command. (The token
+    hook serves `gameday token` and `gameday seed`; a load that signs its own tokens, as
+    the reference's does per tenant, gets them from the options hook.)"""
+    if profile.auth is None:
+        return {}
+    return auth_headers(profile.auth, folder=profile.folder)
 
 
 def check_mix(plan: RunPlan) -> None:
