@@ -162,9 +162,12 @@ class ExperimentSidecar:
         # a suite or test sharing the stack keeps its own faults; all of them only when
         # a fault action names a proxy that cannot be told before it runs.
         proxies = proxies_named(self.experiment, self.variables)
-        if self.profile is not None:  # only the profile's proxies, all of them when unsure
-            mine = set(self.profile.dependencies)
-            proxies = mine if proxies is None else proxies & mine
+        if self.profile is not None and proxies is None:
+            # unsure which: the profile's proxies (and those the experiment names), never
+            # every proxy of the server, which other targets and tests may be using
+            proxies = set(self.profile.dependencies) | named_proxies(
+                self.experiment, self.variables
+            )
         configuration = {RUN_DIR_VAR: str(self.run_dir), **self.chaos_values}
         leftovers_before_reset: list[str] = []
         leftovers: list[str] = []
@@ -263,23 +266,35 @@ def proxies_named(experiment: Experiment, variables: dict[str, float]) -> set[st
     `for_proxy` / `proxy_name`, `${key}` resolved like `chaos run` does); empty for one
     with no network fault (process faults); None when a fault action names no proxy
     this can tell (`reset_all`, a user's own provider)."""
+    named = _proxy_per_activity(experiment, variables)
+    if any(proxy is None for proxy in named):
+        return None
+    return {proxy for proxy in named if proxy is not None}
+
+
+def named_proxies(experiment: Experiment, variables: dict[str, float]) -> set[str]:
+    """The proxies its fault actions name, leaving out those that name none."""
+    return {proxy for proxy in _proxy_per_activity(experiment, variables) if proxy is not None}
+
+
+def _proxy_per_activity(experiment: Experiment, variables: dict[str, float]) -> list[str | None]:
+    """For each activity that may fault a proxy: the proxy it names, or None when that
+    cannot be told (a user's action, `reset_all`, a `${key}` left unset)."""
     configuration: dict[str, Any] = {**experiment.configuration, **variables}
-    names: set[str] = set()
+    found: list[str | None] = []
     for activity in [*experiment.data.get("method", []), *(experiment.data.get("rollbacks") or [])]:
         provider = activity.get("provider") or {}
         argument = PROXY_ARGUMENTS.get(str(provider.get("module")))
         if argument is None:
             if activity.get("type") == "action" and _unknown(provider):
-                return None  # a user's action may fault any proxy
+                found.append(None)  # a user's action may fault any proxy
             continue
         proxy = (provider.get("arguments") or {}).get(argument)
         match = REFERENCE.match(proxy) if isinstance(proxy, str) else None
         if match:
             proxy = configuration.get(match.group(1))
-        if not isinstance(proxy, str) or not proxy:
-            return None
-        names.add(proxy)
-    return names
+        found.append(proxy if isinstance(proxy, str) and proxy else None)
+    return found
 
 
 def _unknown(provider: dict[str, Any]) -> bool:

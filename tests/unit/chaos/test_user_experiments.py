@@ -14,7 +14,7 @@ from gameday.app.plan import reference_profile
 from gameday.chaos.configuration import chaos_configuration, moved_metrics_url
 from gameday.chaos.experiment import InvalidExperiment, load_experiment
 from gameday.chaos.inferred import infer_window
-from gameday.chaos.sidecar import FAULT_MODULES, proxies_named
+from gameday.chaos.sidecar import FAULT_MODULES, named_proxies, proxies_named
 from gameday.settings import StackSettings
 from gameday.target import load_profile
 
@@ -65,7 +65,10 @@ def test_a_users_action_that_names_no_proxy_resets_all_of_the_profiles(tmp_path:
     data = json.loads(path.read_text())
     data["method"].append(_action("mine", "json", "dumps", obj=1))  # a module of the user's
     path.write_text(json.dumps(data))
-    assert proxies_named(load_experiment(path), {}) is None
+    experiment = load_experiment(path)
+    assert proxies_named(experiment, {}) is None
+    # those it does name are still reset with the profile's (the stack's api proxy)
+    assert named_proxies(experiment, {}) == {"redis"}
 
 
 def _run(module: str, name: str, end: str, status: str = "succeeded") -> dict[str, Any]:
