@@ -35,4 +35,6 @@ __all__ = ["arrival", "options"]
 def options() -> dict[str, Any]:
     """The run's `LoadConfig.options` (empty outside a gameday run, and before Locust's
     `init` event: read it in `on_start` or a task, not at import)."""
+    if not capture.state.installed:
+        return {}
     return capture.state.config.locust_options()

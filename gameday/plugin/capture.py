@@ -50,6 +50,7 @@ from gameday.rundir import (
 @dataclass
 class State:
     config: LoadConfig = field(default_factory=LoadConfig)
+    installed: bool = False  # the run's config is in place (Locust's init event)
     start_epoch: float = field(default_factory=time.time)
     stop_epoch: float | None = None
     max_cpu_pct: float = 0.0
@@ -191,6 +192,7 @@ def _degraded(response: Any, exception: BaseException | None) -> bool:
 
 def install(environment: Environment, config: LoadConfig) -> None:
     state.config = config
+    state.installed = True
     environment.events.request.add_listener(on_request)
     ledger._install(_LedgerSink())
     runner = environment.runner
