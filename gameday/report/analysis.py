@@ -322,8 +322,9 @@ def signals_problems(events: Sequence[Event]) -> list[str]:
     """A signals source that did not answer during the run: breaker states are unknown
     there, so the run's data is an error (never a pass)."""
     return [
-        f"signals source {e.source} unreachable for {e.polls_failed} polls in a row from "
-        f"{'?' if e.t_s is None else f'{e.t_s:.1f}'} s ({e.reason}): breaker states unknown"
+        f"signals source {e.source} unreachable from "
+        f"{'?' if e.t_s is None else f'{e.t_s:.1f}'} s on ({e.polls_failed} polls in a row or "
+        f"more; {e.reason}): breaker states unknown"
         for e in events
         if isinstance(e, SignalsUnreachable)
     ]
