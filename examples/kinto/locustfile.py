@@ -26,10 +26,11 @@ BUCKET = "gameday-load"
 COLLECTION = "items"
 RECORDS = f"/v1/buckets/{BUCKET}/collections/{COLLECTION}/records"
 
-# Request names (what the report and the SLO file's endpoints say).
-CREATE = "POST /records"
-READ = "GET /records/{id}"
-LIST = "GET /records"
+# Request names: the report (and the SLO file's endpoints) calls each "METHOD name",
+# e.g. "POST /records", "GET /records/{id}".
+CREATE = "/records"
+READ = "/records/{id}"
+LIST = "/records"
 
 # Ids of acknowledged records, shared by the users of one Locust process (bounded).
 _known_ids: deque[str] = deque(maxlen=2000)
@@ -49,11 +50,11 @@ class _KintoUser(HttpUser):
 
     def _ensure_collection(self) -> None:
         # PUT is idempotent: the bucket and its collection exist after the first user.
-        bucket = self.client.put(f"/v1/buckets/{BUCKET}", json={"data": {}}, name="PUT /bucket")
+        bucket = self.client.put(f"/v1/buckets/{BUCKET}", json={"data": {}}, name="/bucket")
         collection = self.client.put(
             f"/v1/buckets/{BUCKET}/collections/{COLLECTION}",
             json={"data": {}},
-            name="PUT /collection",
+            name="/collection",
         )
         if bucket.ok and collection.ok:
             _collection_ready.set()
