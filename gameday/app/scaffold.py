@@ -226,7 +226,7 @@ def _locustfile_text(name: str, paths: list[str]) -> str:
     tasks = "\n".join(
         f"    @task\n"
         f"    def {_identifier(path, used)}(self) -> None:\n"
-        f"        self.client.get({_literal(path)}, name={_literal('GET ' + path)})\n"
+        f"        self.client.get({_literal(path)})\n"
         for path in paths
     )
     text = (

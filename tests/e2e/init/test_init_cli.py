@@ -27,9 +27,15 @@ GAMEDAY = [sys.executable, "-m", "gameday.cli"]
 PRIVATE_PORTS = range(25000, 26000)
 
 
-def _gameday(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def _gameday(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*GAMEDAY, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+        [*GAMEDAY, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
     )
 
 
