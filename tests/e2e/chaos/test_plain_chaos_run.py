@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from metrics_server import metrics_server
 
 from gameday import histograms
 from gameday.chaos.configuration import chaos_configuration
@@ -25,6 +24,7 @@ from gameday.settings import StackSettings
 from gameday.stack.toxiproxy import Toxiproxy
 from gameday.target import load_profile
 from gameday.toxiproxy import Proxy, Toxic, ToxiproxyClient
+from tests.metrics_server import metrics_server
 
 ROOT = Path(__file__).resolve().parents[3]
 PRIVATE_PORTS = range(25000, 26000)

@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
-from metrics_server import MetricsServer, metrics_server
 
 from gameday.chaos.breakers import BreakerWatcher, SignalsUnreachable, read_breakers
 from gameday.target import Signals
+from tests.metrics_server import MetricsServer, metrics_server
 
 RESILIENCE4J = """\
 # HELP resilience4j_circuitbreaker_state The states of the circuit breaker
