@@ -19,9 +19,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 # The reference service's mixes (scenarios/locustfile.py's classes), as in
-# targets/reference.yaml. TRANSITION (issue 15): used only while gameday/app does not fill
-# LoadConfig.mix from the profile yet; tests/unit/target/test_reference_profile.py keeps
-# the two equal.
+# targets/reference.yaml (tests/unit/target/test_reference_profile.py keeps the two
+# equal). `gameday run` takes the mix from the profile; this table only fills a
+# LoadConfig written without a mix (docker-compose, k8s): TRANSITION (issue 15).
 MIXES: dict[str, dict[str, int]] = {
     "search_mix": {"Searcher": 70, "Autocompleter": 15, "Reader": 10, "Writer": 5},
     "write_heavy": {"Writer": 60, "Reader": 20, "Searcher": 20},
@@ -31,8 +31,8 @@ MIXES: dict[str, dict[str, int]] = {
     # its requests are named apart ("GET abuse:/v1/search"), so the others' SLOs stand alone.
     "noisy_neighbour": {"Abuser": 50, "Searcher": 35, "Autocompleter": 10, "Reader": 5},
 }
-# TRANSITION (issue 15): the reference's abusive tenant, now scenarios/locustfile.py's
-# own; kept here only while service/settings.py and gameday/app/session.py import it.
+# TRANSITION (issue 15): the reference's abusive tenant, now scenarios/actions.py's own;
+# kept here only while tests/unit/target/test_reference_profile.py imports it.
 NOISY_TENANT = "tenant-noisy"
 
 # The plugin's command-line option naming the LoadConfig file.
@@ -60,10 +60,6 @@ class LoadConfig(BaseModel):
     locustfiles: list[str] = Field(default_factory=list)
     headers: dict[str, str] = Field(default_factory=dict)  # added to every request
     options: dict[str, Any] = Field(default_factory=dict)  # gameday.plugin.options()
-    # TRANSITION (issue 15): the reference's tenants, until gameday/app puts them in
-    # `options`; gameday.plugin.options() hands them over under the same keys.
-    tokens: dict[str, str] = Field(default_factory=dict)  # tenant -> bearer token
-    tenant_weights: dict[str, float] = Field(default_factory=dict)
     zero_hit_share: float = Field(default=0.05, ge=0, le=1)
     vocabulary_size: int = 5000
     max_in_flight: int = Field(default=500, ge=1)  # open model, per worker
@@ -81,12 +77,8 @@ class LoadConfig(BaseModel):
 
     def locust_options(self) -> dict[str, Any]:
         """What gameday.plugin.options() gives Locust files: `options`, plus the run's
-        `seed` unless `options` has one (and the reference's tenants under their keys
-        while they are fields of their own: TRANSITION)."""
-        legacy: dict[str, Any] = {}
-        if self.tokens:
-            legacy = {"tokens": self.tokens, "tenant_weights": self.tenant_weights}
-        return {"seed": self.seed, **legacy, **self.options}
+        `seed` unless `options` has one."""
+        return {"seed": self.seed, **self.options}
 
     @property
     def worker_processes(self) -> int:

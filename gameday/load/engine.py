@@ -23,7 +23,7 @@ import httpx
 
 from gameday.errors import ConfigError, GamedayError
 from gameday.load import facts
-from gameday.load.config import CONFIG_OPTION, MIXES, OPEN_SHAPES, SHAPES, LoadConfig
+from gameday.load.config import CONFIG_OPTION, OPEN_SHAPES, SHAPES, LoadConfig
 from gameday.load.locustfiles import PLUGIN_LOCUSTFILE, locustfile_paths
 from gameday.rundir import RunDir, RunRecord, iso
 from gameday.settings import PROJECT_ROOT, StackSettings
@@ -84,12 +84,8 @@ class LiveStats:
 
 
 def validate(config: LoadConfig) -> None:
-    """The shape and its numbers. The mix is the plan's to check against the Locust
-    files' classes (gameday.load.locustfiles.check_locustfiles, gameday.load.mix)."""
-    if not config.mix and config.scenario not in MIXES:  # TRANSITION: a named reference mix
-        raise ConfigError(
-            f"unknown scenario {config.scenario!r}; expected one of {', '.join(MIXES)}"
-        )
+    """The shape and its numbers. The mix is the plan's to check: its name against the
+    profile's mixes, its classes against the Locust files' (check_locustfiles)."""
     if config.shape not in SHAPES:
         raise ConfigError(f"unknown shape {config.shape!r}; expected one of {', '.join(SHAPES)}")
     if config.shape in OPEN_SHAPES and config.target_rps is None:
