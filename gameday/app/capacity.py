@@ -21,8 +21,8 @@ from gameday.app.plan import RunPlan
 from gameday.app.session import RunOutcome, run_session, validate_plan
 from gameday.errors import ConfigError
 from gameday.load.capacity import CapacityReport, Search, StepPhase, StepRecord, find_capacity
+from gameday.load.engine import REPORTS
 from gameday.rundir import write_atomic
-from gameday.settings import PROJECT_ROOT
 
 
 class CapacityPlan(BaseModel):
@@ -51,7 +51,7 @@ class CapacityPlan(BaseModel):
 
 def new_capacity_dir(out: Path | None, scenario: str, slo_path: Path) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    cap_dir = out if out is not None else PROJECT_ROOT / "reports" / f"{stamp}-capacity-{scenario}"
+    cap_dir = (out if out is not None else REPORTS / f"{stamp}-capacity-{scenario}").absolute()
     if cap_dir.exists() and any(cap_dir.iterdir()):
         raise ConfigError(f"capacity directory {cap_dir} is not empty: choose another --out")
     (cap_dir / "steps").mkdir(parents=True, exist_ok=True)

@@ -19,8 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-import httpx
-
 from gameday.errors import ConfigError, GamedayError
 from gameday.load import facts
 from gameday.load.config import CONFIG_OPTION, OPEN_SHAPES, SHAPES, LoadConfig
@@ -30,9 +28,8 @@ from gameday.settings import PROJECT_ROOT, StackSettings
 
 # The reference service's, when LoadConfig.locustfiles names none.
 LOCUSTFILE = PROJECT_ROOT / "scenarios" / "locustfile.py"
+REPORTS = Path("reports")  # run directories' default parent, from the current directory
 DEFAULT_TENANTS = 5
-# A few heavy tenants and a long tail: the share of users (or arrivals) per tenant.
-TENANT_WEIGHTS = [40.0, 25.0, 15.0, 10.0, 10.0]
 
 
 class Sidecar(Protocol):
@@ -97,32 +94,10 @@ def validate(config: LoadConfig) -> None:
         )
 
 
-def check_service(url: str) -> None:
-    try:
-        response = httpx.get(f"{url}/openapi.json", timeout=3.0)
-    except httpx.HTTPError as exc:
-        raise ConfigError(
-            f"the service at {url} is not answering ({type(exc).__name__}): "
-            "start it with `gameday stack up`"
-        ) from exc
-    if response.status_code != 200:
-        raise ConfigError(
-            f"the service at {url} answered {response.status_code} on /openapi.json: "
-            "check `gameday stack status`"
-        )
-
-
-def mint_tokens(tenants: int, ttl_s: float) -> dict[str, str]:
-    """One user token per tenant, the same tenants `gameday seed` writes for."""
-    from gameday.seed.generator import tenant_names
-    from gameday.seed.loader import mint_tokens as mint
-
-    return mint(tenant_names(tenants), ttl_s=ttl_s)
-
-
 def new_run_dir(base: Path | None, scenario: str, *, allow_existing: bool = False) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    run_dir = base if base is not None else PROJECT_ROOT / "reports" / f"{stamp}-{scenario}"
+    # Under the current directory: a user's own project, or the repository for make demo.
+    run_dir = (base if base is not None else REPORTS / f"{stamp}-{scenario}").absolute()
     if run_dir.exists() and any(run_dir.iterdir()) and not allow_existing:
         raise ConfigError(f"run directory {run_dir} is not empty: choose another --out")
     (run_dir / "locust").mkdir(parents=True, exist_ok=True)
@@ -210,7 +185,6 @@ def _spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
-            cwd=PROJECT_ROOT,
             start_new_session=True,
         )
 
