@@ -18,23 +18,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-# The reference service's mixes (scenarios/locustfile.py's classes), as in
-# targets/reference.yaml (tests/unit/target/test_reference_profile.py keeps the two
-# equal). `gameday run` takes the mix from the profile; this table only fills a
-# LoadConfig written without a mix (docker-compose, k8s): TRANSITION (issue 15).
-MIXES: dict[str, dict[str, int]] = {
-    "search_mix": {"Searcher": 70, "Autocompleter": 15, "Reader": 10, "Writer": 5},
-    "write_heavy": {"Writer": 60, "Reader": 20, "Searcher": 20},
-    "autocomplete_storm": {"Autocompleter": 85, "Searcher": 15},
-    "read_only": {"Searcher": 75, "Autocompleter": 15, "Reader": 10},
-    # Half the traffic is one abusive tenant (NOISY_TENANT) searching far over its quota;
-    # its requests are named apart ("GET abuse:/v1/search"), so the others' SLOs stand alone.
-    "noisy_neighbour": {"Abuser": 50, "Searcher": 35, "Autocompleter": 10, "Reader": 5},
-}
-# TRANSITION (issue 15): the reference's abusive tenant, now scenarios/actions.py's own;
-# kept here only while tests/unit/target/test_reference_profile.py imports it.
-NOISY_TENANT = "tenant-noisy"
-
 # The plugin's command-line option naming the LoadConfig file.
 CONFIG_OPTION = "--gameday-config"
 
@@ -54,7 +37,7 @@ class LoadConfig(BaseModel):
     seed: int = 42
     target_url: str = "http://127.0.0.1:28080"
     run_dir: str = "reports/run"
-    # user class -> weight; empty: MIXES[scenario] (TRANSITION, see MIXES)
+    # user class -> weight (the profile's mix, chosen by the plan)
     mix: dict[str, int] = Field(default_factory=dict)
     # `locust -f` files after the plugin's: paths (absolute, or from the project root)
     locustfiles: list[str] = Field(default_factory=list)
@@ -72,8 +55,8 @@ class LoadConfig(BaseModel):
 
     @property
     def user_mix(self) -> dict[str, int]:
-        """The mix the plugin runs: `mix`, else the named reference mix (TRANSITION)."""
-        return dict(self.mix) if self.mix else dict(MIXES.get(self.scenario, {}))
+        """The mix the plugin runs (an empty one stops it with one line)."""
+        return dict(self.mix)
 
     def locust_options(self) -> dict[str, Any]:
         """What gameday.plugin.options() gives Locust files: `options`, plus the run's

@@ -9,7 +9,7 @@ from pathlib import Path
 import jwt
 import pytest
 
-from gameday.load.config import MIXES, NOISY_TENANT
+from gameday.load.locustfiles import check_locustfiles
 from gameday.seed import tenant_names
 from gameday.settings import StackSettings
 from gameday.stack import DEPENDENCIES
@@ -46,8 +46,15 @@ def test_its_dependencies_are_the_stacks_with_the_stacks_proxy_ports() -> None:
         assert dependency.upstream == f"{s.host}:{upstream}", name
 
 
-def test_its_mixes_are_the_loads_mixes() -> None:
-    assert load_profile(REFERENCE).traffic.mixes == MIXES
+MIXES = load_profile(REFERENCE).traffic.mixes
+NOISY_TENANT = "tenant-noisy"
+
+
+def test_its_mixes_name_only_classes_its_locust_file_defines() -> None:
+    defined = set(check_locustfiles(load_profile(REFERENCE).locustfiles()))
+    assert set(MIXES) >= {"search_mix", "write_heavy", "read_only", "noisy_neighbour"}
+    for name, mix in MIXES.items():
+        assert set(mix) <= defined, name
 
 
 def test_its_locust_file_is_the_reference_scenarios() -> None:
@@ -126,6 +133,9 @@ def test_the_noisy_tenant_is_one_name_in_the_load_the_stack_and_the_service(
     from service import gameday_hooks
 
     assert gameday_hooks.NOISY_TENANT == stack_env.NOISY_TENANT == NOISY_TENANT
+    # scenarios/ imports locust (it patches the stdlib): read its constant, never import it
+    actions = (ROOT / "scenarios" / "actions.py").read_text()
+    assert f'NOISY_TENANT = "{NOISY_TENANT}"' in actions
     overrides = service_env(StackSettings())["SERVICE_RATELIMIT_TENANT_OVERRIDES"]
     monkeypatch.setenv("SERVICE_RATELIMIT_TENANT_OVERRIDES", overrides)  # as the service reads it
     assert RateLimitSettings().tenant_overrides == {NOISY_TENANT: (2.0, 4)}
