@@ -6,6 +6,8 @@ the one `gameday stack install` builds (`make test` runs it first)."""
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -148,3 +150,40 @@ def test_a_bad_url_is_one_line_exit_2_and_writes_nothing(tmp_path: Path) -> None
     assert "URL 'localhost:8080' is not an http(s) URL with a host" in lines[0]
     assert "e.g. gameday init http://127.0.0.1:8080" in lines[0]
     assert not (tmp_path / "none").exists()
+
+
+def test_init_then_run_with_the_profile_gives_a_verdict_with_no_stack_and_no_toxiproxy(
+    service_url: str, tmp_path: Path
+) -> None:
+    nowhere = f"http://127.0.0.1:{_free_port()}"  # no Toxiproxy answers there
+    folder = tmp_path / "starter"
+    init = _gameday("init", service_url, "--toxiproxy", nowhere, "--dir", str(folder))
+    assert init.returncode == 0, init.stdout + init.stderr
+    profile = folder / "target.yaml"
+    assert f"then: gameday run --profile {profile} --rate 20 --duration 1m" in init.stdout
+
+    run_dir = tmp_path / "run"
+    no_stack = {**os.environ, "GAMEDAY_STATE_DIR": str(tmp_path / "state")}
+    no_stack.pop("GAMEDAY_PROFILE", None)
+    result = _gameday(
+        "run",
+        "--profile",
+        str(profile),
+        "--rate",
+        "20",
+        "--duration",
+        "10s",
+        "--out",
+        str(run_dir),
+        env=no_stack,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().splitlines()[-1].startswith("verdict PASS")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["verdict"] == "pass"
+    assert summary["run"]["scenario"] == "default"
+    assert summary["overall"]["count"] == 200  # 20 rps x 10 s, open model
+    assert summary["overall"]["error_rate_pct"] == 0.0
+    # judged against the SLO file init wrote (the run keeps a copy)
+    assert (run_dir / "slo.yaml").read_text() == (folder / "slo.yaml").read_text()
+    assert set(summary["endpoints"]) == {"GET /"}
