@@ -149,6 +149,7 @@ def _sidecar(plan: RunPlan, run_dir: Path, stack: StackSettings) -> SuiteSidecar
         {**slo_variables(plan.slo_file), **plan.overrides},
         service_url=plan.service_url,
         min_duration_s=plan.min_duration_s,
+        profile=plan.profile,
     )
 
 

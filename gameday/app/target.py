@@ -30,9 +30,8 @@ def health_url(plan: RunPlan) -> str:
 def check_ready(plan: RunPlan) -> None:
     url = health_url(plan)
     hint = (
-        "start it with `gameday stack up`"
-        if plan.profile.name == "reference"
-        else f"start it, or fix base_url/health_url in the profile of target {plan.profile.name}"
+        f"start it, or fix base_url/health_url in target profile {plan.profile.name} "
+        "(the reference service: `gameday stack up`)"
     )
     try:
         response = httpx.get(url, timeout=5.0)

@@ -129,7 +129,7 @@ def test_check_ready_passes_on_2xx_and_names_the_url_otherwise(
     with pytest.raises(ConfigError) as caught:
         check_ready(_plan(bad, None))
     assert f"503 on its health URL http://127.0.0.1:{health_server}/down" in str(caught.value)
-    assert "target shop" in str(caught.value)
+    assert "target profile shop" in str(caught.value)
 
 
 def test_check_ready_says_when_nothing_answers(tmp_path: Path) -> None:
