@@ -139,12 +139,18 @@ def test_an_unmet_steady_state_before_the_method_is_an_error_never_a_pass(
             "unknown fault 'add_latncy' in method[0]; expected one of",
         ),
         (lambda e: e.pop("title"), "'title' is missing"),
+        # A user's own provider module is accepted (issue 15): it must import and have
+        # the function, or the run stops in one line before any load.
         (
             lambda e: e["method"][0]["provider"].update(module="os"),
-            "unknown module 'os' in method[0]",
+            "method[0]: module 'os' has no function 'add_latency'",
+        ),
+        (
+            lambda e: e["method"][0]["provider"].update(module="no_such_chaos_module"),
+            "no_such_chaos_module",
         ),
     ],
-    ids=["misspelled-fault", "no-title", "foreign-module"],
+    ids=["misspelled-fault", "no-title", "foreign-module-without-the-function", "no-module"],
 )
 def test_a_malformed_experiment_is_a_one_line_error_naming_the_field(
     tmp_path: Path, mutate: Any, message: str
