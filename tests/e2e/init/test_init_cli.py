@@ -187,3 +187,47 @@ def test_init_then_run_with_the_profile_gives_a_verdict_with_no_stack_and_no_tox
     # judged against the SLO file init wrote (the run keeps a copy)
     assert (run_dir / "slo.yaml").read_text() == (folder / "slo.yaml").read_text()
     assert set(summary["endpoints"]) == {"GET /"}
+
+
+def test_the_latency_experiment_init_writes_runs_on_the_profiles_toxiproxy_and_leaves_no_toxic(
+    toxiproxy_url: str, service_url: str, tmp_path: Path
+) -> None:
+    # The dependency is a second cheap target: the service never calls it, so the fault
+    # changes no answer; what is asserted is the experiment's own mechanics.
+    with serving() as dependency_url:
+        upstream = dependency_url.removeprefix("http://")
+        folder = tmp_path / "starter"
+        init = _gameday(
+            "init", service_url, "--dependency", f"backend={upstream}",
+            "--toxiproxy", toxiproxy_url, "--dir", str(folder),
+        )  # fmt: skip
+        assert init.returncode == 0, init.stdout + init.stderr
+        profile = folder / "target.yaml"
+        try:
+            applied = _gameday("proxies", "apply", "--profile", str(profile))
+            assert applied.returncode == 0, applied.stdout + applied.stderr
+            run_dir = tmp_path / "run"
+            result = _gameday(
+                "run", "--profile", str(profile), "--rate", "20",
+                "--experiment", str(folder / "experiments" / "backend-latency.json"),
+                "--var", "fault_s=5", "--out", str(run_dir),
+            )  # fmt: skip
+            with ToxiproxyClient(toxiproxy_url) as client:
+                left = client.proxies()["backend"]
+        finally:
+            with ToxiproxyClient(toxiproxy_url) as client:  # this test's proxy only
+                client.delete("backend")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "experiment backend-latency: PASS" in result.stdout
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    injected = [e for e in events if e["type"] == "fault_injected"]
+    removed = [e for e in events if e["type"] == "fault_removed"]
+    assert [(e["name"], e["target"]) for e in injected] == [
+        ("backend-latency-300ms-downstream", "backend")
+    ]
+    assert [e["name"] for e in removed] == ["backend-latency-300ms-downstream"]
+    assert left.toxics == [] and left.enabled
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["verdict"] == "pass"
+    rto = [o for o in summary["objectives"] if o["name"].endswith("RTO")]
+    assert [o["passed"] for o in rto] == [True]
