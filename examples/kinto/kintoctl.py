@@ -21,6 +21,7 @@ import asyncio
 import base64
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -191,8 +192,14 @@ def heartbeat_ok() -> bool:
 def start(kinto: Path, ini: Path, *, timeout_s: float = 60) -> int:
     """Kinto in the background (its pid in kinto.pid), once its heartbeat answers 200."""
     pid = running_pid()
-    if pid is not None and heartbeat_ok():
+    if pid is not None:  # ours already: never a second one (it would find the port taken)
+        _wait_for_heartbeat(timeout_s)
         return pid
+    if _port_taken():
+        raise SystemExit(
+            f"port {KINTO_PORT} is taken by a process that {pid_file()} does not name: "
+            "stop it (another Kinto?) and run `kintoctl.py up` again"
+        )
     log = state_dir() / "kinto.log"
     with open(log, "ab") as out:
         process = subprocess.Popen(
@@ -213,6 +220,19 @@ def start(kinto: Path, ini: Path, *, timeout_s: float = 60) -> int:
         time.sleep(0.2)
     stop()
     raise SystemExit(f"kinto's heartbeat did not answer 200 within {timeout_s:.0f} s; see {log}")
+
+
+def _port_taken() -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", KINTO_PORT)) == 0
+
+
+def _wait_for_heartbeat(timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not heartbeat_ok():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"kinto (pid file {pid_file()}) does not answer its heartbeat")
+        time.sleep(0.2)
 
 
 def stop(*, timeout_s: float = 15) -> None:
