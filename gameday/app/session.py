@@ -16,7 +16,7 @@ from pathlib import Path
 
 from gameday.app.plan import RunPlan
 from gameday.app.target import check_mix, check_ready, prepare_load
-from gameday.chaos.reconcile_profile import reconcile_with_profile
+from gameday.chaos.reconcile_profile import ReconciliationFailed, reconcile_with_profile
 from gameday.chaos.sidecar import SuiteSidecar
 from gameday.errors import ConfigError
 from gameday.load import engine
@@ -107,9 +107,12 @@ def run_session(
     _tell_how_the_load_ended(record, run_dir, on_progress)
     if outcomes and record.status != "interrupted" and plan.profile.ledger is not None:
         on_progress(Note(f"reconciling the write ledger with target {plan.profile.name} ..."))
-        reconcile_with_profile(
-            run_dir, plan.profile, grace_s=plan.rpo_grace_s, headers=config.headers
-        )
+        try:
+            reconcile_with_profile(
+                run_dir, plan.profile, grace_s=plan.rpo_grace_s, headers=config.headers
+            )
+        except ReconciliationFailed as exc:  # no reconciliation.json: the report says ERROR
+            on_progress(Note(f"reconciliation failed: {exc}", warning=True))
     # The evidence is on disk; now the report judges all of it against the SLO file.
     shutil.copyfile(plan.slo_path, run_dir / "slo.yaml")
     on_progress(Note("building the report ..."))
