@@ -229,6 +229,11 @@ class ExperimentSidecar:
         elif status != "completed":
             error = f"the experiment ended with status {status!r}"
             verdict = "fail"
+        elif failed := failed_actions(journal):
+            # Chaos Toolkit completes an experiment whose action raised: the fault may never
+            # have been injected, so the run proved nothing about it.
+            error = f"method action {failed}: the fault may not have been injected"
+            verdict = "error"
         else:
             verdict = "fail" if deviated else "pass"
         outcome = ExperimentOutcome(
@@ -264,6 +269,16 @@ def read_journal(path: Path) -> dict[str, Any]:
         except ValueError:
             time.sleep(0.5)
     return {}
+
+
+def failed_actions(journal: dict[str, Any]) -> str | None:
+    """The first method action that failed, with the last line of its exception."""
+    for record in journal.get("run") or []:
+        activity = record.get("activity") or {}
+        if activity.get("type") == "action" and record.get("status") == "failed":
+            lines = [str(x).strip() for x in record.get("exception") or [] if str(x).strip()]
+            return f"{activity.get('name', '?')!r} failed ({lines[-1] if lines else 'no detail'})"
+    return None
 
 
 def injected_faults(journal: dict[str, Any]) -> list[str]:
