@@ -35,6 +35,7 @@ PORTS: dict[str, Any] = dict(
     opensearch_transport_port=24350,
     service_port=24180,
     api_proxy_port=24190,
+    prometheus_port=24591,
 )
 
 

@@ -59,6 +59,7 @@ class StackSettings(BaseSettings):
     opensearch_transport_port: int = 21300  # node i: + i
     service_port: int = 28080  # the reference service (uvicorn), straight
     api_proxy_port: int = 22080  # the `api` proxy in front of the service
+    prometheus_port: int = 29090  # scrapes the service's /metrics, evaluates deploy/prometheus
     service_workers: int = Field(default=2, ge=1)
     # The service serves HTTPS with a certificate from the stack's own CA (gameday.stack.tls).
     tls: bool = Field(default=False, description="`gameday stack up --tls`; GAMEDAY_TLS=1")
@@ -91,6 +92,7 @@ class StackSettings(BaseSettings):
         "opensearch_transport_port",
         "service_port",
         "api_proxy_port",
+        "prometheus_port",
     )
     @classmethod
     def _port_outside_ephemeral_range(cls, port: int) -> int:
@@ -178,6 +180,10 @@ class StackSettings(BaseSettings):
     @property
     def service_url(self) -> str:
         return f"{self.scheme}://{self.host}:{self.service_port}"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://{self.host}:{self.prometheus_port}"
 
     @property
     def toxiproxy_url(self) -> str:

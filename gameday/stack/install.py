@@ -45,6 +45,10 @@ def _debian_packages_missing() -> list[str]:
         "maven": shutil.which("mvn") is not None,
         # the report's test renders index.html in headless Chromium
         "chromium": shutil.which("chromium") is not None,
+        # the stack's Prometheus (scrapes the service, evaluates deploy/prometheus/rules.yml)
+        # and promtool, which `make lint` and the rule unit tests use
+        "prometheus": shutil.which("prometheus") is not None
+        and shutil.which("promtool") is not None,
     }
     return [pkg for pkg, present in wanted.items() if not present]
 
@@ -53,7 +57,8 @@ def install_debian_packages(report: Report) -> None:
     missing = _debian_packages_missing()
     if not missing:
         report(
-            "apt        skipped: postgresql-15, redis-server, rabbitmq-server, java, maven present"
+            "apt        skipped: postgresql-15, redis-server, rabbitmq-server, java, maven, "
+            "prometheus present"
         )
         return
     if os.geteuid() != 0:
@@ -72,7 +77,16 @@ def install_debian_packages(report: Report) -> None:
     try:
         env = {"DEBIAN_FRONTEND": "noninteractive"}
         _run(["apt-get", "update", "-q"], what="apt-get update", env=env)
-        _run(["apt-get", "install", "-y", "-q", *missing], what="apt-get install", env=env)
+        others = [pkg for pkg in missing if pkg != "prometheus"]
+        if others:
+            _run(["apt-get", "install", "-y", "-q", *others], what="apt-get install", env=env)
+        if "prometheus" in missing:
+            # Without recommends: they pull in prometheus-node-exporter, a second daemon.
+            _run(
+                ["apt-get", "install", "-y", "-q", "--no-install-recommends", "prometheus"],
+                what="apt-get install prometheus",
+                env=env,
+            )
     finally:
         if created_policy:
             POLICY_RC.unlink(missing_ok=True)

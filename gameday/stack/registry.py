@@ -11,13 +11,14 @@ from gameday.stack.indexer import Indexer
 from gameday.stack.opensearch import OpenSearch
 from gameday.stack.postgres import Postgres
 from gameday.stack.postgres_replica import PostgresReplica
+from gameday.stack.prometheus import Prometheus
 from gameday.stack.rabbitmq import RabbitMQ
 from gameday.stack.redis import Redis
 from gameday.stack.service import Service
 from gameday.stack.toxiproxy import Toxiproxy
 
 COMPONENTS: list[type[Component]] = [
-    Toxiproxy, Postgres, PostgresReplica, Redis, RabbitMQ, OpenSearch, Service, Indexer
+    Toxiproxy, Postgres, PostgresReplica, Redis, RabbitMQ, OpenSearch, Prometheus, Service, Indexer
 ]  # fmt: skip
 
 NAMES = [c.name for c in COMPONENTS]
