@@ -45,7 +45,7 @@ fuzz: bootstrap
 
 # ruff; strict mypy on gameday/, service/, scenarios/ and bench/; the import contracts
 # in pyproject.toml [tool.importlinter] (the harness's layers, service <-> harness).
-lint: bootstrap  # promtool comes with the stack's Debian prometheus package
+lint: $(VENV)/.installed
 	@command -v promtool >/dev/null || { echo "lint: promtool is missing: run \`make bootstrap\` (Debian package prometheus)" >&2; exit 1; }; promtool check rules --lint-fatal deploy/prometheus/rules.yml >/dev/null
 	@$(BIN)/ruff check .
 	@$(BIN)/mypy

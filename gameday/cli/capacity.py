@@ -22,6 +22,7 @@ from rich.console import Console
 from gameday.app import build_plan
 from gameday.app.capacity import CapacityPlan, new_capacity_dir, run_capacity
 from gameday.app.target import check_ready
+from gameday.cli.options import MixOption, ProfileOption
 from gameday.errors import ConfigError
 from gameday.load import engine
 from gameday.load.capacity import StepRecord
@@ -36,22 +37,8 @@ console = Console(highlight=False, soft_wrap=True)
 
 
 def capacity(
-    scenario: Annotated[
-        str | None,
-        typer.Option(
-            "--scenario",
-            "--mix",
-            envvar="GAMEDAY_SCENARIO",
-            help="one of the profile's named mixes (default: its first)",
-        ),
-    ] = None,
-    profile: Annotated[
-        Path | None,
-        typer.Option(
-            envvar="GAMEDAY_PROFILE",
-            help="target profile YAML (default: targets/reference.yaml, the reference service)",
-        ),
-    ] = None,
+    scenario: MixOption = None,
+    profile: ProfileOption = None,
     slo: Annotated[Path, typer.Option(envvar="GAMEDAY_SLO", help="SLO file")] = DEFAULT_SLO,
     start_rate: Annotated[
         float, typer.Option(envvar="GAMEDAY_CAPACITY_START_RATE", help="first step, requests/s")

@@ -13,6 +13,7 @@ import typer
 from gameday.app import build_plan
 from gameday.chaos.experiment import check_overrides, parse_overrides
 from gameday.chaos.suite import load_suite
+from gameday.cli.options import MixOption, ProfileOption
 from gameday.cli.run import DEFAULT_SLO, VAR_HELP, execute
 from gameday.load.engine import DEFAULT_TENANTS
 from gameday.slo.loader import load_slo
@@ -24,16 +25,8 @@ def gameday(
     suite_file: Annotated[Path, typer.Argument(help="suite YAML (see experiments/suite.yaml)")],
     rate: Annotated[float | None, typer.Option(envvar="GAMEDAY_RATE")] = None,
     users: Annotated[int | None, typer.Option(envvar="GAMEDAY_USERS")] = None,
-    scenario: Annotated[
-        str | None, typer.Option("--scenario", "--mix", envvar="GAMEDAY_SCENARIO")
-    ] = None,
-    profile: Annotated[
-        Path | None,
-        typer.Option(
-            envvar="GAMEDAY_PROFILE",
-            help="target profile YAML (default: targets/reference.yaml, the reference service)",
-        ),
-    ] = None,
+    scenario: MixOption = None,
+    profile: ProfileOption = None,
     workers: Annotated[int | None, typer.Option(envvar="GAMEDAY_WORKERS")] = None,
     out: Annotated[Path | None, typer.Option(envvar="GAMEDAY_OUT")] = None,
     target: Annotated[str | None, typer.Option(envvar="GAMEDAY_TARGET")] = None,

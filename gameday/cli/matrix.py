@@ -14,6 +14,7 @@ from gameday.app.matrix import matrix_dependencies, plan_matrix, run_matrix
 from gameday.app.plan import reference_profile
 from gameday.chaos.matrix import FAULTS
 from gameday.chaos.settle import DEFAULT_SETTLE_TIMEOUT_S
+from gameday.cli.options import MixOption, ProfileOption
 from gameday.cli.run import DEFAULT_SLO, ProgressView, print_verdict
 from gameday.errors import ConfigError
 from gameday.slo.loader import load_slo
@@ -41,23 +42,8 @@ def matrix(
     dependencies: Annotated[str | None, typer.Option(envvar="GAMEDAY_MATRIX_DEPENDENCIES")] = None,
     fault_duration: Annotated[str, typer.Option(envvar="GAMEDAY_MATRIX_FAULT_DURATION")] = "10s",
     rate: Annotated[float, typer.Option(envvar="GAMEDAY_RATE")] = 20.0,
-    scenario: Annotated[
-        str | None,
-        typer.Option(
-            "--scenario",
-            "--mix",
-            envvar="GAMEDAY_SCENARIO",
-            help="one of the profile's named mixes (default: its first)",
-        ),
-    ] = None,
-    profile: Annotated[
-        Path | None,
-        typer.Option(
-            envvar="GAMEDAY_PROFILE",
-            help="target profile YAML: its dependencies are the matrix's rows "
-            "(default: targets/reference.yaml, the reference service)",
-        ),
-    ] = None,
+    scenario: MixOption = None,
+    profile: ProfileOption = None,
     out: Annotated[Path | None, typer.Option(envvar="GAMEDAY_OUT")] = None,
     target: Annotated[str | None, typer.Option(envvar="GAMEDAY_TARGET")] = None,
     slo: Annotated[

@@ -30,6 +30,7 @@ from gameday.app import (
 )
 from gameday.chaos.experiment import check_overrides, load_experiment, parse_overrides
 from gameday.chaos.suite import suite_of
+from gameday.cli.options import MixOption, ProfileOption
 from gameday.errors import ConfigError
 from gameday.load import engine
 from gameday.settings import PROJECT_ROOT, StackSettings
@@ -43,22 +44,8 @@ console = Console(highlight=False, soft_wrap=True)
 
 
 def run(
-    scenario: Annotated[
-        str | None,
-        typer.Option(
-            "--scenario",
-            "--mix",
-            envvar="GAMEDAY_SCENARIO",
-            help="one of the profile's named mixes (default: its first)",
-        ),
-    ] = None,
-    profile: Annotated[
-        Path | None,
-        typer.Option(
-            envvar="GAMEDAY_PROFILE",
-            help="target profile YAML (default: targets/reference.yaml, the reference service)",
-        ),
-    ] = None,
+    scenario: MixOption = None,
+    profile: ProfileOption = None,
     shape: Annotated[
         str | None,
         typer.Option(

@@ -1,4 +1,5 @@
-"""`.ci/run`, the CI that gates every submission: `make lint`, then `make test`, and
+"""`.ci/run`, the CI that gates every submission: `make bootstrap` (the servers and
+tools, promtool among them), `make lint`, then `make test`, and
 any failure on the way (pytest's exit 5, no tests collected, included) fails the run."""
 
 from __future__ import annotations
@@ -26,20 +27,21 @@ def _run_with_fake_make(tmp_path: Path, exit_codes: dict[str, int]) -> tuple[int
     return result.returncode, calls.read_text().split("\n")[:-1] if calls.exists() else []
 
 
-def test_ci_run_lints_then_tests(tmp_path: Path) -> None:
-    assert _run_with_fake_make(tmp_path, {}) == (0, ["lint", "test"])
+def test_ci_run_bootstraps_lints_then_tests(tmp_path: Path) -> None:
+    assert _run_with_fake_make(tmp_path, {}) == (0, ["bootstrap", "lint", "test"])
 
 
 @pytest.mark.parametrize(
     ("codes", "ran"),
     [
-        ({"lint": 1}, ["lint"]),
-        ({"test": 1}, ["lint", "test"]),
+        ({"bootstrap": 1}, ["bootstrap"]),
+        ({"lint": 1}, ["bootstrap", "lint"]),
+        ({"test": 1}, ["bootstrap", "lint", "test"]),
         # make's own exit when pytest collects no tests (pytest exit 5) is 2
-        ({"test": 2}, ["lint", "test"]),
-        ({"test": 5}, ["lint", "test"]),
+        ({"test": 2}, ["bootstrap", "lint", "test"]),
+        ({"test": 5}, ["bootstrap", "lint", "test"]),
     ],
-    ids=["lint-fails", "tests-fail", "make-reports-no-tests", "no-tests-exit-5"],
+    ids=["bootstrap-fails", "lint-fails", "tests-fail", "make-reports-no-tests", "no-tests-exit-5"],
 )
 def test_a_failing_step_fails_ci_run_and_stops_it(
     tmp_path: Path, codes: dict[str, int], ran: list[str]
