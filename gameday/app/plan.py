@@ -16,14 +16,13 @@ from pydantic import BaseModel, ConfigDict
 
 from gameday.chaos.suite import Suite
 from gameday.errors import ConfigError
-from gameday.settings import PROJECT_ROOT, StackSettings
+from gameday.settings import StackSettings
 from gameday.slo.model import SloFile
-from gameday.target import TargetProfile, load_profile
-from gameday.timespan import parse_timespan
 
-# The reference service's profile: the target of a run that names none (make demo, the
-# README tour). An installed harness without the repository has none: --profile is needed.
-REFERENCE_PROFILE = PROJECT_ROOT / "targets" / "reference.yaml"
+# REFERENCE_PROFILE: the target of a run that names none (make demo, the README tour); an
+# installed harness without the repository has none, and then --profile is needed.
+from gameday.target import REFERENCE_PROFILE, Dependency, TargetProfile, load_profile
+from gameday.timespan import parse_timespan
 
 
 class RunPlan(BaseModel):
@@ -67,13 +66,43 @@ class RunPlan(BaseModel):
         )
 
 
-def reference_profile() -> TargetProfile:
+def reference_profile(stack: StackSettings | None = None) -> TargetProfile:
+    """targets/reference.yaml, on the stack's ports: the stack's settings (gameday.toml,
+    GAMEDAY_*_PORT) may move every port, and the profile, written with the defaults,
+    follows them (a private stack in a test, a second stack beside the first)."""
     if not REFERENCE_PROFILE.is_file():
         raise ConfigError(
             f"no target profile given and no reference profile at {REFERENCE_PROFILE}: "
             "name your service's profile with --profile FILE (gameday init URL writes one)"
         )
-    return load_profile(REFERENCE_PROFILE)
+    stack = stack or StackSettings()
+    profile = load_profile(REFERENCE_PROFILE)
+    ports = {
+        "postgres": (stack.postgres_proxy_port, stack.postgres_port),
+        "redis": (stack.redis_proxy_port, stack.redis_port),
+        "rabbitmq": (stack.rabbitmq_proxy_port, stack.rabbitmq_port),
+        "opensearch": (stack.opensearch_proxy_port, stack.opensearch_port),
+    }
+    dependencies = {
+        name: Dependency(
+            listen=f"{stack.host}:{ports[name][0]}", upstream=f"{stack.host}:{ports[name][1]}"
+        )
+        if name in ports
+        else dependency
+        for name, dependency in profile.dependencies.items()
+    }
+    base_url = f"http://{stack.host}:{stack.service_port}"
+    signals = profile.signals
+    if signals is not None and signals.metrics_url is not None:
+        signals = signals.model_copy(update={"metrics_url": f"{base_url}/metrics"})
+    return profile.model_copy(
+        update={
+            "base_url": base_url,
+            "toxiproxy": profile.toxiproxy.model_copy(update={"url": stack.toxiproxy_url}),
+            "dependencies": dependencies,
+            "signals": signals,
+        }
+    ).with_folder(profile.folder)
 
 
 def choose_mix(profile: TargetProfile, scenario: str | None) -> tuple[str, dict[str, int]]:
@@ -128,7 +157,7 @@ def build_plan(
     """`duration` None: the suite's planned length (with its waits for the steady state).
     `scenario` None: the profile's first mix. `profile` None: the reference profile."""
     stack = stack or StackSettings()
-    profile = profile or reference_profile()
+    profile = profile or reference_profile(stack)
     scenario, mix = choose_mix(profile, scenario)
     if workers < 0:
         raise ConfigError(f"--workers must be 0 or more, not {workers}")

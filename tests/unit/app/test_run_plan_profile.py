@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from gameday.app import RunPlan, build_plan
-from gameday.app.plan import REFERENCE_PROFILE
+from gameday.app.plan import REFERENCE_PROFILE, reference_profile
 from gameday.app.target import check_ready, health_url
 from gameday.errors import ConfigError
+from gameday.settings import StackSettings
 from gameday.slo.model import SloFile
 from gameday.target import TargetProfile, load_profile, parse_profile
 
@@ -135,3 +136,27 @@ def test_check_ready_passes_on_2xx_and_names_the_url_otherwise(
 def test_check_ready_says_when_nothing_answers(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="is not answering its health URL"):
         check_ready(_plan(_profile(tmp_path, port=9), None))
+
+
+def test_the_reference_profile_follows_the_stacks_ports() -> None:
+    """A stack on other ports (gameday.toml, GAMEDAY_*_PORT: a private stack in a test)
+    moves the reference profile with it: faults, breakers and readiness follow."""
+    stack = StackSettings(
+        toxiproxy_port=25474,
+        service_port=25080,
+        postgres_port=25432,
+        postgres_proxy_port=26432,
+        redis_port=25379,
+        redis_proxy_port=26379,
+    )
+    profile = reference_profile(stack)
+    assert profile.toxiproxy.url == "http://127.0.0.1:25474"
+    assert profile.base_url == "http://127.0.0.1:25080"
+    assert profile.signals is not None
+    assert profile.signals.metrics_url == "http://127.0.0.1:25080/metrics"
+    assert profile.dependencies["postgres"].listen == "127.0.0.1:26432"
+    assert profile.dependencies["postgres"].upstream == "127.0.0.1:25432"
+    assert profile.dependencies["redis"].upstream == "127.0.0.1:25379"
+    assert profile.locustfiles() == load_profile(REFERENCE_PROFILE).locustfiles()
+    plan = _plan(None, None, stack=stack)
+    assert plan.target_url == "http://127.0.0.1:25080"
