@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from gameday import histograms
@@ -21,10 +20,10 @@ from gameday.chaos.configuration import chaos_configuration
 from gameday.chaos.experiment import load_experiment
 from gameday.chaos.sidecar import ExperimentSidecar
 from gameday.settings import StackSettings
-from gameday.stack.toxiproxy import Toxiproxy
 from gameday.target import load_profile
 from gameday.toxiproxy import Proxy, Toxic, ToxiproxyClient
 from tests.metrics_server import metrics_server
+from tests.toxiproxy_server import private_toxiproxy_server
 
 ROOT = Path(__file__).resolve().parents[3]
 PRIVATE_PORTS = range(25000, 26000)
@@ -56,33 +55,11 @@ def _taken(port: int) -> bool:
 @pytest.fixture(scope="module")
 def toxiproxy() -> Iterator[tuple[str, int]]:
     """A private toxiproxy-server: its URL and a free port for a proxy to listen on."""
-    binary = Toxiproxy(StackSettings()).server_binary
-    if not binary.exists():
-        pytest.fail(f"{binary} is missing: run `gameday stack install` (make test does)")
     port, listen = _free_ports(2)
     while any(_taken(p) for p in (listen + 1, listen + 2)):
         listen += 3
-    server = subprocess.Popen(
-        [str(binary), "-host", "127.0.0.1", "-port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 15
-        while True:  # a protocol ping, not just an open port
-            try:
-                if httpx.get(f"{url}/version", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"private toxiproxy-server on port {port} did not start")
-            time.sleep(0.1)
+    with private_toxiproxy_server(port) as url:
         yield url, listen
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def _live(run_dir: Path, seconds: int = 40) -> None:

@@ -11,18 +11,16 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from gameday.settings import StackSettings
-from gameday.stack.toxiproxy import Toxiproxy
 from gameday.target import load_profile
 from gameday.toxiproxy import ToxiproxyClient
 from tests.integration.load.cheap_target import serving
+from tests.toxiproxy_server import private_toxiproxy_server
 
 ROOT = Path(__file__).resolve().parents[3]
 GAMEDAY = [sys.executable, "-m", "gameday.cli"]
@@ -54,31 +52,9 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def toxiproxy_url() -> Iterator[str]:
-    binary = Toxiproxy(StackSettings()).server_binary
-    if not binary.exists():
-        pytest.fail(f"{binary} is missing: run `gameday stack install` (make test does)")
     port = _free_port()
-    server = subprocess.Popen(
-        [str(binary), "-host", "127.0.0.1", "-port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 15
-        while True:  # a protocol ping, not just an open port
-            try:
-                if httpx.get(f"{url}/version", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"private toxiproxy-server on port {port} did not start")
-            time.sleep(0.1)
+    with private_toxiproxy_server(port) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -7,17 +7,14 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-from gameday.settings import StackSettings
-from gameday.stack.toxiproxy import Toxiproxy
 from gameday.toxiproxy import Proxy, Toxic, ToxiproxyClient
+from tests.toxiproxy_server import private_toxiproxy_server
 
 ROOT = Path(__file__).resolve().parents[3]
 GAMEDAY = [sys.executable, "-m", "gameday.cli"]
@@ -54,31 +51,9 @@ class Server:
 
 @pytest.fixture(scope="module")
 def toxiproxy() -> Iterator[Server]:
-    binary = Toxiproxy(StackSettings()).server_binary
-    if not binary.exists():
-        pytest.fail(f"{binary} is missing: run `gameday stack install` (make test does)")
     port, *proxy_ports = _free_ports(5)
-    server = subprocess.Popen(
-        [str(binary), "-host", "127.0.0.1", "-port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 15
-        while True:  # a protocol ping, not just an open port
-            try:
-                if httpx.get(f"{url}/version", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"private toxiproxy-server on port {port} did not start")
-            time.sleep(0.1)
+    with private_toxiproxy_server(port) as url:
         yield Server(url=url, ports=proxy_ports)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def _write_profile(path: Path, url: str, listen: dict[str, int]) -> Path:
