@@ -101,6 +101,9 @@ def reference_profile(stack: StackSettings | None = None) -> TargetProfile:
             "toxiproxy": profile.toxiproxy.model_copy(update={"url": stack.toxiproxy_url}),
             "dependencies": dependencies,
             "signals": signals,
+            "alerts": None
+            if profile.alerts is None
+            else profile.alerts.model_copy(update={"prometheus_url": stack.prometheus_url}),
         }
     ).with_folder(profile.folder)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gameday.app.plan import RunPlan
-from gameday.app.target import check_mix, check_ready, prepare_load
+from gameday.app.target import check_alerts, check_mix, check_ready, prepare_load
 from gameday.chaos.reconcile_profile import ReconciliationFailed, reconcile_with_profile
 from gameday.chaos.sidecar import SuiteSidecar
 from gameday.errors import ConfigError
@@ -86,6 +86,7 @@ def run_session(
     config = validate_plan(plan)
     check_ready(plan)
     check_mix(plan)
+    check_alerts(plan)
     run_dir = engine.new_run_dir(plan.out, plan.scenario, allow_existing=plan.reuse_run_dir)
     config = prepare_load(plan, config, run_dir)
     on_progress(LoadStarting(run_dir, plan.headline(run_dir), plan.duration_s))

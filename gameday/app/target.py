@@ -2,6 +2,7 @@
 URL, the auth header, and what the profile's hooks hand to the Locust files.
 
     check_ready(plan)                      # ConfigError in one line when it does not answer
+    check_alerts(plan)                     # its Prometheus answers, detect_within's alerts exist
     config = prepare_load(plan, config, run_dir)   # mix, Locust files, headers, options
 """
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from gameday.app.plan import RunPlan
+from gameday.chaos.alerts import PrometheusUnreachable, alert_rule_names
 from gameday.errors import ConfigError
 from gameday.load.config import LoadConfig
 from gameday.load.locustfiles import check_locustfiles
@@ -42,6 +44,38 @@ def check_ready(plan: RunPlan) -> None:
     if not response.is_success:
         raise ConfigError(
             f"the service answered {response.status_code} on its health URL {url}: {hint}"
+        )
+
+
+def check_alerts(plan: RunPlan) -> None:
+    """In a run with experiments, before any load: the profile's Prometheus answers, and
+    every alert the SLO file's `detect_within` names is one of its rules (ConfigError in
+    one line otherwise). Without experiments nothing is detected, so nothing is checked."""
+    if plan.suite is None:
+        return
+    wanted = plan.slo_file.detect_within_alerts()
+    alerts, name = plan.profile.alerts, plan.profile.name
+    if alerts is None:
+        if wanted:
+            raise ConfigError(
+                f"{plan.slo_path}: detect_within names {', '.join(sorted(wanted))}, but target "
+                f"profile {name} has no alerts: add `alerts: {{prometheus_url: URL}}` to the "
+                "profile (its Prometheus evaluates the rules), or remove detect_within"
+            )
+        return
+    try:
+        defined = alert_rule_names(alerts.prometheus_url)
+    except PrometheusUnreachable as exc:
+        raise ConfigError(
+            f"{exc}: start it (the stack's: `gameday stack up`), or fix alerts.prometheus_url "
+            f"in target profile {name}"
+        ) from None
+    unknown = sorted(wanted - defined)
+    if unknown:
+        raise ConfigError(
+            f"{plan.slo_path}: detect_within names {', '.join(unknown)}, which no alerting rule "
+            f"of Prometheus at {alerts.prometheus_url} defines; expected one of "
+            f"{', '.join(sorted(defined)) or '(it has no alerting rules)'}"
         )
 
 

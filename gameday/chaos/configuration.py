@@ -11,6 +11,9 @@ provider that takes a `configuration` argument.
 - `gameday_metrics_url`: a Prometheus text endpoint, else the profile's
   signals.metrics_url; given when `--target` moved the service away from it.
 
+A Prometheus server (the PromQL probes) is their `prometheus_url` argument, else the
+profile's alerts.prometheus_url, else its signals.prometheus_url (`prometheus_url_of`).
+
 A plain `chaos run` keeps a `--var` only for a key the experiment declares, so the
 shipped experiments declare all four (null). A provider that needs one that is
 missing fails with one line naming the key and the `--var` that gives it:
@@ -46,6 +49,7 @@ __all__ = [
     "optional_profile_of",
     "moved_metrics_url",
     "profile_of",
+    "prometheus_url_of",
     "reference_signals",
     "toxiproxy_url_of",
 ]
@@ -112,6 +116,22 @@ def metrics_url_of(configuration: Configuration | None) -> str:
     if profile is not None and profile.signals is not None and profile.signals.metrics_url:
         return profile.signals.metrics_url
     raise _missing("Prometheus text endpoint", METRICS_URL_VAR, "http://127.0.0.1:28080/metrics")
+
+
+def prometheus_url_of(configuration: Configuration | None, given: str | None = None) -> str:
+    """`given` (a probe's `prometheus_url` argument), else the profile's Prometheus: its
+    alerts.prometheus_url, else its signals.prometheus_url."""
+    if given:
+        return given.rstrip("/")
+    profile = optional_profile_of(configuration)
+    if profile is not None and profile.alerts is not None:
+        return profile.alerts.prometheus_url
+    if profile is not None and profile.signals is not None and profile.signals.prometheus_url:
+        return profile.signals.prometheus_url.rstrip("/")
+    raise ConfigError(
+        "no Prometheus server for a PromQL probe: give the probe a prometheus_url argument, "
+        f"or a target profile with alerts.prometheus_url (`--var {PROFILE_VAR}=FILE`)"
+    )
 
 
 def declaring_keys(experiment: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:

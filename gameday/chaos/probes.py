@@ -5,8 +5,13 @@ a hypothesis can be checked during the method, not only before and after.
 Every source comes from the experiment's configuration (gameday.chaos.configuration),
 so the probes work in a plain `chaos run` too: the run directory (`gameday_run_dir`),
 breaker states from the target profile's signals (`gameday_profile`), a Prometheus
-text endpoint (`gameday_metrics_url`, else the profile's). A missing one is one line
-naming the --var that gives it."""
+text endpoint (`gameday_metrics_url`, else the profile's), a Prometheus server for the
+PromQL probes (their `prometheus_url`, else the profile's). A missing one is one line
+naming the --var that gives it.
+
+    promql_below("max(service_breaker_state)", 2)          # no breaker open now
+    promql_below('sum(rate(http_requests_total{code=~"5.."}[1m]))', 0.5)
+"""
 
 from __future__ import annotations
 
@@ -19,9 +24,16 @@ from typing import Any
 import httpx
 
 from gameday import histograms
+from gameday.chaos.alerts import PrometheusUnreachable
+from gameday.chaos.alerts import query as instant_query
 from gameday.chaos.breakers import read_breakers, scrape
-from gameday.chaos.configuration import METRICS_URL_VAR, metrics_url_of, profile_of
-from gameday.chaos.events import Configuration, run_dir_of
+from gameday.chaos.configuration import (
+    METRICS_URL_VAR,
+    metrics_url_of,
+    profile_of,
+    prometheus_url_of,
+)
+from gameday.chaos.events import RUN_DIR_VAR, Configuration, run_dir_of
 from gameday.errors import ConfigError
 from gameday.rundir import HypothesisChecked
 from gameday.settings import StackSettings
@@ -34,6 +46,9 @@ __all__ = [
     "error_rate_below",
     "outbox_backlog",
     "p95_ms",
+    "promql_above",
+    "promql_below",
+    "promql_value",
     "queue_depth",
     "rate_limited",
     "service_ready",
@@ -112,6 +127,72 @@ def error_rate_below(
         return requests == 0 or errors / requests > float(threshold)
 
     return not all(failing(s) for s in seconds)
+
+
+def promql_value(
+    query: str,
+    prometheus_url: str | None = None,
+    configuration: Configuration | None = None,
+) -> float | None:
+    """The PromQL query's value now: its largest series' value (None: no series). The
+    server is `prometheus_url`, else the target profile's (alerts, then signals)."""
+    server = prometheus_url_of(configuration, prometheus_url)
+    try:
+        series = instant_query(server, query, timeout_s=5.0)
+    except PrometheusUnreachable as exc:
+        raise ConfigError(f"PromQL probe {query!r}: {exc}") from None
+    return max((value for _, value in series), default=None)
+
+
+def promql_below(
+    query: str,
+    threshold: float,
+    prometheus_url: str | None = None,
+    phase: str = "",
+    configuration: Configuration | None = None,
+) -> bool:
+    """True when every series of the query is below `threshold` now. A query with no
+    series is false: a steady state nothing measures is not shown to hold (a typo in a
+    metric's name would otherwise always pass)."""
+    value = promql_value(query, prometheus_url, configuration)
+    ok = value is not None and value < float(threshold)
+    _record("promql_below", ok, query, value, threshold, phase, configuration)
+    return ok
+
+
+def promql_above(
+    query: str,
+    threshold: float,
+    prometheus_url: str | None = None,
+    phase: str = "",
+    configuration: Configuration | None = None,
+) -> bool:
+    """True when the query's largest series is above `threshold` now (no series: false)."""
+    value = promql_value(query, prometheus_url, configuration)
+    ok = value is not None and value > float(threshold)
+    _record("promql_above", ok, query, value, threshold, phase, configuration)
+    return ok
+
+
+def _record(
+    probe: str,
+    ok: bool,
+    query: str,
+    value: float | None,
+    threshold: float,
+    phase: str,
+    configuration: Configuration | None,
+) -> None:
+    """On the run's timeline when there is one (a plain `chaos run` may have none)."""
+    if (configuration or {}).get(RUN_DIR_VAR):
+        run_dir_of(configuration).append_event(
+            HypothesisChecked(
+                phase=phase,
+                probe=probe,
+                ok=ok,
+                value={"query": query, "value": value, "threshold": float(threshold)},
+            )
+        )
 
 
 def service_metrics(configuration: Configuration | None = None) -> dict[str, float]:

@@ -1,7 +1,8 @@
 """Experiments one after another beside the load, on the load's clock
 (`SuiteSidecar`): each one run by an `ExperimentSidecar` (gameday.chaos.experiment_sidecar),
 started once due and once the steady state holds again, with the target's breakers
-watched from its signals (gameday.chaos.breakers) the whole time.
+watched from its signals (gameday.chaos.breakers) and its alerts from its Prometheus
+(gameday.chaos.alerts, when the profile names one) the whole time.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from gameday.chaos.alerts import AlertWatcher
 from gameday.chaos.breakers import BreakerWatcher
 from gameday.chaos.configuration import chaos_configuration, moved_metrics_url, reference_signals
 from gameday.chaos.experiment_sidecar import (
@@ -65,6 +67,13 @@ class SuiteSidecar:
             self.watcher = BreakerWatcher(
                 profile.signals, run_dir, metrics_url=moved_metrics_url(profile, service_url)
             )
+        self.alerts: AlertWatcher | None = None
+        if profile is not None and profile.alerts is not None:
+            self.alerts = AlertWatcher(
+                profile.alerts.prometheus_url,
+                run_dir,
+                poll_interval_s=profile.alerts.poll_interval_s,
+            )
         values = chaos_configuration(profile, run_dir, settings, service_url)
         single = len(suite.experiments) == 1
         self.sidecars = [
@@ -109,6 +118,8 @@ class SuiteSidecar:
     def tick(self, elapsed_s: float) -> None:
         if self.watcher is not None:
             self.watcher.poll(elapsed_s)
+        if self.alerts is not None:
+            self.alerts.poll(elapsed_s)
         i = next((k for k, s in enumerate(self.sidecars) if s.proc is None), None)
         if i is None or self.sidecars[i].interrupted:
             return

@@ -25,6 +25,7 @@ from gameday.report.analysis import (
     timeline,
     verify_breaker,
 )
+from gameday.report.detection import alert_detections, alerts_problems, alerts_watched
 from gameday.report.figures import measure, ok_by_second, run_end_s
 from gameday.report.resilience import owner_of, score_experiments
 from gameday.report.rundata import ALL, RunData
@@ -36,7 +37,12 @@ from gameday.report.summary import (
     Summary,
 )
 from gameday.rundir import Event, ExperimentOutcome, ReplicaPromoted, RunDir
-from gameday.slo.evaluate import judge_experiment, judge_fault_window, judge_objectives
+from gameday.slo.evaluate import (
+    judge_detection,
+    judge_experiment,
+    judge_fault_window,
+    judge_objectives,
+)
 from gameday.slo.kinds import ExperimentFigures
 from gameday.slo.model import SloFile
 from gameday.slo.verdict import Figures, ObjectiveResult, decide, judge
@@ -55,12 +61,17 @@ def build_summary(run: RunData, slo: SloFile, *, slo_source: str) -> Summary:
     phase_figures = [_phase_figures(run, phase) for phase in run_phases]
     whole = next(p for p in phase_figures if p.kind == "run")
     problems = list(run.problems) + _unknown_endpoints(run, slo) + signals_problems(events)
+    problems += alerts_problems(events) + _unwatched_alerts(slo, windows, events)
     results = _phase_objectives(slo, phase_figures, judge_run=not windows)
     budget = _error_budget(slo, whole.overall, phase_figures)
     results.append(_availability(slo, budget))
     experiments = []
-    for window, recovery in zip(windows, recoveries, strict=True):
+    next_starts: list[float | None] = [w.injected_s for w in windows[1:]]
+    next_starts += [None] * (len(windows) - len(next_starts))
+    for window, recovery, until_s in zip(windows, recoveries, next_starts, strict=True):
         summary, checks = _judge_window(run, slo, window, recovery, events, phase_figures)
+        summary, detection = _detection(slo, window, events, summary, until_s=until_s)
+        checks += detection
         experiments.append(_with_phase_figures(summary, window, phase_figures, budget))
         owner = window.owner or owner_of(window.name, window.injected_s, run.outcomes)
         results += [check.model_copy(update={"experiment": owner}) for check in checks]
@@ -187,6 +198,38 @@ def _judge_window(
         phase=phase.name,
     )
     return summary, checks
+
+
+def _detection(
+    slo: SloFile,
+    window: FaultWindow,
+    events: list[Event],
+    summary: ExperimentSummary,
+    *,
+    until_s: float | None,
+) -> tuple[ExperimentSummary, list[ObjectiveResult]]:
+    """The alerts seen firing after the fault, and its `detect_within` objectives."""
+    seen = alert_detections(events, window, until_s=until_s)
+    checks = judge_detection(
+        slo.for_experiment(window.name),
+        [d.seen() for d in seen],
+        name=window.name,
+        phase=f"fault:{window.name}",
+    )
+    watched = alerts_watched(events)
+    return summary.model_copy(update={"alerts": seen, "alerts_watched": watched}), checks
+
+
+def _unwatched_alerts(slo: SloFile, windows: list[FaultWindow], events: list[Event]) -> list[str]:
+    """`detect_within` judged on a run whose alerts nobody watched would fail for want of
+    data: the data is incomplete instead (ERROR)."""
+    wanted = [w.name for w in windows if slo.for_experiment(w.name).detect_within]
+    if not wanted or alerts_watched(events):
+        return []
+    return [
+        f"detect_within is set for {', '.join(wanted)}, but no alerts were watched in this "
+        "run (the target profile has no alerts.prometheus_url, or Prometheus never answered)"
+    ]
 
 
 def _with_phase_figures(

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from gameday.report.analysis import BreakerCheck, Failover
+from gameday.report.detection import AlertDetection
 from gameday.report.resilience import ResilienceScore
 from gameday.rundir import ExperimentOutcome, Reconciliation
 from gameday.slo.verdict import Figures, ObjectiveResult, PhaseKind, Verdict
@@ -90,6 +91,14 @@ class ExperimentSummary(_Model):
     )
     degraded_answers: int = Field(
         default=0, description="successful answers in the window served by a fallback (X-Degraded)"
+    )
+    alerts: list[AlertDetection] = Field(
+        default_factory=list,
+        description="alerts seen firing after the fault (before the next one): time to detect "
+        "and to resolve, from alert_firing / alert_resolved events",
+    )
+    alerts_watched: bool = Field(
+        default=False, description="the run watched the target's alerts (alerts_watched event)"
     )
 
 

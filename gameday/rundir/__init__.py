@@ -12,6 +12,10 @@ from gameday.rundir._time import epoch_of, iso
 from gameday.rundir.directory import RunDir, first_error, write_atomic
 from gameday.rundir.events import (
     EVENT_TYPES,
+    AlertFiring,
+    AlertResolved,
+    AlertsUnreachable,
+    AlertsWatched,
     ArrivalError,
     BreakerTransition,
     Event,
@@ -48,6 +52,10 @@ from gameday.rundir.records import (
 
 __all__ = [
     "EVENT_TYPES",
+    "AlertFiring",
+    "AlertResolved",
+    "AlertsUnreachable",
+    "AlertsWatched",
     "ArrivalError",
     "BreakerTransition",
     "Event",

@@ -33,6 +33,10 @@ from gameday.rundir._time import epoch_of, iso
 
 __all__ = [
     "EVENT_TYPES",
+    "AlertFiring",
+    "AlertResolved",
+    "AlertsUnreachable",
+    "AlertsWatched",
     "ArrivalError",
     "BreakerTransition",
     "Event",
@@ -214,6 +218,47 @@ class SignalsUnreachable(EventBase):
     polls_failed: int = 1
 
 
+class AlertsWatched(EventBase):
+    """The harness started polling a Prometheus server's alerts (`source`), whose rules
+    define `alerts` (their names): detection can be judged from here on."""
+
+    type: Literal["alerts_watched"] = "alerts_watched"
+    source: str
+    alerts: list[str] = []
+
+
+class AlertFiring(EventBase):
+    """An alert was seen firing (dated when the harness's poll saw it: an upper bound on
+    when it started firing, within one poll interval). `active_at` is Prometheus's own
+    start of its pending state; `labels` its labels (without `alertname`)."""
+
+    type: Literal["alert_firing"] = "alert_firing"
+    alert: str
+    labels: dict[str, str] = {}
+    severity: str | None = None
+    active_at: str | None = None
+    summary: str | None = None
+
+
+class AlertResolved(EventBase):
+    """An alert seen firing is no longer firing (dated by the poll that saw it gone)."""
+
+    type: Literal["alert_resolved"] = "alert_resolved"
+    alert: str
+    labels: dict[str, str] = {}
+
+
+class AlertsUnreachable(EventBase):
+    """The Prometheus server whose alerts were watched did not answer `polls_failed`
+    polls in a row; dated at the first. Whether an alert fired there is unknown: the
+    report says ERROR with this reason, never a pass."""
+
+    type: Literal["alerts_unreachable"] = "alerts_unreachable"
+    source: str
+    reason: str
+    polls_failed: int = 1
+
+
 class OtherEvent(EventBase):
     """An event type this harness does not know; its fields are kept as they are."""
 
@@ -236,6 +281,10 @@ _KNOWN: tuple[type[EventBase], ...] = (
     SteadyStateWaitEvent,
     SafeguardTripped,
     SignalsUnreachable,
+    AlertsWatched,
+    AlertFiring,
+    AlertResolved,
+    AlertsUnreachable,
 )
 EVENT_TYPES: dict[str, type[EventBase]] = {
     str(cls.model_fields["type"].default): cls for cls in _KNOWN
@@ -264,6 +313,10 @@ Event = Annotated[
     | Annotated[SteadyStateWaitEvent, Tag("steady_state_wait")]
     | Annotated[SafeguardTripped, Tag("safeguard_tripped")]
     | Annotated[SignalsUnreachable, Tag("signals_unreachable")]
+    | Annotated[AlertsWatched, Tag("alerts_watched")]
+    | Annotated[AlertFiring, Tag("alert_firing")]
+    | Annotated[AlertResolved, Tag("alert_resolved")]
+    | Annotated[AlertsUnreachable, Tag("alerts_unreachable")]
     | Annotated[OtherEvent, Tag(_OTHER)],
     Discriminator(_tag),
 ]

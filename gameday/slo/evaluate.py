@@ -6,6 +6,8 @@ results = judge_objectives(slo.overall, figures, scope="overall", phase="steady"
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from pydantic import BaseModel
 
 from gameday.slo.kinds import (
@@ -150,3 +152,35 @@ def judge_fault_window(
         results += judge_objectives(objectives, figures, scope=scope, phase=phase, subject=endpoint)
     window = ExperimentFigures(degraded_answers=overall.degraded)
     return results + judge_experiment(wanted, window, name=name, phase=phase)
+
+
+# An alert seen firing in a fault window: (name, labels, seconds after the fault started)
+SeenAlert = tuple[str, Mapping[str, str], float]
+
+
+def judge_detection(
+    wanted: ExperimentObjectives,
+    seen: Sequence[SeenAlert],
+    *,
+    name: str,
+    phase: str,
+) -> list[ObjectiveResult]:
+    """One result per alert `detect_within` names: the first time an alert it selects
+    was seen firing after the fault, against its bound; never seen is a violation."""
+    kind = EXPERIMENT_KINDS["detect_within"]
+    results: list[ObjectiveResult] = []
+    for selector, within_s in zip(
+        wanted.alert_selectors(), wanted.detect_within.values(), strict=True
+    ):
+        after = [s for alert, labels, s in seen if selector.matches(alert, labels)]
+        results.append(
+            _judge(
+                kind,
+                name=f"{name} {kind.label.format(alert=selector)}",
+                scope=f"experiment:{name}",
+                phase=phase,
+                target=float(within_s),
+                measured=min(after) if after else None,
+            )
+        )
+    return results

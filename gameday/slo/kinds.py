@@ -90,6 +90,11 @@ EXPERIMENT_KINDS: dict[str, ObjectiveKind] = {
             "min_degraded_answers", "degraded answers", "degraded_answers", ">=", "answers",
             "timeseries", note="successful answers with X-Degraded (a fallback served them)",
         ),
+        # one objective per alert named (judge_detection): the label names the alert
+        ObjectiveKind(
+            "detect_within", "detects {alert}", "alert_detected_after_s", "<=", "s", "events",
+            unmeasured="never fired",
+        ),
     )
 }  # fmt: skip
 
@@ -116,3 +121,4 @@ class ExperimentFigures(BaseModel):
     breaker_opened_after_s: float | None = None
     breaker_closed_after_s: float | None = None
     degraded_answers: float | None = None
+    alert_detected_after_s: float | None = None  # per alert: judge_detection

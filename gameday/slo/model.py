@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gameday.slo.alerts import AlertSelector
 from gameday.slo.units import DurationS, LatencyMs
 
 PERCENTILES: dict[str, float] = {
@@ -89,6 +90,22 @@ class ExperimentObjectives(_Strict):
         ge=0,
         description="least answers served by a fallback (X-Degraded) inside the fault window",
     )
+    detect_within: dict[str, DurationS] = Field(
+        default_factory=dict,
+        description="alert (a name, or a name with labels: "
+        'BreakerOpen{dependency="opensearch"}) -> the most time from the fault to seeing it '
+        "fire; one that never fires is a violated objective",
+    )
+
+    @field_validator("detect_within")
+    @classmethod
+    def _alert_selectors(cls, wanted: dict[str, float]) -> dict[str, float]:
+        for selector in wanted:
+            AlertSelector.parse(selector)  # ValueError names the expected form
+        return wanted
+
+    def alert_selectors(self) -> list[AlertSelector]:
+        return [AlertSelector.parse(s) for s in self.detect_within]
 
 
 class OuterLimits(_Strict):
@@ -139,6 +156,11 @@ class SloFile(_Strict):
     @property
     def error_budget_fraction(self) -> float:
         return 1.0 - self.availability_pct / 100.0
+
+    def detect_within_alerts(self) -> set[str]:
+        """Every alert name a `detect_within` objective names (defaults and experiments)."""
+        every = [self.experiment_defaults, *self.experiments.values()]
+        return {selector.name for wanted in every for selector in wanted.alert_selectors()}
 
     def for_experiment(self, name: str) -> ExperimentObjectives:
         """The named entry, each field it leaves unset taken from `experiment_defaults`."""

@@ -2,6 +2,7 @@
 how to authenticate, its traffic, its dependencies' proxies, its signals, ledger,
 processes and hooks). docs/targets.md is the reference."""
 
+from gameday.target.alerts import Alerts
 from gameday.target.auth import Auth
 from gameday.target.dependencies import Dependency, ToxiproxyServer
 from gameday.target.errors import TargetProfileError
@@ -16,6 +17,7 @@ from gameday.target.traffic import Traffic
 
 __all__ = [
     "REFERENCE_PROFILE",
+    "Alerts",
     "Auth",
     "BreakerSignal",
     "BreakerState",

@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from gameday.target._types import Name, Strict
+from gameday.target.alerts import Alerts
 from gameday.target.auth import Auth
 from gameday.target.dependencies import Dependency, ToxiproxyServer
 from gameday.target.hooks import Hooks
@@ -44,6 +45,7 @@ class TargetProfile(Strict):
         default_factory=dict, description="name -> its Toxiproxy proxy"
     )
     signals: Signals | None = None
+    alerts: Alerts | None = None
     ledger: Ledger | None = None
     processes: dict[Name, Process] = Field(default_factory=dict)
     hooks: Hooks = Field(default_factory=Hooks)
