@@ -116,6 +116,29 @@ ratelimit_decisions = Counter(
 indexer_events = Counter(
     "service_indexer_events_total", "Events the indexer handled, by result.", ["result"]
 )
+# PostgreSQL standbys: exported only when the service has replicas (SERVICE_POSTGRES_
+# REPLICA_DSNS, `stack up --pg-replica`). Not registered at import: a labelled gauge with
+# no child would still print its HELP and TYPE lines in the single-process registry; in
+# multiprocess mode only the values a process has set are in the files anyway.
+# `livemostrecent`: every worker measures the same standbys; the latest one counts.
+replica_lag = Gauge(
+    "service_pg_replica_lag_seconds",
+    "How long the PostgreSQL primary has held WAL that this standby has not replayed "
+    "(0: caught up; NaN: the standby did not answer the last check), per standby "
+    "(host:port as the service reaches it), from the role check every 2 s.",
+    ["replica"],
+    multiprocess_mode="livemostrecent",
+    registry=None,
+)
+replica_lag_bytes = Gauge(
+    "service_pg_replica_lag_bytes",
+    "WAL bytes between the primary's position at the last check and this standby's "
+    "replay position (NaN: the standby did not answer the last check).",
+    ["replica"],
+    multiprocess_mode="livemostrecent",
+    registry=None,
+)
+_replica_gauges_registered = False
 
 
 def set_breaker_state(dependency: str, state: BreakerState) -> None:
@@ -137,6 +160,17 @@ def record_call(dependency: str, duration_s: float, outcome: str) -> None:
 
 def record_retry(dependency: str, exc: BaseException) -> None:
     dependency_retries.labels(dependency).inc()
+
+
+def set_replica_lag(replica: str, *, lag_s: float, lag_bytes: float) -> None:
+    """A standby's lag (``math.nan`` for both when it could not be measured)."""
+    global _replica_gauges_registered
+    if not _replica_gauges_registered and not multiprocess_dir():
+        REGISTRY.register(replica_lag)
+        REGISTRY.register(replica_lag_bytes)
+    _replica_gauges_registered = True
+    replica_lag.labels(replica).set(lag_s)
+    replica_lag_bytes.labels(replica).set(lag_bytes)
 
 
 def multiprocess_dir() -> str | None:

@@ -24,6 +24,7 @@ W = "[$__rate_interval]"  # Grafana's window for rate()
 REQUESTS = f"service_http_requests_total{{{ROUTES}}}"
 ERRORS = f'service_http_requests_total{{{ROUTES},status_class="5xx"}}'
 P95_WARNING_S, P95_CRITICAL_S, ERROR_RATE_MAX = 0.5, 1.0, 0.01  # the design's thresholds
+REPLICA_LAG_MAX_S = 30  # PostgresReplicaLagHigh (deploy/prometheus/rules.yml)
 
 
 def _target(expr: str, legend: str, ref: str = "A") -> dict[str, Any]:
@@ -182,6 +183,29 @@ def _dependency_panels(first_id: int, y: int) -> list[dict[str, Any]]:
     ]
 
 
+def _replica_panels(first_id: int, y: int) -> list[dict[str, Any]]:
+    """Empty without PostgreSQL replicas: the gauges exist only with them."""
+    return [
+        _panel(
+            first_id,
+            "PostgreSQL replica lag (time)",
+            [_target("max by (replica) (service_pg_replica_lag_seconds)", "{{replica}}")],
+            x=0,
+            y=y,
+            unit="s",
+            slo=[(REPLICA_LAG_MAX_S, "orange")],
+        ),
+        _panel(
+            first_id + 1,
+            "PostgreSQL replica lag (WAL not replayed)",
+            [_target("max by (replica) (service_pg_replica_lag_bytes)", "{{replica}}")],
+            x=12,
+            y=y,
+            unit="bytes",
+        ),
+    ]
+
+
 def _dashboard(uid: str, title: str, panels: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     return {
         "uid": uid,
@@ -212,8 +236,8 @@ def _dashboard(uid: str, title: str, panels: list[dict[str, Any]], **extra: Any)
 def service_dashboard() -> dict[str, Any]:
     return _dashboard(
         "gameday-service",
-        "Search service: RED, breakers, cache, queues",
-        _red_panels(1, 0) + _dependency_panels(5, 16),
+        "Search service: RED, breakers, cache, queues, replica lag",
+        _red_panels(1, 0) + _dependency_panels(5, 16) + _replica_panels(9, 32),
     )
 
 

@@ -18,6 +18,11 @@ is *fenced*: never read from again, since it no longer gets the new primary's wr
 A standby that fails a read is skipped for ``DOWN_FOR_S`` and the next node is tried;
 a miss on a standby is confirmed on the primary, so a document just written is never
 a 404 because of replication lag.
+
+Each role check also reads the primary's WAL position and each standby's replay position:
+how far every standby is behind (service/deps/replica_lag.py) goes to the
+``service_pg_replica_lag_seconds`` and ``_bytes`` gauges, per standby, and to
+``Node.lag_s``. Without replicas there is no check and no such gauge.
 """
 
 from __future__ import annotations
@@ -25,16 +30,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import Literal, NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
 import asyncpg
 
+from service import metrics
 from service.deps.guards import postgres_failure
 from service.deps.postgres import create_pool
+from service.deps.replica_lag import ReplicaLag
 from service.resilience import Guard
 from service.settings import PostgresSettings
 
@@ -69,6 +77,8 @@ class Node:
     pool: asyncpg.Pool
     role: Role = "unknown"
     down_until: float = 0.0
+    lag_s: float = math.nan  # a standby: behind the primary (nan: not measured)
+    lag_reported: bool = False  # its lag gauges exist (set to nan once it is not a standby)
 
     def usable(self, now: float) -> bool:
         return now >= self.down_until
@@ -85,16 +95,18 @@ class PostgresRouter:
     _detecting: asyncio.Task[None] | None = None
     _watching: asyncio.Task[None] | None = None
     _last_detect: float = 0.0
+    lag: ReplicaLag = field(default_factory=ReplicaLag)
+    clock: Callable[[], float] = time.monotonic  # the lag's time base (tests inject one)
 
     @classmethod
     async def open(cls, settings: PostgresSettings) -> PostgresRouter:
         """Pools for every node; migrations on whichever is writable (the DSN's, normally)."""
         dsns = [settings.dsn, *settings.replica_dsn_list]
         found = await asyncio.gather(*(_role_of(d) for d in dsns))
-        roles = [role for role, _ in found]
+        roles = [seen.role for seen in found]
         # The configured primary unless it is down, a standby, or behind a promoted one.
-        writable = [i for i, (role, _) in enumerate(found) if role == "primary"]
-        first = max(writable, key=lambda i: (found[i][1], -i)) if writable else 0
+        writable = [i for i, seen in enumerate(found) if seen.role == "primary"]
+        first = max(writable, key=lambda i: (found[i].timeline, -i)) if writable else 0
         nodes: list[Node] = []
         try:
             for i, dsn in enumerate(dsns):
@@ -116,9 +128,10 @@ class PostgresRouter:
             nodes=nodes,
             primary_node=nodes[first],
             settings=settings,
-            primary_timeline=found[first][1],
+            primary_timeline=found[first].timeline,
         )
         if len(nodes) > 1:
+            router._measure_lag(found)
             router._watching = asyncio.get_running_loop().create_task(
                 router._watch(), name="postgres-watch"
             )
@@ -203,21 +216,26 @@ class PostgresRouter:
     async def redetect(self) -> None:
         """Ask every node whether it is in recovery; follow a promoted standby."""
         found = await asyncio.gather(*(_role_of(n.dsn) for n in self.nodes))
-        for node, (role, _) in zip(self.nodes, found, strict=True):
-            if role == "standby" and node.role != "fenced":
+        for node, seen in zip(self.nodes, found, strict=True):
+            if seen.role == "standby" and node.role != "fenced":
                 node.role = "standby"
         writable = {
-            id(n): timeline
-            for n, (role, timeline) in zip(self.nodes, found, strict=True)
-            if role == "primary"
+            id(n): seen.timeline
+            for n, seen in zip(self.nodes, found, strict=True)
+            if seen.role == "primary"
         }
         if id(self.primary_node) in writable:
             self.primary_timeline = max(self.primary_timeline, writable[id(self.primary_node)])
         newer = [n for n in self.nodes if writable.get(id(n), 0) > self.primary_timeline]
-        if not newer:
-            return  # the primary stays (or is away and no standby has been promoted yet)
-        chosen = max(newer, key=lambda n: writable[id(n)])
-        self.primary_timeline = writable[id(chosen)]
+        if newer:
+            chosen = max(newer, key=lambda n: writable[id(n)])
+            self._follow(chosen, timeline=writable[id(chosen)])
+        self._measure_lag(found)
+
+    def _follow(self, chosen: Node, *, timeline: int) -> None:
+        """Make `chosen`, promoted onto `timeline`, the primary; fence the old one."""
+        self.primary_timeline = timeline
+        self.lag.reset()  # the new primary's WAL is a new history
         old = self.primary_node
         old.role = "fenced"
         chosen.role = "primary"
@@ -232,6 +250,27 @@ class PostgresRouter:
         for callback in self.on_switch:
             callback(old.name, chosen.name)
 
+    def _measure_lag(self, found: list[NodeState]) -> None:
+        """Each standby's lag behind the primary, from one round of role checks (`found`,
+        in the order of ``nodes``): on the node and in the lag gauges."""
+        now = self.clock()
+        for node, seen in zip(self.nodes, found, strict=True):
+            if node is self.primary_node and seen.role == "primary" and seen.lsn is not None:
+                self.lag.saw_primary(seen.lsn, at_s=now)
+        for node, seen in zip(self.nodes, found, strict=True):
+            if node is self.primary_node or node.role == "fenced":
+                node.lag_s = math.nan
+                if node.lag_reported:  # it was a standby: its series say "not one now"
+                    metrics.set_replica_lag(node.name, lag_s=math.nan, lag_bytes=math.nan)
+                continue
+            lag_bytes: float = math.nan
+            node.lag_s = math.nan
+            if seen.role == "standby" and seen.lsn is not None:
+                node.lag_s = self.lag.seconds_behind(seen.lsn, now_s=now)
+                lag_bytes = self.lag.bytes_behind(seen.lsn)
+            metrics.set_replica_lag(node.name, lag_s=node.lag_s, lag_bytes=lag_bytes)
+            node.lag_reported = True
+
     async def close(self) -> None:
         for task in (self._watching, self._detecting):
             if task is not None:
@@ -241,23 +280,40 @@ class PostgresRouter:
         await asyncio.gather(*(n.pool.close() for n in self.nodes), return_exceptions=True)
 
 
-async def _role_of(dsn: str) -> tuple[Role, int]:
-    """The node's role and, for a primary, its WAL timeline (0 otherwise)."""
+class NodeState(NamedTuple):
+    """What one role check saw: the role; for a primary its WAL timeline and current WAL
+    position, for a standby its replay position (bytes from ``0/0``)."""
+
+    role: Role
+    timeline: int = 0
+    lsn: int | None = None
+
+
+async def _role_of(dsn: str) -> NodeState:
+    """The node's role and WAL position and, for a primary, its WAL timeline."""
     try:
         conn = await asyncpg.connect(dsn, timeout=DETECT_TIMEOUT_S)
     except Exception:
-        return "unknown", 0
+        return NodeState("unknown")
     try:
-        standby = await conn.fetchval("SELECT pg_is_in_recovery()", timeout=DETECT_TIMEOUT_S)
-        if standby:
-            return "standby", 0
-        # The WAL file name starts with the timeline, 8 hex digits.
-        wal = await conn.fetchval(
-            "SELECT pg_walfile_name(pg_current_wal_lsn())", timeout=DETECT_TIMEOUT_S
+        standby = await conn.fetchrow(
+            "SELECT pg_is_in_recovery() AS yes, pg_last_wal_replay_lsn() - '0/0'::pg_lsn AS lsn",
+            timeout=DETECT_TIMEOUT_S,
         )
-        return "primary", int(str(wal)[:8], 16)
+        assert standby is not None  # one row, always
+        if standby["yes"]:
+            replayed = standby["lsn"]  # NULL until the standby has replayed anything
+            return NodeState("standby", lsn=None if replayed is None else int(replayed))
+        # The WAL file name starts with the timeline, 8 hex digits.
+        wal = await conn.fetchrow(
+            "SELECT pg_walfile_name(l) AS file, l - '0/0'::pg_lsn AS lsn "
+            "FROM pg_current_wal_lsn() AS l",
+            timeout=DETECT_TIMEOUT_S,
+        )
+        assert wal is not None
+        return NodeState("primary", timeline=int(str(wal["file"])[:8], 16), lsn=int(wal["lsn"]))
     except Exception:
-        return "unknown", 0
+        return NodeState("unknown")
     finally:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(conn.close(), DETECT_TIMEOUT_S)

@@ -4,7 +4,9 @@ search path usable (OpenSearch, or the cache when OpenSearch is down); 503 other
 Every body lists each dependency with its status, breaker state and last error; with
 PostgreSQL replicas, each one too (``postgres-replica``; ``fenced``: an old primary left
 behind by a failover) and ``postgres_primary``, the node writes go to now. A replica
-down does not make the service unready: its reads fall back to the primary.
+down does not make the service unready: its reads fall back to the primary. A standby's
+entry has ``lag_s``, how far behind the primary this worker's last role check found it
+(null when not measured; service/deps/replica_lag.py).
 
 ``/v1/health`` and ``/v1/health/ready`` are the older paths, kept: the first is liveness,
 the second the same readiness as ``/health/ready``.
@@ -13,6 +15,7 @@ the second the same readiness as ``/health/ready``.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable
 from typing import Any
@@ -95,6 +98,7 @@ async def _replicas(runtime: Runtime) -> dict[str, dict[str, Any]]:
             out[key] = _dependency("fenced", f"{node.name} was the primary before a failover", None)
         else:
             out[key] = _dependency(*next(results), None)
+            out[key]["lag_s"] = None if math.isnan(node.lag_s) else round(node.lag_s, 3)
     return out
 
 

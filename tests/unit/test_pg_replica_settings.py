@@ -11,7 +11,7 @@ from gameday.settings import EPHEMERAL_PORTS, StackSettings
 from gameday.stack import supervisor
 from gameday.stack.registry import build_components
 from gameday.stack.service_env import service_env
-from service.deps.postgres_router import Node, PostgresRouter
+from service.deps.postgres_router import Node, NodeState, PostgresRouter
 from service.settings import PostgresSettings
 
 
@@ -58,11 +58,12 @@ def test_reads_prefer_a_live_standby_then_the_primary_and_never_a_fenced_node() 
     assert [n.name for n in router.read_order()] == ["a", "p", "b"]
 
 
-def _roles(monkeypatch: Any, roles: dict[str, tuple[str, int]]) -> None:
+def _roles(monkeypatch: Any, roles: dict[str, tuple[Any, int]]) -> None:
     """What each node answers to the role check this round (no servers)."""
 
-    async def role_of(dsn: str) -> tuple[str, int]:
-        return roles[dsn.removeprefix("postgresql://")]
+    async def role_of(dsn: str) -> NodeState:
+        role, timeline = roles[dsn.removeprefix("postgresql://")]
+        return NodeState(role, timeline)
 
     monkeypatch.setattr("service.deps.postgres_router._role_of", role_of)
 

@@ -128,4 +128,9 @@ SYNTHETIC: dict[str, tuple[Callable[[int, int], Series], dict[str, str], str]] =
         {"severity": "warning"},
         "outbox holds 5000 unpublished rows (> 1000)",
     ),
+    "PostgresReplicaLagHigh": (
+        _gauge("service_pg_replica_lag_seconds", 'replica="127.0.0.1:22433"', 45),
+        {"severity": "warning", "replica": "127.0.0.1:22433"},
+        "PostgreSQL replica 127.0.0.1:22433 is 45s behind the primary (> 30 s)",
+    ),
 }

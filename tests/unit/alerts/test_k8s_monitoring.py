@@ -57,7 +57,7 @@ def test_promtool_accepts_the_prometheusrule_groups(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 7 rules found" in result.stdout
+    assert "SUCCESS: 8 rules found" in result.stdout
 
 
 def test_servicemonitor_selects_the_service_and_its_metrics_port() -> None:

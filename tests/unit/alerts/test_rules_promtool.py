@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 import yaml
 
-from gameday.stack.prometheus import LOCAL_FOR, RULES_SOURCE, local_rules
+from gameday.stack.prometheus import LOCAL_FOR, RULES_SOURCE, SCRAPE_INTERVAL_S, local_rules
 from tests.unit.alerts.synthetic import STEP_S, SYNTHETIC
 
-EVALUATION_S = 5
+# How often each set is evaluated here: the local set as often as the stack's
+# Prometheus evaluates it (SCRAPE_INTERVAL_S, 1 s), the production one every 5 s.
+EVALUATION_S = {"production": 5, "local": SCRAPE_INTERVAL_S}
 RATE_WINDOW_S = 60  # the rules' rate(...[1m]): a breach shows within one window
 
 
@@ -45,7 +47,7 @@ def _promtool() -> str:
     return path
 
 
-def _unit_test(alert: str, for_s: int) -> dict[str, Any]:
+def _unit_test(alert: str, for_s: int, evaluation_s: int) -> dict[str, Any]:
     build, labels, summary = SYNTHETIC[alert]
     bad_s = for_s + 2 * RATE_WINDOW_S + 60
     bad, good = bad_s // STEP_S, (2 * RATE_WINDOW_S + 60) // STEP_S
@@ -59,7 +61,7 @@ def _unit_test(alert: str, for_s: int) -> dict[str, Any]:
         "alert_rule_test": [
             {"eval_time": "0s", "alertname": alert, "exp_alerts": []},
             # still pending one evaluation before its for: has run out
-            {"eval_time": f"{start + for_s - EVALUATION_S}s", "alertname": alert, "exp_alerts": []},
+            {"eval_time": f"{start + for_s - evaluation_s}s", "alertname": alert, "exp_alerts": []},
             {
                 "eval_time": f"{start + for_s + RATE_WINDOW_S}s",
                 "alertname": alert,
@@ -87,8 +89,8 @@ def test_each_alert_fires_after_its_for_and_resolves(
     (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules, sort_keys=False))
     tests = {
         "rule_files": ["rules.yml"],
-        "evaluation_interval": f"{EVALUATION_S}s",
-        "tests": [_unit_test(alert, for_s)],
+        "evaluation_interval": f"{EVALUATION_S[rule_set]}s",
+        "tests": [_unit_test(alert, for_s, EVALUATION_S[rule_set])],
     }
     (tmp_path / "test.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
     result = subprocess.run(
@@ -119,14 +121,14 @@ def test_a_breach_shorter_than_for_never_fires(tmp_path: Path) -> None:
     for_s = _seconds(_alerts(rules)["BreakerOpen"]["for"])
     tests = {
         "rule_files": ["rules.yml"],
-        "evaluation_interval": f"{EVALUATION_S}s",
+        "evaluation_interval": f"{EVALUATION_S['local']}s",
         "tests": [
             {
                 "interval": f"{STEP_S}s",
                 "input_series": build(max(1, for_s // STEP_S - 1), 30),
                 "alert_rule_test": [
                     {"eval_time": f"{t}s", "alertname": "BreakerOpen", "exp_alerts": []}
-                    for t in range(0, 300, EVALUATION_S)
+                    for t in range(0, 300, EVALUATION_S["local"])
                 ],
             }
         ],
