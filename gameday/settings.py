@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -60,6 +60,9 @@ class StackSettings(BaseSettings):
     service_port: int = 28080  # the reference service (uvicorn), straight
     api_proxy_port: int = 22080  # the `api` proxy in front of the service
     prometheus_port: int = 29090  # scrapes the service's /metrics, evaluates deploy/prometheus
+    # `gameday run`'s live metrics endpoint (the Locust master's), scraped by the stack's
+    # Prometheus; 0: none (`gameday run --metrics-port`)
+    harness_metrics_port: int = 29091
     service_workers: int = Field(default=2, ge=1)
     # The service serves HTTPS with a certificate from the stack's own CA (gameday.stack.tls).
     tls: bool = Field(default=False, description="`gameday stack up --tls`; GAMEDAY_TLS=1")
@@ -93,9 +96,12 @@ class StackSettings(BaseSettings):
         "service_port",
         "api_proxy_port",
         "prometheus_port",
+        "harness_metrics_port",
     )
     @classmethod
-    def _port_outside_ephemeral_range(cls, port: int) -> int:
+    def _port_outside_ephemeral_range(cls, port: int, info: ValidationInfo) -> int:
+        if port == 0 and info.field_name == "harness_metrics_port":
+            return port  # no live metrics endpoint
         if not 1024 <= port < 65536 or port in EPHEMERAL_PORTS:
             raise ValueError(
                 f"port {port} must be in 1024-32767 or 61000-65535 "

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
@@ -94,10 +95,21 @@ def run(
         bool,
         typer.Option("--warmup", help="call the profile's warm-up hook before the load"),
     ] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            envvar="GAMEDAY_HARNESS_METRICS_PORT",
+            help="the live metrics endpoint's port (default 29091, the stack's Prometheus "
+            "scrapes it); 0: none",
+        ),
+    ] = None,
 ) -> None:
     """Run a load test (with a chaos experiment on the same clock); print the run directory."""
     if tls:
         use_tls(StackSettings(tls=True))
+    # after use_tls: these settings are the session's, so they must see GAMEDAY_TLS
+    stack = None if metrics_port is None else _with_metrics_port(metrics_port)
     target_profile = load_profile(profile) if profile is not None else None
     slo = slo or (target_profile and target_profile.slo_path()) or DEFAULT_SLO
     slo_file = load_slo(slo)  # an invalid SLO file stops the run before any load (exit 2)
@@ -129,16 +141,25 @@ def run(
         profile=target_profile,
         warmup=warmup,
     )
-    raise typer.Exit(execute(plan))
+    raise typer.Exit(execute(plan, stack=stack))
 
 
-def execute(plan: RunPlan) -> int:
+def _with_metrics_port(port: int) -> StackSettings:
+    try:
+        return StackSettings(harness_metrics_port=port)
+    except ValidationError as exc:
+        message = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"--metrics-port {port}: {message}; 0 turns the endpoint off") from exc
+
+
+def execute(plan: RunPlan, *, stack: StackSettings | None = None) -> int:
     """Run the plan with its progress on the console; print the report's verdict lines
-    and return the exit code (0 pass, 1 fail, 2 error, 130 interrupted)."""
+    and return the exit code (0 pass, 1 fail, 2 error, 130 interrupted). `stack`: the
+    stack's settings when a flag changed them (None: read them)."""
     for note in plan.notes:
         console.print(note)
     with ProgressView() as view:
-        outcome = run_session(plan, on_progress=view)
+        outcome = run_session(plan, on_progress=view, stack=stack)
     return print_verdict(outcome)
 
 

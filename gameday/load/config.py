@@ -48,6 +48,10 @@ class LoadConfig(BaseModel):
     max_in_flight: int = Field(default=500, ge=1)  # open model, per worker
     step_count: int = Field(default=4, ge=1)  # step and stepped-rate shapes
     spike_factor: float = Field(default=4.0, ge=1)
+    # The live metrics endpoint (Prometheus text on http://HOST:PORT/metrics) that the
+    # master or the local process serves during the load; None or 0: none.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
     @property
     def model(self) -> Literal["open", "closed"]:

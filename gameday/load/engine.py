@@ -225,6 +225,10 @@ def run_load(
     """Run the load to its end (or Ctrl-C); return the completed run.json. `facts_extra`:
     more RunRecord fields (e.g. {"experiment": "experiments/redis-down.json"})."""
     files = RunDir(run_dir)
+    if stack is not None and config.metrics_port is None:  # where the stack's Prometheus looks
+        config = config.model_copy(
+            update={"metrics_host": stack.host, "metrics_port": stack.harness_metrics_port}
+        )
     fields: dict[str, Any] = {
         "run_id": run_dir.name,
         "scenario": config.scenario,

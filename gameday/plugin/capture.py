@@ -31,8 +31,10 @@ from gameday import ledger
 from gameday.load import rundir
 from gameday.load.capture_model import Recorder, Store
 from gameday.load.config import LoadConfig
+from gameday.load.live_metrics import CpuMeter, GeneratorNow, LiveCollector, LiveTotals
 from gameday.load.shapes import CLOSED, OPEN
 from gameday.load.validity import CPU_LIMIT_PCT, LAG_PROBE_S, LoopLag, invalid_reasons
+from gameday.plugin import live_metrics
 from gameday.rundir import (
     Event,
     GeneratorInfo,
@@ -59,10 +61,17 @@ class State:
     max_lag_ms: float = 0.0
     lost_workers: set[str] = field(default_factory=set)
     events: list[Event] = field(default_factory=list)
+    # The live metrics endpoint: per process, the wall time up to which its requests
+    # are merged; the generator's facts as of the last second; the server, if listening.
+    merged_until: dict[str, float] = field(default_factory=dict)
+    live_facts: GeneratorInfo | None = None
+    live_server: Any = None
 
 
 recorder = Recorder()
 store = Store()
+live_totals = LiveTotals()  # per endpoint since the start, for the live metrics endpoint
+cpu_meter = CpuMeter()  # per Locust process, for the live metrics endpoint
 state = State()
 loop_lag = LoopLag()  # this process's, when it sends load
 # Open model: the intended start of the arrival each greenlet runs, until its first request
@@ -203,6 +212,7 @@ def install(environment: Environment, config: LoadConfig) -> None:
         def report(client_id: str, data: dict[str, Any]) -> None:
             delta = recorder.take_delta()
             delta["cpu_pct"] = own_process.cpu_percent()  # since the last report
+            delta["wall_s"], delta["cpu_s"] = time.time(), _cpu_s(own_process)
             delta["lag_over_limit_s"], delta["max_lag_ms"] = loop_lag.take()
             data["gameday"] = delta
 
@@ -213,7 +223,7 @@ def install(environment: Environment, config: LoadConfig) -> None:
 
         def merge(client_id: str, data: dict[str, Any]) -> None:
             if "gameday" in data:
-                store.merge(data["gameday"], client_id)
+                _merge(data["gameday"], client_id)
                 _note_cpu(float(data["gameday"].get("cpu_pct", 0.0)))
                 _note_lag(
                     client_id,
@@ -232,6 +242,57 @@ def _on_test_start(environment: Environment) -> None:
     gevent.spawn(_every_second, environment)
     if not isinstance(environment.runner, MasterRunner):  # a local runner sends the load itself
         gevent.spawn(_watch_loop_lag)
+    _serve_live_metrics()
+
+
+def _merge(delta: dict[str, Any], process: str = "local") -> None:
+    """A process's delta into the store, and what the live metrics endpoint keeps of it."""
+    store.merge(delta, process)
+    live_totals.add(delta)
+    if "wall_s" in delta:
+        state.merged_until[process] = float(delta["wall_s"])
+        cpu_meter.note(process, wall_s=float(delta["wall_s"]), cpu_s=float(delta["cpu_s"]))
+
+
+def _cpu_s(process: psutil.Process) -> float:
+    """The process's CPU time so far, user and system."""
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def _serve_live_metrics() -> None:
+    config = state.config
+    if not config.metrics_port:
+        return
+    collector = LiveCollector(
+        store,
+        live_totals,
+        run=Path(config.run_dir).name,
+        start_epoch=int(state.start_epoch),
+        complete_before=_complete_before,
+        generator=_generator_now,
+        info={"scenario": config.scenario, "shape": config.shape, "model": config.model},
+    )
+    state.live_server = live_metrics.serve(
+        collector, host=config.metrics_host, port=config.metrics_port
+    )
+
+
+def _complete_before() -> int:
+    """The first second that a process may still add requests to: every live process's
+    requests before it are merged (a worker's report carries its send time)."""
+    merged = [t for p, t in state.merged_until.items() if p not in state.lost_workers]
+    return int(min(merged)) if merged else int(state.start_epoch)
+
+
+def _generator_now() -> GeneratorNow:
+    now = time.time()
+    planned = planned_at(now - state.start_epoch) if state.stop_epoch is None else None
+    return GeneratorNow(
+        target_rps=planned if isinstance(planned, float | int) else None,
+        cpu_pct_by_process=cpu_meter.percent_by_process(now),
+        valid=state.live_facts.valid if state.live_facts is not None else True,
+    )
 
 
 def _watch_loop_lag() -> None:
@@ -288,12 +349,16 @@ def _every_second(environment: Environment) -> None:
                 if client.state == STATE_MISSING and client.id not in state.lost_workers:
                     state.lost_workers.add(client.id)
                     event(WorkerLost(worker=client.id))
+            # the master sends no load; its own CPU is shown beside the workers'
+            cpu_meter.note("master", wall_s=time.time(), cpu_s=_cpu_s(own_process))
         elif runner is not None:
             _note_cpu(own_process.cpu_percent())
             _note_lag("local", *loop_lag.take())
-            store.merge(recorder.take_delta())
+            # wall_s: the requests recorded before it are all in this delta
+            _merge({"wall_s": time.time(), "cpu_s": _cpu_s(own_process), **recorder.take_delta()})
         snapshot = live.snapshot(int(time.time()))
-        snapshot["generator"] = _generator_facts().model_dump()
+        state.live_facts = _generator_facts()
+        snapshot["generator"] = state.live_facts.model_dump()
         write_atomic(out / "live.json", json.dumps(snapshot))
 
 
@@ -340,7 +405,7 @@ def finish(environment: Environment) -> None:
         return
     state.stop_epoch = time.time()
     if not isinstance(environment.runner, MasterRunner):
-        store.merge(recorder.take_delta())
+        _merge(recorder.take_delta())
     event(LoadStopped(reason="completed"))
     out = Path(state.config.run_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -359,3 +424,5 @@ def finish(environment: Environment) -> None:
             total_requests=store.total_requests(),
         )
     )
+    live_metrics.stop(state.live_server)  # the endpoint ends with the load
+    state.live_server = None

@@ -1,6 +1,9 @@
-"""Prometheus 2.x from Debian's package: scrapes the service's /metrics (one target:
-it merges the workers and the indexer) and evaluates deploy/prometheus/rules.yml with
-the local `for:` values of deploy/prometheus/for-local.yml.
+"""Prometheus 2.x from Debian's package: scrapes the service's /metrics (job `service`,
+one target: it merges the workers and the indexer) and, during a run, the harness's own
+live endpoint (job `gameday`, on ``harness_metrics_port``: down between runs), every
+second, and evaluates deploy/prometheus/rules.yml with the local `for:` values of
+deploy/prometheus/for-local.yml every second too (an alert's detection time is bounded
+by a scrape plus an evaluation on top of its `for:`).
 
 Debian's package would start a system instance on :9090; the installer stops that
 (policy-rc.d), and this one runs in the state dir on ``prometheus_port``.
@@ -23,7 +26,7 @@ from gameday.stack.tls import files_in
 RULES_DIR = PROJECT_ROOT / "deploy" / "prometheus"
 RULES_SOURCE = RULES_DIR / "rules.yml"
 LOCAL_FOR = RULES_DIR / "for-local.yml"
-SCRAPE_INTERVAL_S = 5
+SCRAPE_INTERVAL_S = 1  # and the evaluation interval
 
 
 def rules_with_for(rules: dict[str, Any], for_by_alert: dict[str, str]) -> dict[str, Any]:
@@ -82,10 +85,20 @@ class Prometheus(Component):
         }
         if self.settings.tls:
             job["tls_config"] = {"ca_file": str(files_in(self.settings.tls_dir).ca_cert)}
+        scrape_configs = [job]
+        if self.settings.harness_metrics_port:
+            harness = f"{self.settings.host}:{self.settings.harness_metrics_port}"
+            scrape_configs.append(
+                {
+                    "job_name": "gameday",
+                    "metrics_path": "/metrics",
+                    "static_configs": [{"targets": [harness]}],
+                }
+            )
         return {
             "global": {"scrape_interval": interval, "evaluation_interval": interval},
             "rule_files": [str(self.rules_path)],
-            "scrape_configs": [job],
+            "scrape_configs": scrape_configs,
         }
 
     def prepare(self) -> None:
