@@ -6,8 +6,9 @@
 
 and the plugin, on Locust's `init` event, keeps the mix's user classes with the mix's
 weights, adds the profile's headers to every request, records every request into exact
-per-second HdrHistograms (merged on the master), writes the run directory, and runs the
-run's load shape. Under an open shape (`--rate`) it runs arrivals of your user classes
+per-second HdrHistograms (merged on the master), writes the run directory, serves the
+run's live metrics to Prometheus (gameday.plugin.live_metrics), and runs the run's load
+shape. Under an open shape (`--rate`) it runs arrivals of your user classes
 itself; see `arrival` and docs/locust-plugin.md.
 
 The public API, for Locust files (it imports locust, so only in Locust's processes):
