@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -19,6 +21,7 @@ from gameday.load.live_metrics import (
     GeneratorNow,
     LiveCollector,
     LiveTotals,
+    percentile_us,
 )
 
 START = 1_800_000_000
@@ -141,6 +144,17 @@ def test_the_p95_is_the_merged_windows_not_an_average_of_seconds() -> None:
     )
     assert at(samples, "gameday_load_p95_seconds", SEARCH) == pytest.approx(expected / 1000)
     assert at(samples, "gameday_load_p95_seconds", SEARCH) == pytest.approx(1.0, rel=1e-3)
+
+
+@given(
+    latencies_ms=st.lists(st.floats(min_value=0.0, max_value=70_000.0), min_size=1),
+    percentile=st.sampled_from([0.5, 50.0, 90.0, 95.0, 99.0, 99.9, 100.0]),
+)
+def test_the_fast_percentile_is_hdrhs_own(latencies_ms: list[float], percentile: float) -> None:
+    histogram = histograms.new_histogram()
+    for latency_ms in latencies_ms:
+        histograms.record_ms(histogram, latency_ms)
+    assert percentile_us(histogram, percentile) == histogram.get_value_at_percentile(percentile)
 
 
 def test_an_endpoint_without_requests_in_the_window_has_rate_0_and_no_latency() -> None:
