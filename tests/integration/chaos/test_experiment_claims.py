@@ -7,11 +7,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+
+from gameday.app.plan import reference_profile
 from gameday.chaos.probes import queue_depth, service_metrics
 from gameday.chaos.processes import service_workers
 from gameday.settings import StackSettings
 from gameday.slo.loader import load_slo
+from gameday.slo.units import parse_duration_s
 from gameday.stack.process import read_tracked
+from gameday.stack.prometheus import LOCAL_FOR, Prometheus
 from tests.integration.chaos.evidence import (
     READS,
     SERVER_ERRORS,
@@ -146,14 +151,16 @@ def test_without_the_outbox_the_same_outage_loses_writes_and_fails(
 
 
 def test_opensearch_down_opens_the_breaker_serves_stale_answers_and_closes_it(
-    own_service: RunningService, stack: StackSettings, tmp_path: Path
+    stack: StackSettings, tmp_path: Path
 ) -> None:
     # The shipped 20 s fault: the breaker stays open 30 s from opening, and the
     # after-check 25 s after removal must come once it has closed. The independent
-    # prober watches the same service from its own process.
+    # prober watches the same service from its own process. The stack's own service
+    # (not a private one): the stack's Prometheus scrapes it, so the breaker alert
+    # can be judged too.
     token = write_token(tmp_path / "token", tenant="prober-opensearch-down")
-    with independent_prober(own_service.url, token, tmp_path / "probes.jsonl") as prober:
-        run = _run(tmp_path, "opensearch-down", "search_mix", "--target", own_service.url)
+    with independent_prober(stack.service_url, token, tmp_path / "probes.jsonl") as prober:
+        run = _run(tmp_path, "opensearch-down", "search_mix")
     # The finding: uncached searches refused while the breaker is open spend the budget.
     assert run.returncode == 1, run.output
     assert run.failed_gating() == {AVAILABILITY}, run.failed_gating()
@@ -183,6 +190,44 @@ def test_opensearch_down_opens_the_breaker_serves_stale_answers_and_closes_it(
     outage = comparison.outage
     assert outage is not None and outage.breaker_open is not None, comparison
     assert outage.breaker_open.refused > 0 and outage.breaker_open.degraded > 0, outage
+    _assert_the_breaker_alert_fired_in_time(run, stack)
+
+
+def _assert_the_breaker_alert_fired_in_time(run: Run, stack: StackSettings) -> None:
+    """Did we notice? BreakerOpen{dependency="opensearch"} was seen firing within its
+    local `for:` plus the stack Prometheus's scrape and evaluation intervals plus the
+    harness's poll interval of the breaker opening (the issue's bound left out the
+    scrape: Prometheus can only see the breaker open at its next scrape), and the report
+    shows the time to detect."""
+    (start, _) = run.window("opensearch-down")
+    opened = next(
+        e["t_s"]
+        for e in run.events("breaker_transition")
+        if e["dependency"] == "opensearch" and e["to_state"] == "open" and e["t_s"] >= start
+    )
+    firing = [
+        e
+        for e in run.events("alert_firing")
+        if e["alert"] == "BreakerOpen" and e["labels"].get("dependency") == "opensearch"
+    ]
+    assert firing, run.events("alert_firing")
+    fired = firing[0]["t_s"]
+    for_s = parse_duration_s(yaml.safe_load(LOCAL_FOR.read_text())["BreakerOpen"])
+    intervals = Prometheus(stack).scrape_config()["global"]
+    scrape_s = parse_duration_s(intervals["scrape_interval"])
+    evaluation_s = parse_duration_s(intervals["evaluation_interval"])
+    watched = reference_profile(stack).alerts
+    assert watched is not None
+    bound = for_s + scrape_s + evaluation_s + watched.poll_interval_s
+    assert for_s <= fired - opened <= bound, (opened, fired, bound)
+    detect = run.own_objectives("opensearch-down")[
+        'opensearch-down detects BreakerOpen{dependency="opensearch"}'
+    ]
+    assert detect["passed"] and abs(detect["measured"] - (fired - start)) < 0.01, detect
+    alerts = run.experiment("opensearch-down")["alerts"]
+    (seen,) = [a for a in alerts if a["alert"] == "BreakerOpen"]
+    html = (run.path / "index.html").read_text()
+    assert f"time to detect <b>{seen['detected_after_s']:.1f} s</b>" in html
 
 
 def test_opensearch_latency_answers_searches_within_the_budget_instead_of_queueing(
