@@ -86,7 +86,9 @@ def run_session(
     config = validate_plan(plan)
     check_ready(plan)
     check_mix(plan)
-    check_alerts(plan)
+    plan, unwatched = check_alerts(plan)
+    if unwatched is not None:
+        on_progress(Note(unwatched, warning=True))
     run_dir = engine.new_run_dir(plan.out, plan.scenario, allow_existing=plan.reuse_run_dir)
     config = prepare_load(plan, config, run_dir)
     on_progress(LoadStarting(run_dir, plan.headline(run_dir), plan.duration_s))

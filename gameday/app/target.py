@@ -47,12 +47,14 @@ def check_ready(plan: RunPlan) -> None:
         )
 
 
-def check_alerts(plan: RunPlan) -> None:
+def check_alerts(plan: RunPlan) -> tuple[RunPlan, str | None]:
     """In a run with experiments, before any load: the profile's Prometheus answers, and
     every alert the SLO file's `detect_within` names is one of its rules (ConfigError in
-    one line otherwise). Without experiments nothing is detected, so nothing is checked."""
+    one line otherwise). A Prometheus that does not answer when no objective needs it is
+    a warning: the plan comes back without alerts, and the warning says so. Without
+    experiments nothing is detected, so nothing is checked."""
     if plan.suite is None:
-        return
+        return plan, None
     wanted = plan.slo_file.detect_within_alerts()
     alerts, name = plan.profile.alerts, plan.profile.name
     if alerts is None:
@@ -62,14 +64,20 @@ def check_alerts(plan: RunPlan) -> None:
                 f"profile {name} has no alerts: add `alerts: {{prometheus_url: URL}}` to the "
                 "profile (its Prometheus evaluates the rules), or remove detect_within"
             )
-        return
+        return plan, None
     try:
         defined = alert_rule_names(alerts.prometheus_url)
     except PrometheusUnreachable as exc:
-        raise ConfigError(
-            f"{exc}: start it (the stack's: `gameday stack up`), or fix alerts.prometheus_url "
-            f"in target profile {name}"
-        ) from None
+        if wanted:
+            raise ConfigError(
+                f"{exc}: start it (the stack's: `gameday stack up`), or fix "
+                f"alerts.prometheus_url in target profile {name}; detect_within in "
+                f"{plan.slo_path} needs it"
+            ) from None
+        unwatched = plan.model_copy(
+            update={"profile": plan.profile.model_copy(update={"alerts": None})}
+        )
+        return unwatched, f"alerts not watched in this run: {exc}"
     unknown = sorted(wanted - defined)
     if unknown:
         raise ConfigError(
@@ -77,6 +85,7 @@ def check_alerts(plan: RunPlan) -> None:
             f"of Prometheus at {alerts.prometheus_url} defines; expected one of "
             f"{', '.join(sorted(defined)) or '(it has no alerting rules)'}"
         )
+    return plan, None
 
 
 def hook_context(plan: RunPlan, run_dir: Path | None) -> HookContext:
