@@ -86,7 +86,10 @@ def main() -> None:
     own: collections.Counter[str] = collections.Counter()
     inclusive: collections.Counter[str] = collections.Counter()
     total = 0
-    for line in raw.read_text().splitlines():
+    # py-spy writes frame names as it finds them in the sampled process's memory: a frame
+    # caught mid-update can hold bytes that are not UTF-8 (a 10 s run crashed on one)
+    lines = raw.read_text(errors="replace").splitlines()
+    for line in lines:
         stack_text, _, count_text = line.rpartition(" ")
         count = int(count_text)
         frames = stack_text.split(";")
@@ -104,7 +107,7 @@ def main() -> None:
     for name, needles in FINDINGS.items():
         hits = sum(
             int(line.rpartition(" ")[2])
-            for line in raw.read_text().splitlines()
+            for line in lines
             if any(needle in line for needle in needles)
         )
         print(f"{100 * hits / total:5.1f}%  {name}")
