@@ -3,6 +3,8 @@ the service's failover to it, on a private small stack (toxiproxy, postgres, rep
 with its own state dir and ports: promotion changes a stack for good, so the session's
 stack is never promoted. The service under test uses the session stack for Redis,
 RabbitMQ and OpenSearch (in a namespace of its own) and the private stack for PostgreSQL.
+The replica-lag gauge is measured there too, and checked absent on the session stack's
+service when that stack has no replica.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from gameday.settings import PROJECT_ROOT, StackSettings
 from gameday.stack import process, supervisor
@@ -189,6 +192,67 @@ def failover_service(
     finally:
         stop_processes(proc)
         drop_namespace(stack, env)  # its queue, index and keys on the session stack
+
+
+LAG = "service_pg_replica_lag_seconds"
+LAG_BYTES = "service_pg_replica_lag_bytes"
+
+
+def _replica_samples(url: str) -> dict[str, dict[str, float]]:
+    """The replica-lag samples on the service's /metrics: {metric: {replica: value}}."""
+    text = httpx.get(f"{url}/metrics", timeout=5.0).text
+    out: dict[str, dict[str, float]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in (LAG, LAG_BYTES):
+                out.setdefault(sample.name, {})[sample.labels["replica"]] = sample.value
+    return out
+
+
+def test_replica_lag_is_zero_when_caught_up_grows_while_replay_is_paused_and_recovers(
+    replica_stack: dict[str, str], failover_service: FailoverService
+) -> None:
+    url = failover_service.url
+    replica = f"127.0.0.1:{PORTS['GAMEDAY_POSTGRES_REPLICA_PROXY_PORT']}"
+    primary_port = PORTS["GAMEDAY_POSTGRES_PROXY_PORT"]
+    replica_port = PORTS["GAMEDAY_POSTGRES_REPLICA_PROXY_PORT"]
+
+    def lag() -> float | None:
+        return _replica_samples(url).get(LAG, {}).get(replica)
+
+    # Measured from start-up (the service is ready), one series per standby; idle and
+    # streaming, it is caught up.
+    first = _replica_samples(url)
+    assert set(first) == {LAG, LAG_BYTES} and set(first[LAG]) == {replica}, first
+    assert 0.0 <= first[LAG][replica] < WATCH_INTERVAL_S, first
+    wait_for(
+        lambda: lag() == 0.0,
+        timeout_s=3 * WATCH_INTERVAL_S + 5,
+        what="the lag of an idle, streaming standby at 0",
+    )
+
+    _fetch(primary_port, "create table if not exists lag_probe (v text)")
+    _fetch(replica_port, "select pg_wal_replay_pause()")
+    try:
+        _fetch(primary_port, f"insert into lag_probe values ('{uuid.uuid4().hex}')")
+        grown = 2 * WATCH_INTERVAL_S
+        wait_for(
+            lambda: (lag() or 0.0) >= grown,
+            timeout_s=grown + 3 * WATCH_INTERVAL_S + 5,
+            what=f"the lag of a standby whose replay is paused at {grown} s or more",
+        )
+        behind = _replica_samples(url)
+        assert behind[LAG_BYTES][replica] > 0, behind
+        health = httpx.get(f"{url}/health/ready", timeout=5.0).json()
+        assert health["dependencies"]["postgres-replica"]["lag_s"] >= grown, health
+    finally:
+        _fetch(replica_port, "select pg_wal_replay_resume()")
+    wait_for(
+        lambda: lag() == 0.0,
+        timeout_s=3 * WATCH_INTERVAL_S + 5,
+        what="the lag back at 0 once replay resumed",
+    )
+    assert _replica_samples(url)[LAG_BYTES][replica] == 0.0
 
 
 def test_reads_survive_primary_loss_and_writes_follow_the_promoted_replica_without_restart(
@@ -371,3 +435,16 @@ def test_the_primary_loss_experiment_fails_over_without_losing_an_acknowledged_w
         with ToxiproxyClient(private.toxiproxy_url) as client:
             proxies = client.proxies()
         assert all(x.enabled and not x.toxics for x in proxies.values()), proxies
+
+
+def test_the_stacks_service_exports_replica_lag_only_with_a_replica(stack: StackSettings) -> None:
+    """Without `--pg-replica` the gauges are not on /metrics at all (not even their HELP
+    line); with it, the stack's replica has a sample."""
+    httpx.get(f"{stack.service_url}/v1/health/ready", timeout=5.0)
+    text = httpx.get(f"{stack.service_url}/metrics", timeout=5.0).text
+    assert "service_breaker_state" in text  # the real metrics, merged
+    if not stack.pg_replica:
+        assert LAG not in text and LAG_BYTES not in text
+    else:
+        replica = f"{stack.host}:{stack.postgres_replica_proxy_port}"
+        assert replica in _replica_samples(stack.service_url).get(LAG, {})
