@@ -29,16 +29,25 @@ def _seconds(duration: str) -> float:
     return float(duration[:-1]) * {"s": 1, "m": 60, "h": 3600}[duration[-1]]
 
 
-def test_prometheus_scrapes_the_service_as_its_one_target(stack: StackSettings) -> None:
+def test_prometheus_scrapes_the_service_and_the_harness_live_endpoint(
+    stack: StackSettings,
+) -> None:
+    """The service is one target (it merges its workers); the harness's endpoint is the
+    other, up only during a run (tests/integration/stack/test_harness_scrape.py)."""
     deadline = time.monotonic() + WAIT_S
-    targets: list[dict[str, Any]] = []
+    service: dict[str, Any] = {}
+    targets: dict[str, dict[str, Any]] = {}
     while time.monotonic() < deadline:
-        targets = _api(stack, "targets")["activeTargets"]
-        if targets and targets[0]["health"] == "up":
+        targets = {t["labels"]["job"]: t for t in _api(stack, "targets")["activeTargets"]}
+        service = targets.get("service", {})
+        if service.get("health") == "up":
             break
         time.sleep(0.5)
-    assert [t["scrapeUrl"] for t in targets] == [f"{stack.service_url}/metrics"]
-    assert targets[0]["health"] == "up", targets[0]["lastError"]
+    assert {job: t["scrapeUrl"] for job, t in targets.items()} == {
+        "service": f"{stack.service_url}/metrics",
+        "gameday": f"http://{stack.host}:{stack.harness_metrics_port}/metrics",
+    }
+    assert service["health"] == "up", service["lastError"]
     (sample,) = _api(stack, "query", query='up{job="service"}')["result"]
     assert sample["value"][1] == "1"
 
