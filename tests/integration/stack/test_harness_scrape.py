@@ -45,7 +45,7 @@ def test_prometheus_scrapes_the_harness_live_endpoint_during_a_run(
     counted = f'gameday_load_requests_total{{job="gameday", run="{out.name}"}}'
     seen: list[dict[str, Any]] = []
     with gameday_run_in_background(
-        *LENIENT, "--scenario", "read_only", "--rate", "10", "--duration", "8s",
+        *LENIENT, "--scenario", "read_only", "--rate", "10", "--duration", "5s",
         "--out", str(out),
     ) as finished:  # fmt: skip
 
