@@ -40,9 +40,9 @@ EXPERIMENT: dict[str, Any] = {
     "version": "1.0.0",
     "title": "backend down: the alert fires",
     "description": "Cuts the backend's proxy for fault_s seconds.",
-    "configuration": {"fault_s": 8, "gameday_run_dir": None, "toxiproxy_url": None,
+    "configuration": {"fault_s": 6, "gameday_run_dir": None, "toxiproxy_url": None,
                       "gameday_profile": None, "gameday_metrics_url": None},
-    "extensions": [{"name": "gameday", "warmup_s": 4, "recovery_s": 8}],
+    "extensions": [{"name": "gameday", "warmup_s": 3, "recovery_s": 6}],
     "steady-state-hypothesis": {"title": "answers", "probes": [{
         "type": "probe", "name": "ready", "tolerance": True,
         "provider": {"type": "python", "module": "gameday.chaos.probes", "func": "service_ready"},
@@ -136,7 +136,8 @@ def _run(folder: Path, out: Path, alert: str = "BackendDown") -> list[str]:
     (folder / "slo.yaml").write_text(_slo(alert))
     return [
         "run", "--profile", str(folder / "target.yaml"), "--slo", str(folder / "slo.yaml"),
-        "--rate", "10", "--duration", "24s", "--experiment", str(folder / "backend-down.json"), "--out", str(out),
+        "--rate", "10", "--duration", "18s",
+        "--experiment", str(folder / "backend-down.json"), "--out", str(out),
     ]  # fmt: skip
 
 

@@ -45,7 +45,8 @@ def _report(tmp_path: Path, events: list[dict[str, object]]) -> tuple[Summary, P
 
 
 def _watched(t_s: float = 1.0) -> dict[str, object]:
-    return event("alerts_watched", t_s, source=SOURCE, alerts=["BreakerOpen", "ServiceErrorRateHigh"])
+    names = ["BreakerOpen", "ServiceErrorRateHigh"]
+    return event("alerts_watched", t_s, source=SOURCE, alerts=names)
 
 
 def _detect(summary: Summary) -> dict[str, tuple[bool, float | None]]:
