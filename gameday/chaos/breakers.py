@@ -155,6 +155,7 @@ class BreakerWatcher:
 
     UNREACHABLE_POLLS = 5
     TIMEOUT_S = 1.0
+    POLL_S = 1.0
 
     def __init__(self, signals: Signals, run_dir: Path, *, metrics_url: str | None = None) -> None:
         self.signals = signals
@@ -170,7 +171,7 @@ class BreakerWatcher:
         return self.metrics_url or source_url(self.signals)
 
     def poll(self, elapsed_s: float) -> None:
-        if elapsed_s - self.last_poll < 1.0:
+        if elapsed_s - self.last_poll < self.POLL_S:
             return
         self.last_poll = elapsed_s
         try:
