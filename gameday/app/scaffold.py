@@ -175,6 +175,7 @@ def _profile_text(
     toxiproxy: ToxiproxyServer,
     dependencies: dict[str, Dependency],
     auth_env: str | None,
+    prometheus_url: str | None = None,
 ) -> str:
     data: dict[str, Any] = {
         "version": 1,
@@ -194,12 +195,15 @@ def _profile_text(
         data["dependencies"] = {
             n: {"listen": d.listen, "upstream": d.upstream} for n, d in dependencies.items()
         }
+    if prometheus_url:
+        data["alerts"] = {"prometheus_url": prometheus_url}
     header = (
         f"# Target profile for {name}, written by `gameday init`; every field: docs/targets.md.\n"
         "# Point the service at each dependency's `listen` address (its Toxiproxy proxy),\n"
         f"# create the proxies with `gameday proxies apply --profile {PROFILE_FILE}`, then\n"
         f"# `gameday run --profile {PROFILE_FILE} --rate 20 --duration 1m`.\n"
-        "# Signals (breaker states), ledger, processes and hooks are optional: see the docs.\n"
+        "# Signals (breaker states), alerts, ledger, processes and hooks are optional: see\n"
+        "# the docs.\n"
     )
     return header + _yaml(data)
 
@@ -283,6 +287,7 @@ def plan_starter(
     name: str | None = None,
     toxiproxy_url: str | None = None,
     auth_env: str | None = None,
+    prometheus_url: str | None = None,
 ) -> list[StarterFile]:
     """The files `gameday init` writes, checked by their loaders; nothing is written."""
     base_url = check_url(url)
@@ -302,9 +307,15 @@ def plan_starter(
             "--auth-env: not an environment variable name (letters, digits, _); "
             "name the variable that holds the token, not the token"
         )
+    if prometheus_url is not None and not prometheus_url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"--prometheus {prometheus_url!r} is not an http(s) URL, e.g. http://127.0.0.1:9090"
+        )
     chosen = _dependencies(dependencies, toxiproxy.url)
 
-    profile = _profile_text(name, base_url, health, toxiproxy, chosen, auth_env)
+    profile = _profile_text(
+        name, base_url, health, toxiproxy, chosen, auth_env, prometheus_url=prometheus_url
+    )
     parse_profile(profile, name=str(folder / PROFILE_FILE))
     slo = _slo_text(name)
     parse_slo(slo, name=str(folder / SLO_FILE))

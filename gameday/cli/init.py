@@ -57,6 +57,14 @@ def init(
             help="the Toxiproxy API the proxies live on (default http://127.0.0.1:21474)",
         ),
     ] = None,
+    prometheus: Annotated[
+        str | None,
+        typer.Option(
+            "--prometheus",
+            help="the Prometheus evaluating the service's alert rules: runs with experiments "
+            "watch its alerts (time to detect; the SLO file's detect_within)",
+        ),
+    ] = None,
 ) -> None:
     """Write a target profile, a starter Locust file, an SLO file and one latency
     experiment per dependency; `gameday run --profile DIR/target.yaml` then runs them."""
@@ -69,6 +77,7 @@ def init(
         name=name,
         toxiproxy_url=toxiproxy,
         auth_env=auth_env,
+        prometheus_url=prometheus,
     )
     write_starter(files)
     for file in files:

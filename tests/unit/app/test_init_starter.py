@@ -247,3 +247,19 @@ def test_a_token_given_as_auth_env_is_refused_and_never_echoed(tmp_path: Path) -
     with pytest.raises(ConfigError, match="--auth-env: not an environment variable name") as e:
         plan_starter(URL, dependencies=[], paths=[], folder=tmp_path, auth_env=token)
     assert token not in str(e.value)
+
+
+def test_prometheus_gives_the_profile_its_alerts_and_none_is_written_without_it(
+    tmp_path: Path,
+) -> None:
+    _written(tmp_path / "with", prometheus_url="http://127.0.0.1:9090")
+    alerts = load_profile(tmp_path / "with" / "target.yaml").alerts
+    assert alerts is not None and alerts.prometheus_url == "http://127.0.0.1:9090"
+    _written(tmp_path / "without")
+    assert load_profile(tmp_path / "without" / "target.yaml").alerts is None
+
+
+def test_a_bad_prometheus_url_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--prometheus 'prom:9090' is not an http"):
+        _written(tmp_path, prometheus_url="prom:9090")
+    assert not any(tmp_path.iterdir())
