@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
+
+from tests.private_server import wait_until_it_answers
 
 
 @dataclass
@@ -56,16 +56,10 @@ def private_prometheus(
     log.close()  # the child has its own descriptor
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"private prometheus on port {port} did not start: {folder}")
-            time.sleep(0.1)
+        wait_until_it_answers(
+            f"{url}/-/ready", process, what=f"private prometheus on port {port} ({folder})",
+            timeout_s=30,
+        )  # fmt: skip
         yield PrivatePrometheus(url=url, process=process)
     finally:
         if process.poll() is None:

@@ -4,15 +4,14 @@ port, ready once its API answers (a protocol ping, not just an open port), stopp
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import httpx
 import pytest
 
 from gameday.settings import StackSettings
 from gameday.stack.toxiproxy import Toxiproxy
+from tests.private_server import wait_until_it_answers
 
 
 @contextmanager
@@ -28,16 +27,9 @@ def private_toxiproxy_server(port: int) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                if httpx.get(f"{url}/version", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"private toxiproxy-server on port {port} did not start")
-            time.sleep(0.1)
+        wait_until_it_answers(
+            f"{url}/version", server, what=f"private toxiproxy-server on port {port}", timeout_s=15
+        )
         yield url
     finally:
         server.terminate()
