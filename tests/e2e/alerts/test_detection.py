@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from gameday.chaos.alerts import AlertWatcher
 from gameday.toxiproxy import Proxy, ToxiproxyClient
 from tests.integration.load.cheap_target import serving
 from tests.metrics_server import metrics_server
@@ -193,45 +194,26 @@ def test_detect_within_naming_an_alert_no_rule_defines_is_refused_before_any_loa
     assert not out.exists() or not any(out.iterdir())  # nothing ran, nothing written
 
 
-def test_prometheus_lost_during_the_run_is_an_error_never_a_pass(
-    world: dict[str, Any], tmp_path: Path
-) -> None:
-    """A second private Prometheus, stopped once the harness watches it."""
-    folder = world["folder"]
-    profile = yaml.safe_load((folder / "target.yaml").read_text())
+def test_prometheus_lost_while_watched_is_one_alerts_unreachable_event(tmp_path: Path) -> None:
+    """The watcher of a run, on a second private Prometheus that stops: five failed polls
+    in a row are one `alerts_unreachable` event, dated at the first; fewer are within the
+    watcher's resolution. (That event makes the report's verdict ERROR:
+    tests/unit/report/test_alert_detection.py.)"""
     (port,) = _free_ports(1)
     with private_prometheus(port, tmp_path / "prometheus", targets={}, rules=[RULE]) as doomed:
-        profile["alerts"]["prometheus_url"] = doomed.url
-        (folder / "doomed.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
-        out = tmp_path / "run"
-        args = _run(folder, out)
-        args[args.index(str(folder / "target.yaml"))] = str(folder / "doomed.yaml")
-        run = subprocess.Popen([*GAMEDAY, *args], cwd=folder, stdout=subprocess.PIPE, text=True)
-        try:
-            _wait_for_event(out, "alerts_watched", run)
-            _stop(doomed)
-            stdout, _ = run.communicate(timeout=180)
-        finally:
-            if run.poll() is None:
-                run.kill()
-    assert run.returncode == 2, stdout
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["verdict"] == "error"
-    (reason,) = [r for r in summary["reasons"] if "Prometheus at" in r]
-    assert f"Prometheus at {doomed.url} unreachable" in reason
-
-
-def _wait_for_event(run_dir: Path, kind: str, run: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and run.poll() is None:
-        path = run_dir / "events.jsonl"
-        # the line being written may be incomplete: only whole lines count
-        lines = path.read_text().splitlines(keepends=True) if path.exists() else []
-        whole = [json.loads(line) for line in lines if line.endswith("\n")]
-        if any(e["type"] == kind for e in whole):
-            return
-        time.sleep(0.2)
-    pytest.fail(f"no {kind} event in {run_dir} (run exited: {run.poll()})")
+        watcher = AlertWatcher(doomed.url, tmp_path)
+        watcher.poll(0.0)
+        (watched,) = _events(tmp_path)
+        assert (watched["type"], watched["alerts"]) == ("alerts_watched", ["BackendDown"])
+        _stop(doomed)
+    for second in range(1, 5):
+        watcher.poll(float(second))
+    assert [e["type"] for e in _events(tmp_path)] == ["alerts_watched"]
+    watcher.poll(5.0)
+    watcher.poll(6.0)  # still gone: the gap is recorded once
+    (gap,) = [e for e in _events(tmp_path) if e["type"] == "alerts_unreachable"]
+    assert gap["source"] == doomed.url and gap["polls_failed"] == 5
+    assert "ConnectError" in gap["reason"]
 
 
 def _stop(prometheus: PrivatePrometheus) -> None:
