@@ -12,11 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.report.factories import SEARCH, Sample, fault, make_run_dir, steady_samples
+from tests.unit.report.factories import (
+    SEARCH,
+    Sample,
+    event,
+    fault,
+    make_run_dir,
+    steady_samples,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 GAMEDAY = [sys.executable, "-m", "gameday.cli"]
 ARTIFACTS = ROOT / "test-artifacts"
+BREAKER_OPEN = {"dependency": "opensearch", "severity": "critical"}
 
 
 def _gameday(*args: str) -> subprocess.CompletedProcess[str]:
@@ -41,7 +49,13 @@ def outage(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_run_dir(
         tmp_path_factory.mktemp("outage"),
         samples=samples,
-        events=fault("opensearch-down", 20.0, 35.0),
+        # a reference run watches the stack Prometheus's alerts (slo.yaml's detect_within)
+        events=[
+            event("alerts_watched", 0.5, source="http://127.0.0.1:29090", alerts=["BreakerOpen"]),
+            *fault("opensearch-down", 20.0, 35.0),
+            event("alert_firing", 32.0, alert="BreakerOpen", labels=BREAKER_OPEN),
+            event("alert_resolved", 50.0, alert="BreakerOpen", labels=BREAKER_OPEN),
+        ],
         reconciliation={
             "acknowledged": 5,
             "present": 4,
