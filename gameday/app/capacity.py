@@ -20,7 +20,15 @@ from pydantic import BaseModel, ConfigDict
 from gameday.app.plan import RunPlan
 from gameday.app.session import RunOutcome, run_session, validate_plan
 from gameday.errors import ConfigError
-from gameday.load.capacity import CapacityReport, Search, StepPhase, StepRecord, find_capacity
+from gameday.load.capacity import (
+    CapacityReport,
+    RateVerdict,
+    Search,
+    StepPhase,
+    StepRecord,
+    find_capacity,
+    rate_verdicts,
+)
 from gameday.load.engine import REPORTS
 from gameday.rundir import write_atomic
 
@@ -36,6 +44,7 @@ class CapacityPlan(BaseModel):
     max_rps: float
     resolution_pct: float
     max_steps: int
+    repeats: int = 1
 
     def check(self) -> None:
         if not 0 < self.start_rps <= self.max_rps:
@@ -46,6 +55,8 @@ class CapacityPlan(BaseModel):
             raise ConfigError(
                 "--resolution-pct must be positive, --max-steps at least 1, --workers >= 0"
             )
+        if self.repeats < 1:
+            raise ConfigError(f"--repeats must be at least 1, not {self.repeats}")
         validate_plan(self.step)
 
 
@@ -70,8 +81,15 @@ def run_capacity(
 
     def measure(rate: float) -> StepRecord:
         index = len(steps) + 1
-        # climbing steps are above every earlier one; bisection goes between them
-        phase: StepPhase = "climb" if all(rate > s.rate_rps for s in steps) else "bisect"
+        # climbing steps are above every earlier one; bisection goes between them; a
+        # rate measured before is run again to confirm its verdict
+        phase: StepPhase = (
+            "confirm"
+            if any(rate == s.rate_rps for s in steps)
+            else "climb"
+            if all(rate > s.rate_rps for s in steps)
+            else "bisect"
+        )
         on_step(index, rate)
         rel = Path("steps") / f"{index:02d}-{rate:g}rps"
         step_plan = plan.step.model_copy(
@@ -89,6 +107,7 @@ def run_capacity(
         max_rps=plan.max_rps,
         resolution_pct=plan.resolution_pct,
         max_steps=plan.max_steps,
+        repeats=plan.repeats,
     )
     result = _report(plan, steps, search)
     _write(cap_dir, result)
@@ -132,18 +151,22 @@ def _step_record(outcome: RunOutcome, *, index: int, phase: StepPhase, rel: Path
 def _report(
     plan: CapacityPlan, steps: list[StepRecord], search: Search[StepRecord] | None
 ) -> CapacityReport:
-    """The report so far (`search` None: still searching; the highest passing
-    step is shown as the capacity found until then)."""
-    passing = [s for s in steps if s.passed]
-    failing = [s.rate_rps for s in steps if not s.passed and s.generator_valid]
+    """The report so far (`search` None: still searching; the highest rate that holds
+    is shown as the capacity found until then)."""
+    rates = rate_verdicts(steps)
     if search is not None:
         capacity_rps, first_failing = search.capacity_rps, search.first_failing_rps
         stopped, lower = search.stopped_because, search.lower_bound
     else:
-        capacity_rps = max((s.rate_rps for s in passing), default=None)
-        first_failing = min(failing, default=None)
-        stopped, lower = "max_steps", not failing
-    knee = next((s for s in passing if s.rate_rps == capacity_rps), None)
+        capacity_rps = max((r.rate_rps for r in rates if r.holds), default=None)
+        first_failing = min(
+            (r.rate_rps for r in rates if not r.holds and r.rate_rps > (capacity_rps or 0)),
+            default=None,
+        )
+        stopped, lower = "max_steps", first_failing is None
+    by_rate = {r.rate_rps: r for r in rates}
+    knee = next((s for s in steps if s.passed and s.rate_rps == capacity_rps), None)
+    lowest_failing = min((r.rate_rps for r in rates if not r.holds), default=None)
     return CapacityReport(
         scenario=plan.step.scenario,
         target_url=plan.step.target_url,
@@ -157,8 +180,19 @@ def _report(
         first_failing_rps=first_failing,
         lower_bound=lower and capacity_rps is not None,
         stopped_because=stopped,
+        repeats=plan.repeats,
+        rates=rates,
+        capacity_confidence=_confidence(by_rate, capacity_rps),
+        failing_confidence=_confidence(by_rate, first_failing),
+        monotonic=lowest_failing is None
+        or all(r.rate_rps < lowest_failing for r in rates if r.holds),
         steps=list(steps),
     )
+
+
+def _confidence(by_rate: dict[float, RateVerdict], rate: float | None) -> float | None:
+    verdict = by_rate.get(rate) if rate is not None else None
+    return verdict.confidence if verdict is not None else None
 
 
 def _write(cap_dir: Path, result: CapacityReport) -> None:

@@ -26,6 +26,7 @@ from gameday.cli.options import MixOption, ProfileOption
 from gameday.errors import ConfigError
 from gameday.load import engine
 from gameday.load.capacity import StepRecord
+from gameday.report.capacity import how_sure
 from gameday.settings import PROJECT_ROOT
 from gameday.slo.loader import load_slo
 from gameday.target import load_profile
@@ -56,7 +57,14 @@ def capacity(
             help="stop bisecting when the gap is this share of the passing rate",
         ),
     ] = 10.0,
-    max_steps: Annotated[int, typer.Option(envvar="GAMEDAY_CAPACITY_MAX_STEPS")] = 12,
+    max_steps: Annotated[int, typer.Option(envvar="GAMEDAY_CAPACITY_MAX_STEPS")] = 20,
+    repeats: Annotated[
+        int,
+        typer.Option(
+            envvar="GAMEDAY_CAPACITY_REPEATS",
+            help="runs of the two rates that decide the answer, judged by majority (1: one each)",
+        ),
+    ] = 3,
     workers: Annotated[int, typer.Option(envvar="GAMEDAY_WORKERS", help="0: one process")] = 0,
     tenants: Annotated[int, typer.Option(envvar="GAMEDAY_TENANTS")] = engine.DEFAULT_TENANTS,
     seed: Annotated[int, typer.Option(envvar="GAMEDAY_SEED")] = 42,
@@ -94,6 +102,7 @@ def capacity(
         max_rps=max_rate,
         resolution_pct=resolution_pct,
         max_steps=max_steps,
+        repeats=repeats,
     )
     plan.check()
     check_ready(plan.step)
@@ -116,7 +125,7 @@ def capacity(
     else:
         console.print(
             f"capacity {'at least ' if result.lower_bound else ''}{result.capacity_rps:g} rps "
-            f"({result.stopped_because})"
+            f"({result.stopped_because}): {how_sure(result)}"
         )
     console.print(f"report: {cap_dir / 'capacity.html'}")
     if result.capacity_rps is None:

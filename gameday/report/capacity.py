@@ -22,6 +22,26 @@ STOP_REASONS = {
 }
 
 
+def how_sure(report: CapacityReport) -> str:
+    """One sentence: how many runs decided the capacity and the first failing rate, and
+    how sure their majorities are."""
+    by_rate = {r.rate_rps: r for r in report.rates}
+    parts = []
+    for rate, verb in ((report.capacity_rps, "held"), (report.first_failing_rps, "failed")):
+        verdict = by_rate.get(rate) if rate is not None else None
+        if verdict is not None:
+            agreeing = verdict.passes if verdict.holds else verdict.runs - verdict.passes
+            parts.append(
+                f"{verdict.rate_rps:g} rps {verb} {agreeing} of {verdict.runs} run"
+                f"{'s' if verdict.runs > 1 else ''} ({verdict.confidence:.0%} sure)"
+            )
+    sentence = "; ".join(parts) if parts else "no rate was judged"
+    if not report.monotonic:
+        sentence += "; verdicts were not monotonic in the rate: the noise between runs is "
+        sentence += "as large as the step, so read the capacity as the interval"
+    return sentence
+
+
 def latency_vs_throughput(report: CapacityReport) -> str:
     """p50/p95/p99 against achieved requests per second, one point per step,
     failing steps hollow, the knee (the capacity step) marked."""
@@ -93,6 +113,27 @@ _TEMPLATE = """<!DOCTYPE html>
   {% endif %}
   <div>stopped: {{ stop }}</div>
 </div>
+<h2 id="how-sure">How sure</h2>
+<p>{% if r.capacity_rps is not none and r.first_failing_rps is not none %}The knee lies
+between <b>{{ r.capacity_rps|rate }}</b> and <b>{{ r.first_failing_rps|rate }}</b> rps
+scheduled. {% endif %}
+{{ sure }}.</p>
+<div class="how">Each step is one short sample, and near the knee two samples of the same rate
+can disagree. The rates that decide the answer (the capacity and the first failing rate) are run
+{{ r.repeats }} time{{ "s" if r.repeats > 1 }} (<code>--repeats</code>) and judged by majority.
+"% sure" is one minus the chance that a rate exactly at the knee, passing half its runs like a
+coin, would agree with itself that often: one run is 50%, 3 of 3 is 88%, 5 of 5 is 97%.</div>
+<table>
+<tr><th class="n">scheduled rps</th><th class="n">runs</th><th class="n">passed</th>
+<th>majority</th><th class="n">sure</th><th class="n">p95 ms (min–max)</th></tr>
+{% for v in r.rates %}
+<tr><td class="n">{{ v.rate_rps|rate }}</td><td class="n">{{ v.runs }}</td>
+<td class="n">{{ v.passes }}</td>
+<td class="{{ 'ok' if v.holds else 'bad' }}">{{ "holds" if v.holds else "fails" }}</td>
+<td class="n">{{ "%.0f"|format(100 * v.confidence) }}%</td>
+<td class="n">{{ v.p95_min_ms|rate }}–{{ v.p95_max_ms|rate }}</td></tr>
+{% endfor %}
+</table>
 <p>Target {{ r.target_url }} · SLO file {{ r.slo_source }} · rates {{ r.start_rps|rate }} to
 {{ r.max_rps|rate }} rps, {{ r.step_duration_s|rate }} s per step, resolution
 {{ r.resolution_pct|rate }}%.</p>
@@ -134,5 +175,5 @@ def render_capacity_html(report: CapacityReport) -> str:
     env.filters["rate"] = _rate
     chart = latency_vs_throughput(report) if report.steps else ""
     return env.from_string(_TEMPLATE).render(
-        r=report, chart=chart, stop=STOP_REASONS[report.stopped_because]
+        r=report, chart=chart, stop=STOP_REASONS[report.stopped_because], sure=how_sure(report)
     )

@@ -50,7 +50,7 @@ def test_capacity_steps_up_judges_each_step_and_reports_the_highest_passing_rate
             sys.executable, "-m", "gameday.cli", "capacity",
             "--scenario", "read_only", "--slo", str(slo), "--target", knee_at_25_rps,
             "--start-rate", "10", "--max-rate", "80", "--step-duration", "5s",
-            "--resolution-pct", "25", "--max-steps", "5", "--out", str(out),
+            "--resolution-pct", "25", "--max-steps", "5", "--repeats", "1", "--out", str(out),
         ],
         capture_output=True, text=True, timeout=240, cwd=ROOT, check=False,
     )  # fmt: skip

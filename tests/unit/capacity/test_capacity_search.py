@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
-from gameday.load.capacity import CapacityReport, StepRecord, find_capacity
-from gameday.report.capacity import render_capacity_html
+from gameday.load.capacity import (
+    CapacityReport,
+    StepRecord,
+    confidence,
+    find_capacity,
+    rate_verdicts,
+)
+from gameday.report.capacity import how_sure, render_capacity_html
 
 
 @dataclass(frozen=True)
@@ -133,3 +140,108 @@ def test_the_page_is_self_contained_and_marks_the_knee() -> None:
     assert "capacity 20 rps" in html and "knee: 20 rps scheduled" in html
     assert html.count("<svg") == 1 and "<script" not in html.lower()
     assert "http://" not in html.replace("http://127.0.0.1:1", "")
+
+
+def scripted(limit_rps: float, flips: dict[float, list[bool]]) -> tuple[list[float], Any]:
+    """A service that holds `limit_rps`, except that the runs of a rate in `flips` come
+    out as listed there, in order (a noisy step near the knee)."""
+    asked: list[float] = []
+
+    def measure(rate: float) -> Fake:
+        asked.append(rate)
+        script = flips.get(rate)
+        return Fake(passed=script.pop(0) if script else rate <= limit_rps)
+
+    return asked, measure
+
+
+def test_with_repeats_the_deciding_rates_are_run_that_often_and_judged_by_majority() -> None:
+    asked, measure = scripted(100, {110: [False, True]})  # one lucky pass at 110
+    search = find_capacity(measure, start_rps=10, max_rps=1000, resolution_pct=10, repeats=3)
+    assert asked == [10, 20, 40, 80, 160, 120, 100, 110, 100, 100, 110, 110]
+    assert search.capacity_rps == 100 and search.first_failing_rps == 110
+    assert [p for r, p, _ in search.steps if r in (100, 110)][-4:] == ["confirm"] * 4
+    assert search.holds(100) and not search.holds(110)
+    assert search.stopped_because == "objective_broke"
+
+
+def test_a_lucky_capacity_is_demoted_to_the_next_rate_below_that_holds() -> None:
+    # 120 passes once by luck (the true limit is 100), then fails its confirmations
+    asked, measure = scripted(100, {120: [True, False, False]})
+    search = find_capacity(measure, start_rps=10, max_rps=1000, resolution_pct=10, repeats=3,
+                           max_steps=30)  # fmt: skip
+    assert search.capacity_rps == 100 and search.first_failing_rps == 110, asked
+    assert not search.holds(120) and search.holds(100)
+    assert len(search.runs(100)) == 3 and len(search.runs(110)) == 3
+
+
+def test_an_unlucky_first_failure_sends_the_search_up_again() -> None:
+    # 160 fails once by bad luck (the true limit is 200), then passes its confirmations
+    asked, measure = scripted(200, {160: [False, True, True]})
+    search = find_capacity(measure, start_rps=10, max_rps=1000, resolution_pct=10, repeats=3,
+                           max_steps=40)  # fmt: skip
+    assert search.holds(160) and search.capacity_rps is not None
+    assert search.capacity_rps <= 200 < (search.first_failing_rps or 0), asked
+    assert search.stopped_because == "objective_broke"
+
+
+def test_repeats_of_one_are_the_single_sample_search() -> None:
+    one, measure = judge(limit_rps=100)
+    find_capacity(measure, start_rps=10, max_rps=1000, repeats=1)
+    assert one == [10, 20, 40, 80, 160, 120, 100, 110]
+
+
+@pytest.mark.parametrize(
+    ("agreeing", "runs", "expected"),
+    [(1, 1, 0.5), (2, 2, 0.75), (3, 3, 0.875), (2, 3, 0.5), (5, 5, 0.96875)],
+)
+def test_confidence_is_the_chance_that_a_coin_would_not_agree_as_often(
+    agreeing: int, runs: int, expected: float
+) -> None:
+    assert confidence(agreeing, runs) == pytest.approx(expected)
+
+
+def test_each_rate_gets_its_majority_and_the_page_says_how_sure() -> None:
+    steps = [
+        make_step(1, 100, passed=True, p99_ms=30),
+        make_step(2, 110, passed=True, p99_ms=60),  # lucky
+        make_step(3, 110, passed=False, p99_ms=300),
+        make_step(4, 110, passed=False, p99_ms=330),
+        make_step(5, 100, passed=True, p99_ms=45),
+        make_step(6, 100, passed=True, p99_ms=36),
+        make_step(7, 120, passed=True, p99_ms=75),  # above a failing rate: not monotonic
+    ]
+    rates = {v.rate_rps: v for v in rate_verdicts(steps)}
+    assert [(v.runs, v.passes, v.holds) for v in rates.values()] == [
+        (3, 3, True),
+        (3, 1, False),
+        (1, 1, True),
+    ]
+    assert rates[100].confidence == pytest.approx(0.875)  # 3 of 3 held
+    assert rates[110].confidence == pytest.approx(0.5)  # 2 of 3 failed
+    assert (rates[100].p95_min_ms, rates[100].p95_max_ms) == (20, 30)
+    report = CapacityReport(
+        scenario="search_mix",
+        target_url="http://127.0.0.1:1",
+        slo_source="slo.yaml",
+        start_rps=100,
+        max_rps=200,
+        step_duration_s=5,
+        resolution_pct=10,
+        capacity_rps=100,
+        capacity_achieved_rps=99,
+        first_failing_rps=110,
+        lower_bound=False,
+        stopped_because="objective_broke",
+        repeats=3,
+        rates=list(rates.values()),
+        monotonic=False,
+        steps=steps,
+    )
+    sure = how_sure(report)
+    assert sure.startswith(
+        "100 rps held 3 of 3 runs (88% sure); 110 rps failed 2 of 3 runs (50% sure)"
+    )
+    assert "not monotonic" in sure
+    html = render_capacity_html(report)
+    assert "between <b>100</b> and <b>110</b> rps" in html and "88% sure" in html
