@@ -307,6 +307,9 @@ class RateLimitSettings(BaseSettings):
     # open (SERVICE_REDIS_TIMEOUT_S): a new connection to a slow Redis takes several
     # round trips, and at 40 ms each the 100 ms timeout refused writes Redis would take.
     redis_write_timeout_s: float = Field(default=0.5, gt=0)
+    # One Redis round trip takes up to this many tokens for the worker to spend locally
+    # (service/security/leases.py): 1 makes it one round trip per request again.
+    lease_max_tokens: int = Field(default=20, ge=1)
 
     @model_validator(mode="after")
     def _overrides_positive(self) -> RateLimitSettings:

@@ -2,29 +2,41 @@
 
     limiter = RateLimiter(settings.ratelimit, redis_client, prefix="gd:", guard=guards["redis"],
                           redis_timeout_s=0.1)
-    decision = await limiter.check(principal, write=False)   # one Redis round trip
+    decision = await limiter.check(principal, write=False)   # a Redis round trip per lease
     if not decision.allowed: raise RateLimited(...)
 
 A token bucket per limit, written as GCRA (the generic cell rate algorithm: one
 "theoretical arrival time" per bucket, which is a token bucket with ``rate_rps`` and
 ``burst`` stored in one number). The ``limits`` library has fixed, moving and sliding
 windows but no token bucket, and it checks one limit per round trip; here both buckets
-(the tenant's and the caller's) are checked and charged in one Lua script: one EVALSHA
-per request, atomic, on Redis's clock (``TIME``) so every worker agrees. A refused
-request charges neither bucket.
+(the tenant's and the caller's) are checked and charged in one Lua script (EVALSHA),
+atomic, on Redis's clock (``TIME``) so every worker agrees. A refused request charges
+neither bucket.
+
+Leases: one round trip takes up to ``lease`` tokens from both buckets at once (fewer
+when the buckets hold fewer; at least one or a refusal), and the worker spends them
+locally, one per request, for at most ``LEASE_TTL_S``; what is left then is dropped,
+never given back. ``lease = min(SERVICE_RATELIMIT_LEASE_MAX_TOKENS, smaller burst // 50)``,
+at least 1: a bucket with a burst under 100 is charged one round trip per request, as
+before. Every token spent was charged in Redis first, so the buckets never count less
+than was admitted; a worker keeps at most ``lease - 1`` unspent tokens per tenant (and
+per caller), so over any interval the requests admitted exceed what one shared bucket
+would admit by at most ``workers x (lease - 1)`` (38 with 2 workers and the default
+lease of 20). ``RateLimit-Remaining`` is the bucket's as of the last lease plus the
+tokens this worker still holds.
 
 Redis unreachable (timeout, refused, its breaker open): reads and writes each follow
-their setting, ``open`` (let through) or ``closed`` (503). With the breaker open, a
-``closed`` request still tries Redis once, so writes come back the moment Redis does
-instead of waiting out the breaker's open state.
+their setting, ``open`` (let through) or ``closed`` (503), when they need a new lease.
+With the breaker open, a ``closed`` request still tries Redis once, so writes come back
+the moment Redis does instead of waiting out the breaker's open state.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 import redis.asyncio as aioredis
 from fastapi import Request
@@ -33,6 +45,7 @@ from service import metrics
 from service.deps.guards import redis_failure
 from service.exceptions import DependencyUnavailable, RateLimited
 from service.resilience import BreakerOpen, Guard
+from service.security.leases import LeaseBook
 from service.settings import RateLimitSettings
 from service.tenants.schemas import Principal
 
@@ -42,35 +55,42 @@ Outcome = Literal[
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # KEYS: the tenant's bucket, the caller's bucket.
-# ARGV: interval_us and burst of each, in the same order.
-# Returns {allowed, which (1 tenant, 2 caller), remaining, reset_us, retry_after_us}.
+# ARGV: interval_us and burst of each, in the same order, then the tokens wanted (>= 1).
+# Returns {allowed, which (1 tenant, 2 caller), remaining, reset_us, retry_after_us, granted}:
+# granted = min(wanted, what each bucket holds); none (a refusal) charges neither bucket.
 _GCRA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local wanted = tonumber(ARGV[5])
 local tats = {}
-local which, remaining, reset = 1, nil, 0
 for i = 1, 2 do
   local interval = tonumber(ARGV[2 * i - 1])
   local burst = tonumber(ARGV[2 * i])
   local tat = tonumber(redis.call('GET', KEYS[i]) or now)
   if tat < now then tat = now end
-  local new_tat = tat + interval
-  local allow_at = new_tat - burst * interval
+  local allow_at = tat + interval - burst * interval
   if now < allow_at then
-    return {0, i, 0, tat - now, allow_at - now}
+    return {0, i, 0, tat - now, allow_at - now, 0}
   end
-  tats[i] = new_tat
-  local left = math.floor((now - allow_at) / interval)
+  tats[i] = tat
+  local held = math.floor((now - allow_at) / interval) + 1
+  if held < wanted then wanted = held end
+end
+local which, remaining, reset = 1, nil, 0
+for i = 1, 2 do
+  local interval = tonumber(ARGV[2 * i - 1])
+  local burst = tonumber(ARGV[2 * i])
+  local new_tat = tats[i] + wanted * interval
+  local left = math.floor((now - (new_tat - burst * interval)) / interval)
   if remaining == nil or left < remaining then
     which, remaining, reset = i, left, new_tat - now
   end
+  redis.call('SET', KEYS[i], string.format('%.0f', new_tat),
+             'PX', math.ceil((new_tat - now) / 1000) + 1000)
 end
-for i = 1, 2 do
-  redis.call('SET', KEYS[i], string.format('%.0f', tats[i]),
-             'PX', math.ceil((tats[i] - now) / 1000) + 1000)
-end
-return {1, which, remaining, reset, 0}
+return {1, which, remaining, reset, 0, wanted}
 """
+LEASE_TTL_S = 1.0  # unspent leased tokens are dropped after this long
 
 
 @dataclass(frozen=True)
@@ -112,6 +132,10 @@ class Decision:
         return out
 
 
+# A round trip in flight for one caller: (was it a write, its decision or None).
+_Refill = asyncio.Future[tuple[bool, Decision | None]]
+
+
 class RateLimiter:
     def __init__(
         self,
@@ -127,6 +151,9 @@ class RateLimiter:
         self._prefix = f"{prefix}rl:"
         self._guard = guard
         self._timeout_s = redis_timeout_s
+        self._leases = LeaseBook(ttl_s=LEASE_TTL_S)
+        self._decisions: dict[str, Any] = {}
+        self._refills: dict[tuple[str, str], _Refill] = {}
 
     def tenant_quota(self, tenant: str) -> Quota:
         override = self.settings.tenant_overrides.get(tenant)
@@ -138,20 +165,70 @@ class RateLimiter:
         rate, burst = self.settings.role_quota(principal.role.value)
         return Quota(rate_rps=rate, burst=burst)
 
+    def lease_size(self, quotas: tuple[Quota, Quota]) -> int:
+        """Tokens one round trip may take: 1 for a bucket whose burst is under 100."""
+        smaller = min(quotas[0].burst, quotas[1].burst)
+        return max(1, min(self.settings.lease_max_tokens, smaller // 50))
+
     async def check(self, principal: Principal, *, write: bool) -> Decision:
         decision = await self._decide(principal, write=write)
-        metrics.ratelimit_decisions.labels(decision.outcome).inc()
+        counter = self._decisions.get(decision.outcome)
+        if counter is None:  # labels() locks and checks on every call: looked up once
+            counter = self._decisions[decision.outcome] = metrics.ratelimit_decisions.labels(
+                decision.outcome
+            )
+        counter.inc()
         return decision
 
     async def _decide(self, principal: Principal, *, write: bool) -> Decision:
         if not self.settings.enabled:
             return Decision("disabled")
-        quotas = (self.tenant_quota(principal.tenant), self.caller_quota(principal))
+        # per quota as well: a token taken under one role's quota is not spent under another
+        tenant, caller = principal.tenant, f"{principal.subject} {principal.role.value}"
+        leased = self._leases.spend(tenant, caller)
+        if leased is not None:
+            return leased
+        refill = self._refills.get((tenant, caller))
+        if refill is not None:
+            # A round trip for this caller is on its way: its tokens (or its refusal, or
+            # Redis's failure for a request of the same kind) serve this request too,
+            # instead of one more round trip per request that arrives meanwhile.
+            shared_write, shared = await asyncio.shield(refill)
+            leased = self._leases.spend(tenant, caller)
+            if leased is not None:
+                return leased
+            if shared is not None and shared.outcome != "allowed" and shared_write == write:
+                return shared
+        quotas = (self.tenant_quota(tenant), self.caller_quota(principal))
+        wanted = self._leases.wanted(tenant, lease=self.lease_size(quotas))
+        if wanted == 1:
+            decision, _ = await self._ask_redis(principal, quotas, 1, write=write)
+            return decision
+        done: _Refill = asyncio.get_running_loop().create_future()
+        self._refills[(tenant, caller)] = done
+        self._leases.begin(tenant, wanted)
+        outcome: Decision | None = None  # none for the waiters when this one fails or is cancelled
+        try:
+            decision, granted = await self._ask_redis(principal, quotas, wanted, write=write)
+            if granted > 1:
+                self._leases.keep(tenant, caller, tokens=granted - 1, allowed=decision)
+                decision = replace(decision, remaining=decision.remaining + granted - 1)
+            outcome = decision
+        finally:
+            self._leases.end(tenant, wanted)
+            del self._refills[(tenant, caller)]
+            done.set_result((write, outcome))
+        return decision
+
+    async def _ask_redis(
+        self, principal: Principal, quotas: tuple[Quota, Quota], wanted: int, *, write: bool
+    ) -> tuple[Decision, int]:
+        """The decision for this request and the tokens granted (this one included)."""
         keys = [
             f"{self._prefix}t:{principal.tenant}",
             f"{self._prefix}c:{principal.tenant}:{principal.subject}",
         ]
-        args = [n for q in quotas for n in (q.interval_us, q.burst)]
+        args = [n for q in quotas for n in (q.interval_us, q.burst)] + [wanted]
 
         async def evaluate() -> list[int]:
             return list(await self._script(keys=keys, args=args))
@@ -167,22 +244,22 @@ class RateLimiter:
                 )
         except BreakerOpen:
             if policy == "open":
-                return Decision("redis_unavailable_open")
+                return Decision("redis_unavailable_open"), 0
             try:  # closed: one real attempt, so writes return as soon as Redis does
                 raw = await asyncio.wait_for(evaluate(), timeout_s)
             except Exception as exc:
                 if not redis_failure(exc):
                     raise
-                return Decision("redis_unavailable_closed", retry_after_s=1.0)
+                return Decision("redis_unavailable_closed", retry_after_s=1.0), 0
         except Exception as exc:
             if not redis_failure(exc):
                 raise
-            return Decision(
-                "redis_unavailable_open" if policy == "open" else "redis_unavailable_closed",
-                retry_after_s=1.0,
+            outcome: Outcome = (
+                "redis_unavailable_open" if policy == "open" else "redis_unavailable_closed"
             )
-        allowed, which, remaining, reset_us, retry_us = (int(x) for x in raw[:5])
-        return Decision(
+            return Decision(outcome, retry_after_s=1.0), 0
+        allowed, which, remaining, reset_us, retry_us, granted = (int(x) for x in raw[:6])
+        decision = Decision(
             "allowed" if allowed else "rejected",
             limit="tenant" if which == 1 else "caller",
             quota=quotas[which - 1],
@@ -190,6 +267,7 @@ class RateLimiter:
             reset_s=reset_us / 1e6,
             retry_after_s=retry_us / 1e6,
         )
+        return decision, granted
 
 
 async def enforce_rate_limit(request: Request, principal: Principal) -> None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import math
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 import redis
+import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 from service_helpers import (
     ServiceUnderTest,
@@ -32,6 +35,9 @@ from gameday.settings import StackSettings
 from gameday.stack.service_env import service_env
 from gameday.toxiproxy import Toxic, ToxiproxyClient
 from service.namespace import drop_namespace, namespace_env
+from service.security.ratelimit import LEASE_TTL_S, RateLimiter
+from service.settings import RateLimitSettings
+from service.tenants.schemas import Principal, Role
 
 USER_RATE_RPS, USER_BURST = 5, 10
 # A cheap authenticated read (PostgreSQL, a 404): the limiter runs first, OpenSearch never.
@@ -151,7 +157,12 @@ def _audit_rows(sut: ServiceUnderTest, tenant: str, action: str) -> list[asyncpg
     return asyncio.run(run())
 
 
-def test_the_limiter_costs_one_redis_round_trip_per_request(limited: LimitedService) -> None:
+def test_the_limiter_costs_a_redis_round_trip_per_lease_and_per_request_under_burst_100(
+    limited: LimitedService,
+) -> None:
+    """A user here has a burst of 10: under 100, so one round trip per request, as
+    before leases. An admin keeps the default burst (4,000): one round trip takes a
+    lease of 20 tokens (SERVICE_RATELIMIT_LEASE_MAX_TOKENS), spent one per request."""
     stack = limited.sut.stack
     direct = redis.Redis(host="127.0.0.1", port=stack.redis_port)
 
@@ -159,14 +170,60 @@ def test_the_limiter_costs_one_redis_round_trip_per_request(limited: LimitedServ
         stats = direct.info("commandstats")
         return sum(int(stats.get(f"cmdstat_{c}", {}).get("calls", 0)) for c in ("evalsha", "eval"))
 
-    with limited.sut.client(_tenant()) as client:
-        client.get(MISSING)  # loads the script once
+    with limited.sut.client(_tenant()) as user, limited.sut.client(_tenant(), "admin") as admin:
+        user.get(MISSING)  # loads the script once
         before = scripts_run()
         for _ in range(USER_BURST - 2):
-            assert client.get(MISSING).status_code == 404
-        after = scripts_run()
+            assert user.get(MISSING).status_code == 404
+        per_request = scripts_run() - before
+        admin.get(MISSING)  # takes the admin's first lease: 19 tokens left
+        before = scripts_run()
+        started = time.monotonic()
+        for _ in range(40):
+            assert admin.get(MISSING).status_code == 404
+        elapsed_s = time.monotonic() - started
+        per_lease = scripts_run() - before
     direct.close()
-    assert after - before == USER_BURST - 2
+    assert per_request == USER_BURST - 2
+    # 40 requests: 19 spent from the first lease, then two more leases; a lease unspent
+    # after LEASE_TTL_S is dropped, so a slow box may take one more per second.
+    assert 2 <= per_lease <= 2 + math.ceil(elapsed_s / LEASE_TTL_S), (per_lease, elapsed_s)
+
+
+def test_two_workers_with_leases_admit_at_most_burst_plus_two_leases(
+    stack: StackSettings,
+) -> None:
+    """Two limiters (two workers) on the real Redis, one caller flooding both: the
+    admitted requests stay within burst + rate x duration + 2 x (lease - 1), and above
+    burst - 2 x (lease - 1) (tokens leased, then left unspent)."""
+    burst, lease = 1000, 20
+    settings = RateLimitSettings(user_rate_rps=1, user_burst=burst, lease_max_tokens=lease)
+    principal = Principal(subject="flood", tenant=_tenant(), role=Role.USER, via="jwt")
+
+    async def flood() -> tuple[int, float]:
+        client = aioredis.Redis(host="127.0.0.1", port=stack.redis_port)
+        prefix = f"rltest{uuid.uuid4().hex[:8]}:"
+        workers = [
+            RateLimiter(settings, client, prefix=prefix, guard=None, redis_timeout_s=2.0)
+            for _ in range(2)
+        ]
+        assert workers[0].lease_size((workers[0].tenant_quota(principal.tenant),
+                                      workers[0].caller_quota(principal))) == lease  # fmt: skip
+        started = time.monotonic()
+        try:
+            admitted = 0
+            for _ in range(15):  # 1,500 requests, 100 at a time over both workers
+                decisions = await asyncio.gather(
+                    *(workers[i % 2].check(principal, write=False) for i in range(100))
+                )
+                admitted += sum(d.outcome == "allowed" for d in decisions)
+            return admitted, time.monotonic() - started
+        finally:
+            await client.aclose()
+
+    admitted, elapsed_s = asyncio.run(flood())
+    slack = 2 * (lease - 1)
+    assert burst - slack <= admitted <= burst + math.ceil(elapsed_s) + slack, (admitted, elapsed_s)
 
 
 def test_without_redis_reads_fail_open_and_writes_fail_closed(limited: LimitedService) -> None:
