@@ -1,0 +1,12 @@
+"""The user class that the open-model row of bench/load_per_core.py sends: the same one
+request as the other rows, run by the harness's own plugin (gameday/plugin/locustfile.py
+first on Locust's -f), as `gameday run --rate` runs any user class: one arrival
+scheduler per process, HDR capture on, every request timed from when it was due."""
+
+from locust import FastHttpUser, task
+
+
+class Hit(FastHttpUser):
+    @task
+    def hit(self) -> None:
+        self.client.get("/", name="/")
