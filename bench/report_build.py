@@ -3,17 +3,26 @@
 
     .venv/bin/python bench/report_build.py            # all three
     .venv/bin/python bench/report_build.py 600 3600   # chosen durations (s)
+    # the same run directories reported by an older gameday too, side by side:
+    git archive <commit> gameday | tar -x -C /tmp/before-report
+    .venv/bin/python bench/report_build.py --baseline /tmp/before-report --rounds 3 3600 21600
 
 The synthetic run directories hold histograms, not raw samples, like real
 ones: 60 distinct per-second histograms per endpoint (250 req/s each, four
 endpoints) are recorded once and written for every second in turn. Each
-report is built in a fresh Python process so its peak RSS is its own.
+report is built in a fresh Python process so its peak RSS is its own; with
+`--baseline DIR` (a folder holding an older `gameday` package) each run directory
+is also reported by that package, in its own fresh process, rounds alternating,
+and the two summary.json files must give the same verdicts and figures.
+Figures are medians over `--rounds`.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -136,14 +145,37 @@ import resource, sys, time
 from pathlib import Path
 t = time.perf_counter()
 from gameday.report import write_report
-summary = write_report(Path(sys.argv[1]), slo_path=Path(sys.argv[2]))
+summary = write_report(Path(sys.argv[1]), slo_path=Path(sys.argv[2]), out=Path(sys.argv[3]))
 elapsed = time.perf_counter() - t
 rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(f"{elapsed:.2f} {rss_mib:.0f} {summary.overall.count} {summary.verdict.value}")
 """
 
 
-def main(durations: list[int]) -> None:
+def _build(folder: Path, out: Path, package_root: Path) -> tuple[float, float, int]:
+    """(seconds, peak RSS MiB, requests) of one report built by the `gameday`
+    package under `package_root`, in a fresh process (`-c` puts its cwd first on
+    sys.path, so cwd picks the package)."""
+    words = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(folder), str(ROOT / "slo.yaml"), str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=package_root,
+    ).stdout.split()
+    return float(words[0]), float(words[1]), int(words[2])
+
+
+def _judged(summary_json: Path) -> dict[str, object]:
+    """What summary.json judges: verdict, reasons, objectives, figures per phase."""
+    summary = json.loads(summary_json.read_text())
+    return {
+        key: summary[key]
+        for key in ("verdict", "reasons", "objectives", "overall", "endpoints", "phases")
+    }
+
+
+def main(durations: list[int], *, baseline: Path | None, rounds: int) -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for seconds in durations:
@@ -151,20 +183,31 @@ def main(durations: list[int]) -> None:
             made = time.perf_counter()
             make_run(folder, seconds)
             made = time.perf_counter() - made
-            out = subprocess.run(
-                [sys.executable, "-c", _MEASURE, str(folder), str(ROOT / "slo.yaml")],
-                capture_output=True,
-                text=True,
-                check=True,
-                cwd=ROOT,
-            ).stdout.split()
             size_mib = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
-            rows.append((seconds, int(out[2]), float(out[0]), float(out[1]), size_mib, made))
+            new, old = [], []
+            for _ in range(rounds):
+                if baseline is not None:
+                    old.append(_build(folder, Path(tmp) / "old", baseline))
+                new.append(_build(folder, Path(tmp) / "new", ROOT))
+            t_new = statistics.median(r[0] for r in new)
+            rss_new = statistics.median(r[1] for r in new)
+            rows.append((seconds, new[0][2], t_new, rss_new, size_mib, made))
             sys.stdout.write(
-                f"{seconds:>6} s  {int(out[2]):>11,} requests  build {float(out[0]):6.2f} s  "
-                f"peak RSS {float(out[1]):6.0f} MiB  run dir {size_mib:6.1f} MiB  "
+                f"{seconds:>6} s  {new[0][2]:>11,} requests  build {t_new:6.2f} s  "
+                f"peak RSS {rss_new:6.0f} MiB  run dir {size_mib:6.1f} MiB  "
                 f"(generated in {made:.1f} s)\n"
             )
+            if baseline is not None:
+                t_old = statistics.median(r[0] for r in old)
+                rss_old = statistics.median(r[1] for r in old)
+                same = _judged(Path(tmp) / "old" / "summary.json") == _judged(
+                    Path(tmp) / "new" / "summary.json"
+                )
+                sys.stdout.write(
+                    f"{'':>8}  baseline    build {t_old:6.2f} s  peak RSS {rss_old:6.0f} MiB  "
+                    f"-> new/baseline: time {t_new / t_old:.2f}x, memory {rss_new / rss_old:.2f}x; "
+                    f"summary.json verdicts and figures {'identical' if same else 'DIFFER'}\n"
+                )
             sys.stdout.flush()
     if len(rows) > 1:
         base = rows[0]
@@ -176,4 +219,9 @@ def main(durations: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [600, 3600, 21600])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("durations", nargs="*", type=int, default=[600, 3600, 21600])
+    parser.add_argument("--baseline", type=Path, help="a folder holding an older gameday package")
+    parser.add_argument("--rounds", type=int, default=1, help="builds per report (median)")
+    args = parser.parse_args()
+    main(args.durations, baseline=args.baseline, rounds=args.rounds)

@@ -26,7 +26,7 @@ from gameday.report.analysis import (
     verify_breaker,
 )
 from gameday.report.detection import alert_detections, alerts_problems, alerts_watched
-from gameday.report.figures import measure, ok_by_second, run_end_s
+from gameday.report.figures import measure, ok_by_second, run_end_s, second_range
 from gameday.report.resilience import owner_of, score_experiments
 from gameday.report.rundata import ALL, RunData
 from gameday.report.summary import (
@@ -58,6 +58,7 @@ def build_summary(run: RunData, slo: SloFile, *, slo_source: str) -> Summary:
     recoveries = _recoveries(run, slo, windows, end_s=end_s)
     recovered_at = recoveries[-1].recovered_at_s if recoveries else None
     run_phases = phases(windows, end_s=end_s, recovered_at_s=recovered_at)
+    _fold_histograms(run, run_phases)
     phase_figures = [_phase_figures(run, phase) for phase in run_phases]
     whole = next(p for p in phase_figures if p.kind == "run")
     problems = list(run.problems) + _unknown_endpoints(run, slo) + signals_problems(events)
@@ -313,6 +314,14 @@ def _p95_rise_ms(window: PhaseFigures, phase_figures: list[PhaseFigures]) -> flo
     if steady is None or not steady.overall.count or not window.overall.count:
         return None
     return round(window.overall.p95_ms - steady.overall.p95_ms, 3)
+
+
+def _fold_histograms(run: RunData, run_phases: list[Phase]) -> None:
+    """Read each histogram file once, cut at every phase's ends (a streamed run's
+    histograms are never all in memory; see hlog.HistogramFile)."""
+    cuts = [cut for p in run_phases for cut in second_range(p.start_s, p.end_s)]
+    for series in run.histograms.values():
+        series.prefetch(cuts)
 
 
 def _phase_figures(run: RunData, phase: Phase) -> PhaseFigures:

@@ -9,6 +9,7 @@ no URL at all.
 from __future__ import annotations
 
 import io
+import math
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,11 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 WIDTH_IN = 10.0
+# A chart over time draws at most this many points per line: a 6-hour run has 21,600
+# seconds, more than the page is pixels wide, and drawing them all cost seconds.
+MAX_POINTS = 1200
+# latency columns keep the worst second of a bucket, so a spike stays visible
+_PEAK_COLUMNS = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms")
 FAULT_COLOUR = "#d62728"
 BREAKER_COLOURS = {
     "closed": "#2ca02c",
@@ -32,6 +38,32 @@ BREAKER_COLOURS = {
     "half-open": "#ff7f0e",
     "open": "#d62728",
 }
+
+
+def step_s(per_second: pd.DataFrame, *, max_points: int = MAX_POINTS) -> int:
+    """Seconds per point so that the frame's span fits in `max_points` points."""
+    if per_second.empty:
+        return 1
+    span = int(per_second.index.max()) - int(per_second.index.min()) + 1
+    return max(1, math.ceil(span / max_points))
+
+
+def thin(per_second: pd.DataFrame, step: int) -> pd.DataFrame:
+    """One row per `step` seconds, indexed by its first second: counts, rates and
+    ratios as the mean per second over the bucket, latency percentiles as the
+    bucket's worst second. Ratios of counts (error %) are exact: both sides are
+    means over the same seconds. A step of 1 returns the frame itself."""
+    if step <= 1 or per_second.empty:
+        return per_second
+    numeric = per_second.drop(columns=["endpoint"], errors="ignore").apply(
+        pd.to_numeric, errors="coerce"
+    )
+    buckets = numeric.groupby((per_second.index.to_numpy() // step) * step)
+    peaks = [c for c in numeric.columns if c in _PEAK_COLUMNS]
+    means = [c for c in numeric.columns if c not in _PEAK_COLUMNS]
+    thinned = pd.concat([buckets[means].mean(), buckets[peaks].max()], axis=1)
+    ordered: pd.DataFrame = thinned[list(numeric.columns)]
+    return ordered
 
 
 def _figure(
@@ -232,9 +264,13 @@ def error_budget(
     end_s: float,
 ) -> str:
     fig, ax = _figure(1, 2.8)
-    x = per_second.index.to_numpy()
     errors = per_second[["fail_5xx", "fail_connection", "fail_timeout"]].sum(axis=1).cumsum()
     allowed = per_second["requests"].cumsum() * budget_fraction
+    step = step_s(per_second)
+    if step > 1:  # cumulative sums are exact at any second: keep each bucket's last
+        last = per_second.index.to_series().groupby(per_second.index.to_numpy() // step).max()
+        errors, allowed = errors.loc[last.to_numpy()], allowed.loc[last.to_numpy()]
+    x = errors.index.to_numpy()
     ax.plot(x, errors, color=FAULT_COLOUR, label="server errors so far")
     ax.plot(x, allowed, color="black", ls="--", lw=0.8, label="error budget so far")
     _shade(ax, windows, end_s, label=True)
@@ -257,6 +293,7 @@ def experiment_timeline(
     lo = max(0.0, window.injected_s - 30)
     hi = min(end_s, max(stop, *(m for m in marks.values() if m is not None)) + 30)
     part = per_second.loc[(per_second.index >= lo) & (per_second.index < hi)]
+    part = thin(part, step_s(part))
     fig, ax = _figure(1, 2.6)
     x = part.index.to_numpy()
     server = part[["fail_5xx", "fail_connection", "fail_timeout"]].sum(axis=1)

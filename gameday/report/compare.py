@@ -30,7 +30,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from gameday.errors import ConfigError
 from gameday.load.capture_model import SERVER_ERROR_KINDS
 from gameday.report import hdr
-from gameday.report.rundata import ALL, HistogramSeries, RunData
+from gameday.report.hlog import HistogramFile
+from gameday.report.rundata import (
+    ALL,
+    HistogramSeries,
+    PerSecondHistograms,
+    RunData,
+    read_hlog,
+)
 from gameday.slo.model import PERCENTILES, Regression
 
 DEFAULT_RESAMPLES = 200
@@ -149,6 +156,14 @@ def _rates(run: RunData, scope: str) -> tuple[npt.NDArray[np.int64], npt.NDArray
     return rows["requests"].to_numpy(dtype=np.int64), np.asarray(errors, dtype=np.int64)
 
 
+def _in_memory(series: PerSecondHistograms | None) -> HistogramSeries | None:
+    """Bootstrap resamples seconds, so it needs every second's histogram at hand."""
+    if series is None or isinstance(series, HistogramSeries):
+        return series
+    assert isinstance(series, HistogramFile)
+    return read_hlog(series.path)
+
+
 def _latency_replicates(
     series: HistogramSeries, names: list[str], resamples: int, rng: np.random.Generator
 ) -> npt.NDArray[np.float64]:
@@ -208,7 +223,8 @@ def compare_runs(
     scopes = [ALL] + sorted(set(base.endpoints) & set(candidate.endpoints))
     deltas: list[MetricDelta] = []
     for scope in scopes:
-        b_series, c_series = base.histograms.get(scope), candidate.histograms.get(scope)
+        b_series = _in_memory(base.histograms.get(scope))
+        c_series = _in_memory(candidate.histograms.get(scope))
         if b_series is None or c_series is None:
             continue
         b_point = hdr.percentiles_ms(b_series.merged(), [PERCENTILES[p] for p in names])

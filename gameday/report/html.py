@@ -61,13 +61,16 @@ def status_counts(run: RunData) -> dict[str, int]:
 
 
 def chart_context(summary: Summary, run: RunData, slo: SloFile) -> dict[str, Any]:
-    per_second = run.per_second()
-    if per_second.empty:
+    every_second = run.per_second()
+    if every_second.empty:
         return {}
     end_s = float(run_end_s(run))
     events = run.events
     windows = run_windows(run, end_s=end_s)
+    step = charts.step_s(every_second)
+    per_second = charts.thin(every_second, step)
     out: dict[str, Any] = {
+        "step_s": step,
         "traffic": charts.traffic(per_second, windows=windows, events=events, end_s=end_s),
         "latency": charts.latency(
             per_second,
@@ -76,7 +79,7 @@ def chart_context(summary: Summary, run: RunData, slo: SloFile) -> dict[str, Any
             thresholds_ms=slo.overall.latency.thresholds_ms(),
         ),
         "budget": charts.error_budget(
-            per_second,
+            every_second,
             budget_fraction=summary.error_budget.budget_fraction,
             windows=windows,
             end_s=end_s,
@@ -113,7 +116,7 @@ def chart_context(summary: Summary, run: RunData, slo: SloFile) -> dict[str, Any
             "recovered": experiment.recovered_at_s,
         }
         timelines[experiment.name] = charts.experiment_timeline(
-            per_second, window=window, marks=marks, end_s=end_s
+            every_second, window=window, marks=marks, end_s=end_s
         )
     out["timelines"] = timelines
     return out

@@ -11,17 +11,18 @@ Loading never raises for missing or broken files: each problem is recorded in
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from hdrh.histogram import HdrHistogram
 from pydantic import BaseModel, ValidationError
 
 from gameday.report import hdr
+from gameday.report.hlog import DECODE_ERRORS, HistogramFile, read_intervals
 from gameday.rundir import (
     Event,
     Exemplar,
@@ -33,7 +34,6 @@ from gameday.rundir import (
 )
 
 ALL = "ALL"
-_YEAR_S = 365 * 24 * 3600.0
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -59,34 +59,25 @@ class HistogramSeries:
         merged = np.bincount(self.index[a:b], weights=self.count[a:b], minlength=hdr.counts_len())
         return np.rint(merged).astype(np.int64)
 
+    def prefetch(self, cuts: Iterable[float]) -> None:
+        """Nothing to read ahead: every second is in memory."""
+
     def second_of_entry(self) -> npt.NDArray[np.int64]:
         """For each stored bucket, the position of its second (for resampling)."""
         return np.repeat(np.arange(len(self.seconds)), np.diff(self.offsets))
 
 
 def read_hlog(path: Path) -> HistogramSeries:
-    """Parse a HistogramLogWriter file (absolute or relative timestamps)."""
-    start_time: float | None = None
+    """Parse a HistogramLogWriter file (absolute or relative timestamps) into memory.
+    Raises one of `hlog.DECODE_ERRORS` on a broken line."""
     seconds: list[int] = []
     indexes: list[npt.NDArray[np.int64]] = []
     counts: list[npt.NDArray[np.int64]] = []
-    with open(path) as f:
-        for line in f:
-            if line.startswith("#[StartTime:"):
-                start_time = float(line.split()[1])
-                continue
-            if line.startswith(("#", '"')) or not line.strip():
-                continue
-            stamp, _length, _max, encoded = line.split(",", 3)
-            t = float(stamp)
-            if start_time is not None and t > start_time - _YEAR_S:
-                t -= start_time
-            histogram = HdrHistogram.decode(encoded.strip().encode("ascii"))
-            dense = np.ctypeslib.as_array(histogram.counts)
-            nonzero = np.flatnonzero(dense)
-            seconds.append(int(round(t)))
-            indexes.append(nonzero)
-            counts.append(dense[nonzero].astype(np.int64))
+    for second, first, dense in read_intervals(path):
+        nonzero = np.flatnonzero(dense)
+        seconds.append(second)
+        indexes.append(nonzero + first)
+        counts.append(dense[nonzero])
     order = np.argsort(np.asarray(seconds, dtype=np.int64), kind="stable")
     sizes = np.asarray([len(indexes[i]) for i in order], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
@@ -104,12 +95,21 @@ def read_hlog(path: Path) -> HistogramSeries:
     )
 
 
+class PerSecondHistograms(Protocol):
+    """What the report asks of an endpoint's per-second histograms: in memory
+    (`HistogramSeries`) or folded from the file on demand (`hlog.HistogramFile`)."""
+
+    def prefetch(self, cuts: Iterable[float]) -> None: ...
+
+    def merged(self, start_s: float | None = None, end_s: float | None = None) -> hdr.Counts: ...
+
+
 @dataclass
 class RunData:
     path: Path
     record: RunRecord | None
     timeseries: pd.DataFrame  # every row of timeseries.csv
-    histograms: dict[str, HistogramSeries]
+    histograms: Mapping[str, PerSecondHistograms]
     events: list[Event]
     exemplars: list[Exemplar]
     ledger_writes: int
@@ -133,12 +133,16 @@ class RunData:
         return frame[frame["endpoint"] == ALL].set_index("second").sort_index()
 
 
-def load_run(path: Path) -> RunData:
+def load_run(path: Path, *, stream_histograms: bool = False) -> RunData:
+    """The run directory's data. With `stream_histograms`, the histograms stay in
+    their files until a range of seconds is asked for (`hlog.HistogramFile`: one
+    pass per file, memory independent of the run's length); a broken file is then
+    named in `problems` when it is read, not here."""
     problems: list[str] = []
     run_dir = RunDir(path)
     record = _load_record(path, problems)
     timeseries = _load_timeseries(path, problems)
-    histograms = _load_histograms(path, problems)
+    histograms = _load_histograms(path, problems, stream=stream_histograms)
     events = _dated(run_dir, run_dir.load_events(problems), problems)
     exemplars = _load_lines(run_dir.exemplars_jsonl, Exemplar, problems, required=False)
     ledger = run_dir.ledger_jsonl
@@ -216,7 +220,9 @@ def _load_timeseries(path: Path, problems: list[str]) -> pd.DataFrame:
     return frame
 
 
-def _load_histograms(path: Path, problems: list[str]) -> dict[str, HistogramSeries]:
+def _load_histograms(
+    path: Path, problems: list[str], *, stream: bool
+) -> dict[str, PerSecondHistograms]:
     folder = RunDir(path).histograms_dir
     index_file = folder / "index.json"
     if index_file.exists():
@@ -226,11 +232,15 @@ def _load_histograms(path: Path, problems: list[str]) -> dict[str, HistogramSeri
     else:
         problems.append("histograms/ is missing: latency percentiles cannot be computed")
         return {}
-    series: dict[str, HistogramSeries] = {}
+    series: dict[str, PerSecondHistograms] = {}
     for endpoint, name in files.items():
         try:
-            series[endpoint] = read_hlog(folder / name)
-        except (OSError, ValueError) as exc:
+            if stream:
+                (folder / name).open().close()
+                series[endpoint] = HistogramFile(folder / name, problems)
+            else:
+                series[endpoint] = read_hlog(folder / name)
+        except DECODE_ERRORS as exc:
             problems.append(f"histograms/{name} is unreadable: {exc}")
     if ALL not in series:
         problems.append("histograms/ALL.hlog is missing")

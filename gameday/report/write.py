@@ -35,7 +35,7 @@ def write_report(
     run_dir: Path, *, slo_path: Path | None = None, out: Path | None = None
 ) -> Summary:
     slo, source = resolve_slo(run_dir, slo_path)
-    run = load_run(run_dir)
+    run = load_run(run_dir, stream_histograms=True)
     summary = build_summary(run, slo, slo_source=source)
     target = out or run_dir
     target.mkdir(parents=True, exist_ok=True)
