@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from hdrh.histogram import HdrHistogram
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -50,13 +49,9 @@ class EndpointTotals:
 
 
 def percentile_us(histogram: HdrHistogram, percentile: float) -> int:
-    """hdrh's `get_value_at_percentile`, the same value, from a cumulative sum of the
-    counts: hdrh walks them one by one in Python (0.7 ms for one histogram, every
-    endpoint, every second, in the master's event loop; 0.03 ms here)."""
-    counts = np.ctypeslib.as_array(histogram.counts)[: histogram.counts_len]
-    target = histogram.get_target_count_at_percentile(percentile)
-    index = int(np.searchsorted(np.cumsum(counts), target))
-    return int(histogram.get_highest_equivalent_value(histogram.get_value_from_index(index)))
+    """hdrh's `get_value_at_percentile`, computed in numpy (`histograms.percentiles_us`):
+    every endpoint, every second, in the master's event loop."""
+    return histograms.percentiles_us(histogram, [percentile])[0]
 
 
 class LiveTotals:

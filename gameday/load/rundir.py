@@ -51,6 +51,9 @@ def _merged_second(eps: dict[str, Bucket]) -> Bucket:
     return total
 
 
+ROW_PERCENTILES = (50, 90, 95, 99)
+
+
 def _row(second: int, endpoint: str, bucket: Bucket) -> dict[str, Any]:
     row: dict[str, Any] = {
         "second": second,
@@ -61,8 +64,9 @@ def _row(second: int, endpoint: str, bucket: Bucket) -> dict[str, Any]:
         "degraded": bucket.degraded,
     }
     if bucket.requests:
-        for p in (50, 90, 95, 99):
-            row[f"p{p}_ms"] = round(histograms.percentile_ms(bucket.histogram, p), 3)
+        values = histograms.percentiles_ms(bucket.histogram, ROW_PERCENTILES)
+        for p, value in zip(ROW_PERCENTILES, values, strict=True):
+            row[f"p{p}_ms"] = round(value, 3)
         row["max_ms"] = round(bucket.histogram.get_max_value() / 1000.0, 3)
     return row
 

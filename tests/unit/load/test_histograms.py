@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -49,3 +51,24 @@ def test_values_beyond_the_range_are_clamped_not_dropped() -> None:
     histograms.record_ms(histogram, 0.0)
     assert histogram.get_total_count() == 2
     assert histograms.percentile_ms(histogram, 100) >= 59_000.0
+
+
+PERCENTILES = [0.0, 1.0, 50.0, 90.0, 95.0, 99.0, 99.9, 100.0]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_percentiles_equal_hdrhs_own_walk_on_live_and_decoded_histograms(seed: int) -> None:
+    rng = random.Random(seed)
+    live = histograms.new_histogram()
+    for _ in range(rng.choice([1, 2, 17, 500, 5000])):
+        histograms.record_ms(live, rng.lognormvariate(3, 1.5))  # 1 ms to minutes: clamped too
+    for histogram in (live, histograms.decode(histograms.encode(live))):
+        expected = [histogram.get_value_at_percentile(p) / 1000.0 for p in PERCENTILES]
+        assert histograms.percentiles_ms(histogram, PERCENTILES) == expected
+        assert histograms.percentile_ms(histogram, 95.0) == expected[4]
+
+
+def test_an_empty_histogram_gives_zero_like_hdrh() -> None:
+    empty = histograms.new_histogram()
+    assert histograms.percentiles_ms(empty, PERCENTILES) == [0.0] * len(PERCENTILES)
+    assert empty.get_value_at_percentile(95.0) == 0
