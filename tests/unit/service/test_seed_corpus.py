@@ -64,3 +64,11 @@ def test_some_documents_carry_a_subject_with_personal_data() -> None:
 def test_bad_plans_are_refused(kwargs: dict[str, int]) -> None:
     with pytest.raises(ValueError):
         SeedPlan(**kwargs)
+
+
+def test_vocabularies_of_one_seed_share_one_build_but_not_their_lists() -> None:
+    first, second = Vocabulary(seed=5, size=300), Vocabulary(seed=5, size=300)
+    assert first.words == second.words and first.words is not second.words
+    first.words.append("mutated")  # one instance's change is not another's
+    assert "mutated" not in Vocabulary(seed=5, size=300).words
+    assert Vocabulary(seed=6, size=300).words != second.words
