@@ -15,6 +15,6 @@ from pathlib import Path
 # Locust imports this file by path; make the repository importable (scenarios.*).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scenarios.users import Abuser, Autocompleter, Reader, Searcher, Writer  # noqa: E402
+from scenarios.users import Abuser, Autocompleter, Prober, Reader, Searcher, Writer  # noqa: E402
 
-__all__ = ["Abuser", "Autocompleter", "Reader", "Searcher", "Writer"]
+__all__ = ["Abuser", "Autocompleter", "Prober", "Reader", "Searcher", "Writer"]

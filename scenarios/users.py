@@ -108,3 +108,17 @@ class Abuser(GamedayUser):
     @task
     def hammer(self) -> None:
         actions.abuse_search(self.client, self.actor)
+
+
+class Prober(FastHttpUser):
+    """Asks whether the process answers (`GET /health/live`: no tenant, no token, no
+    dependency), the `liveness` mix: load whose cost is the harness's own, for runs that
+    exercise the generator (32 workers merged on one machine, bench/distributed.py)."""
+
+    insecure = _TLS.insecure
+    ssl_context_factory = _TLS.context_factory
+    wait_time = between(0.5, 2.0)
+
+    @task
+    def live(self) -> None:
+        self.client.get("/health/live", name="/health/live")

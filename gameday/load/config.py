@@ -46,6 +46,10 @@ class LoadConfig(BaseModel):
     zero_hit_share: float = Field(default=0.05, ge=0, le=1)
     vocabulary_size: int = 5000
     max_in_flight: int = Field(default=500, ge=1)  # open model, per worker
+    # Distributed runs: how long the master waits for the workers to connect (Locust's
+    # --expect-workers-max-wait), and then, in the open model, for them to be ready (their
+    # users' on_start done) before the run's clock starts without them
+    ready_timeout_s: float = Field(default=60.0, gt=0)
     step_count: int = Field(default=4, ge=1)  # step and stepped-rate shapes
     spike_factor: float = Field(default=4.0, ge=1)
     # The live metrics endpoint (Prometheus text on http://HOST:PORT/metrics) that the

@@ -8,6 +8,7 @@ and completes `run.json`. The evidence is written before any verdict.
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -70,9 +71,20 @@ class LiveStats:
     error_rate: float
     total: int
     client_error_rate: float = 0.0
+    # before the run's clock starts: live.json's `waiting` (the workers' readiness)
+    waiting: dict[str, Any] | None = None
 
     def describe(self) -> str:
-        """`95 rps  p95 41 ms  errors 0.00%  4xx 0.40%  total 1234` (docs/scenarios.md)."""
+        """`95 rps  p95 41 ms  errors 0.00%  4xx 0.40%  total 1234` (docs/scenarios.md);
+        before the clock starts, `waiting for workers: 30 of 32 ready, 32 connected (4 s
+        of at most 60 s)`."""
+        if self.waiting is not None:
+            w = self.waiting
+            return (
+                f"waiting for workers: {w.get('ready', 0)} of {w.get('expected', 0)} ready, "
+                f"{w.get('connected', 0)} connected ({w.get('waited_s', 0):.0f} s of at most "
+                f"{w.get('timeout_s', 0):.0f} s)"
+            )
         p95 = f"{self.p95_ms:.0f} ms" if self.p95_ms is not None else "-"
         return (
             f"{self.rps:.0f} rps  p95 {p95}  errors {self.error_rate:.2%}  "
@@ -139,8 +151,50 @@ def start_locust(config: LoadConfig, run_dir: Path) -> list[subprocess.Popen[byt
     with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         f.write(config.model_dump_json(indent=2) + "\n")
     env = dict(os.environ)
-    common = _locust_argv(config, run_dir)
-    outputs = [
+    logs = run_dir / "locust"
+    if config.workers == 0:
+        argv = [*_locust_argv(config, run_dir), *_outputs(run_dir)]
+        return [_spawn(argv, env, logs / "locust.log")]
+    port = _free_port()
+    master = _spawn(master_argv(config, run_dir, port), env, logs / "master.log")
+    workers = [
+        _spawn(worker_argv(config, run_dir, port), env, logs / f"worker-{i}.log")
+        for i in range(config.workers)
+    ]
+    return [master, *workers]
+
+
+def master_argv(config: LoadConfig, run_dir: Path, port: int) -> list[str]:
+    """The master's command line: it writes the results and waits for config.workers
+    to connect, at most config.ready_timeout_s."""
+    return [
+        *_locust_argv(config, run_dir),
+        *_outputs(run_dir),
+        "--master",
+        "--master-bind-host",
+        "127.0.0.1",
+        "--master-bind-port",
+        str(port),
+        "--expect-workers",
+        str(config.workers),
+        "--expect-workers-max-wait",  # whole seconds only
+        str(max(math.ceil(config.ready_timeout_s), 1)),
+    ]
+
+
+def worker_argv(config: LoadConfig, run_dir: Path, port: int) -> list[str]:
+    return [
+        *_locust_argv(config, run_dir),
+        "--worker",
+        "--master-host",
+        "127.0.0.1",
+        "--master-port",
+        str(port),
+    ]
+
+
+def _outputs(run_dir: Path) -> list[str]:
+    return [
         "--headless",
         "--only-summary",
         "--csv",
@@ -148,34 +202,6 @@ def start_locust(config: LoadConfig, run_dir: Path) -> list[subprocess.Popen[byt
         "--html",
         str(run_dir / "locust" / "report.html"),
     ]
-    logs = run_dir / "locust"
-    if config.workers == 0:
-        return [_spawn([*common, *outputs], env, logs / "locust.log")]
-    port = _free_port()
-    master = _spawn(
-        [
-            *common,
-            *outputs,
-            "--master",
-            "--master-bind-host",
-            "127.0.0.1",
-            "--master-bind-port",
-            str(port),
-            "--expect-workers",
-            str(config.workers),
-        ],
-        env,
-        logs / "master.log",
-    )
-    workers = [
-        _spawn(
-            [*common, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)],
-            env,
-            logs / f"worker-{i}.log",
-        )
-        for i in range(config.workers)
-    ]
-    return [master, *workers]
 
 
 def _spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -196,6 +222,8 @@ def read_live(run_dir: Path, config: LoadConfig, elapsed_s: float) -> LiveStats:
         live = json.loads((run_dir / "live.json").read_text())
     except (FileNotFoundError, ValueError):
         return LiveStats(elapsed_s, config.duration_s, 0.0, None, 0.0, 0)
+    if "waiting" in live:
+        return LiveStats(elapsed_s, config.duration_s, 0.0, None, 0.0, 0, waiting=live["waiting"])
     recent = live["seconds"][-10:]
     requests = sum(s["requests"] for s in recent)
     errors = sum(s["errors"] for s in recent)
@@ -254,7 +282,9 @@ def run_load(
     processes = start_locust(config, run_dir)
     master = processes[0]
     started = time.monotonic()
-    deadline = started + config.duration_s + 60.0
+    # Locust's wait for the workers to connect, then the open model's for them to be ready
+    waits_s = 2 * config.ready_timeout_s if config.workers else 0.0
+    deadline = started + waits_s + config.duration_s + 60.0
     interrupted = False
     stopped_early: str | None = None
     # A CI job being cancelled sends SIGTERM: stop as cleanly as on Ctrl-C.
@@ -265,8 +295,11 @@ def run_load(
                 raise RunFailed(
                     "Locust did not stop within 60 s of the planned end", run_dir=run_dir
                 )
-            elapsed = time.monotonic() - started
-            if sidecar is not None:
+            # on the load's clock, which starts once every worker is ready (before it,
+            # nothing beside the load is due)
+            load_start = files.load_start_epoch()
+            elapsed = time.time() - load_start if load_start is not None else 0.0
+            if sidecar is not None and load_start is not None:
                 sidecar.tick(elapsed)
                 stopped_early = sidecar.stop_reason()
                 if stopped_early is not None or sidecar.load_complete(elapsed):
@@ -290,15 +323,31 @@ def run_load(
             if interrupted
             else ("completed" if generator is not None else "failed"),
             "stopped_early": stopped_early,
-            "error": None
-            if generator is not None
-            else "the Locust master wrote no results; see locust/*.log",
+            "error": None if generator is not None else _why_no_results(run_dir),
         }
     )
     files.write_run_record(record)
     if record.status == "failed":
-        raise RunFailed("the load generator failed", run_dir=run_dir)
+        raise RunFailed(f"the load generator failed: {record.error}", run_dir=run_dir)
     return record
+
+
+def _why_no_results(run_dir: Path) -> str:
+    """The master wrote no generator.json. If it was still waiting for its workers (its
+    live.json says `waiting`), Locust gave up on those that never connected: say so,
+    they were never lost."""
+    try:
+        waiting = json.loads((run_dir / "live.json").read_text())["waiting"]
+        expected, connected = int(waiting["expected"]), int(waiting["connected"])
+        timeout_s = float(waiting["timeout_s"])
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return "the Locust master wrote no results; see locust/*.log"
+    if connected < expected:
+        return (
+            f"{expected - connected} of {expected} worker(s) never connected to the Locust "
+            f"master within {timeout_s:.0f} s, so the load never started; see locust/worker-*.log"
+        )
+    return "the Locust master wrote no results while waiting for its workers; see locust/*.log"
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:

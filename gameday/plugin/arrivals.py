@@ -148,6 +148,7 @@ class OpenArrivals(User):
         kinds = [_Kind(cls, arrival_tasks(cls)) for cls in self.mix]
         weights = list(self.mix.values())
         _start_clients(kinds, self.environment)
+        capture.ready_then_wait(self.environment)  # the run's clock starts (readiness)
         clock = ArrivalClock(
             lambda t_s: OPEN[config.shape](t_s, config), processes=config.worker_processes
         )

@@ -7,6 +7,12 @@ Locust's regular worker reports; the master (`Store`) merges them. The master wr
 worker report is in, the run directory's per-second files, exemplars, the write ledger
 (`gameday.ledger`, recorded here) and generator.json.
 
+Open model: the run's clock starts only when every worker is ready (its users'
+`on_start` done): each worker says so (`gameday_ready`) and waits for the master's
+`gameday_go`; the master waits at most `LoadConfig.ready_timeout_s`, writing the
+progress to `live.json` (`waiting`), and a worker that never connected or was not ready
+in time makes the run invalid with that reason (gameday/plugin/readiness.py).
+
 Latency is Locust's response time, except for the first request of an open-model
 arrival: that one counts from the arrival's intended start (`intend`), so time spent
 waiting for a free slot counts too. The request id of an exemplar is the request
@@ -33,8 +39,8 @@ from gameday.load.capture_model import Recorder, Store
 from gameday.load.config import LoadConfig
 from gameday.load.live_metrics import CpuMeter, GeneratorNow, LiveCollector, LiveTotals
 from gameday.load.shapes import CLOSED, OPEN
-from gameday.load.validity import CPU_LIMIT_PCT, LAG_PROBE_S, LoopLag, invalid_reasons
-from gameday.plugin import live_metrics
+from gameday.load.validity import LAG_PROBE_S, CpuSpans, LoopLag, invalid_reasons
+from gameday.plugin import live_metrics, readiness
 from gameday.rundir import (
     Event,
     GeneratorInfo,
@@ -55,8 +61,18 @@ class State:
     installed: bool = False  # the run's config is in place (Locust's init event)
     start_epoch: float = field(default_factory=time.time)
     stop_epoch: float | None = None
-    max_cpu_pct: float = 0.0
-    cpu_over_limit_s: int = 0
+    # The run's clock: started at test_start (closed model), or once every worker is
+    # ready (open model, gameday.plugin.readiness); ready_wait_s is the wait in between.
+    started: bool = False
+    test_start_mono: float | None = None
+    ready_wait_s: float | None = None
+    workers_never_connected: int = 0
+    # CPU of the load-sending processes (max_worker_cpu_pct), and the master's own from
+    # the clock's start: (wall_s, cpu_s) then, its mean share at the end
+    cpu: CpuSpans = field(default_factory=CpuSpans)
+    cpu_judged: set[str] = field(default_factory=set)
+    master_cpu_start: tuple[float, float] | None = None
+    master_cpu_pct: float | None = None
     lag_over_limit_s: dict[str, int] = field(default_factory=dict)  # per load-sending process
     max_lag_ms: float = 0.0
     lost_workers: set[str] = field(default_factory=set)
@@ -205,26 +221,38 @@ def install(environment: Environment, config: LoadConfig) -> None:
     environment.events.request.add_listener(on_request)
     ledger._install(_LedgerSink())
     runner = environment.runner
+    readiness.install(
+        environment,
+        expected=config.workers,
+        timeout_s=config.ready_timeout_s,
+        live_json=Path(config.run_dir) / "live.json",
+    )
     if isinstance(runner, WorkerRunner):
         own_process = psutil.Process()
-        own_process.cpu_percent()
 
         def report(client_id: str, data: dict[str, Any]) -> None:
             delta = recorder.take_delta()
-            delta["cpu_pct"] = own_process.cpu_percent()  # since the last report
+            # cumulative: the master judges shares over spans of a second or more
             delta["wall_s"], delta["cpu_s"] = time.time(), _cpu_s(own_process)
             delta["lag_over_limit_s"], delta["max_lag_ms"] = loop_lag.take()
             data["gameday"] = delta
 
         environment.events.report_to_master.add_listener(report)
-        environment.events.test_start.add_listener(lambda **_: gevent.spawn(_watch_loop_lag))
+        if config.model != "open":  # else from the clock's start (ready_then_wait)
+            environment.events.test_start.add_listener(lambda **_: gevent.spawn(_watch_loop_lag))
+        environment.events.quit.add_listener(lambda **_: _write_worker_count(runner))
         return
     if isinstance(runner, MasterRunner):
 
         def merge(client_id: str, data: dict[str, Any]) -> None:
             if "gameday" in data:
                 _merge(data["gameday"], client_id)
-                _note_cpu(float(data["gameday"].get("cpu_pct", 0.0)))
+                if "cpu_s" in data["gameday"]:
+                    _note_cpu(
+                        client_id,
+                        wall_s=float(data["gameday"]["wall_s"]),
+                        cpu_s=float(data["gameday"]["cpu_s"]),
+                    )
                 _note_lag(
                     client_id,
                     int(data["gameday"].get("lag_over_limit_s", 0)),
@@ -237,12 +265,51 @@ def install(environment: Environment, config: LoadConfig) -> None:
 
 
 def _on_test_start(environment: Environment) -> None:
-    state.start_epoch = time.time()
+    state.test_start_mono = time.monotonic()
+    if state.config.model != "open":
+        _begin(environment)
+    elif isinstance(environment.runner, MasterRunner):
+        gevent.spawn(readiness.await_workers, environment, _begin)
+    # a local open run starts its clock from its arrival scheduler (ready_then_wait)
+
+
+def ready_then_wait(environment: Environment) -> None:
+    """The open model's scheduler, once its on_starts have run: returns when the run's
+    clock has started (gameday.plugin.readiness)."""
+    readiness.ready_then_wait(environment, _begin)
+    if isinstance(environment.runner, WorkerRunner):
+        state.start_epoch, state.started = time.time(), True  # its ledger's t_s
+        gevent.spawn(_watch_loop_lag)  # a CPU-bound on_start before it is no lateness
+
+
+def _begin(environment: Environment) -> None:
+    """The run's clock starts: its epoch, the first event, the per-second loop."""
+    state.start_epoch, state.started = time.time(), True
+    if state.test_start_mono is not None:
+        state.ready_wait_s = round(time.monotonic() - state.test_start_mono, 2)
     event(LoadStarted(scenario=state.config.scenario, shape=state.config.shape))
+    if isinstance(environment.runner, MasterRunner):
+        state.master_cpu_start = (state.start_epoch, _cpu_s(psutil.Process()))
     gevent.spawn(_every_second, environment)
     if not isinstance(environment.runner, MasterRunner):  # a local runner sends the load itself
         gevent.spawn(_watch_loop_lag)
     _serve_live_metrics()
+
+
+def _write_worker_count(runner: WorkerRunner) -> None:
+    """A worker's own count of the requests it recorded, written when it quits (after its
+    last report): `locust/worker-count-<index>.json`, <index> Locust's (docs/run-data.md),
+    so a run can show
+    that the workers' counts add up to the master's."""
+    out = Path(state.config.run_dir) / "locust"
+    out.mkdir(parents=True, exist_ok=True)
+    count = {
+        "worker": runner.client_id,
+        "index": runner.worker_index,
+        "requests": recorder.total_requests,
+        "start_epoch": state.start_epoch if state.started else None,
+    }
+    write_atomic(out / f"worker-count-{runner.worker_index}.json", json.dumps(count) + "\n")
 
 
 def _merge(delta: dict[str, Any], process: str = "local") -> None:
@@ -331,9 +398,10 @@ def planned_arrivals() -> float | None:
 def _every_second(environment: Environment) -> None:
     out = Path(state.config.run_dir)
     own_process = psutil.Process()
-    own_process.cpu_percent()
     stage = None
     live = rundir.LiveView(store, int(state.start_epoch))
+    # at once: live.json's start_epoch is the engine's cue that the clock has started
+    write_atomic(out / "live.json", json.dumps(live.snapshot(int(time.time()))))
     while state.stop_epoch is None:
         gevent.sleep(1.0)
         planned = planned_at(time.time() - state.start_epoch)
@@ -352,20 +420,26 @@ def _every_second(environment: Environment) -> None:
             # the master sends no load; its own CPU is shown beside the workers'
             cpu_meter.note("master", wall_s=time.time(), cpu_s=_cpu_s(own_process))
         elif runner is not None:
-            _note_cpu(own_process.cpu_percent())
+            wall_s, cpu_s = time.time(), _cpu_s(own_process)
+            _note_cpu("local", wall_s=wall_s, cpu_s=cpu_s)
             _note_lag("local", *loop_lag.take())
             # wall_s: the requests recorded before it are all in this delta
-            _merge({"wall_s": time.time(), "cpu_s": _cpu_s(own_process), **recorder.take_delta()})
+            _merge({"wall_s": wall_s, "cpu_s": cpu_s, **recorder.take_delta()})
         snapshot = live.snapshot(int(time.time()))
         state.live_facts = _generator_facts()
         snapshot["generator"] = state.live_facts.model_dump()
         write_atomic(out / "live.json", json.dumps(snapshot))
 
 
-def _note_cpu(cpu_pct: float) -> None:
-    state.max_cpu_pct = max(state.max_cpu_pct, cpu_pct)
-    if cpu_pct > CPU_LIMIT_PCT:
-        state.cpu_over_limit_s += 1
+def _note_cpu(process: str, *, wall_s: float, cpu_s: float) -> None:
+    """A load-sending process's cumulative CPU seconds at wall_s (validity.CpuSpans).
+    Spans start at the process's first sample after the clock started: the users'
+    on_start before it may take a whole core and is not the load."""
+    if not state.started or process not in state.cpu_judged:
+        state.cpu.forget(process)
+        if state.started:
+            state.cpu_judged.add(process)
+    state.cpu.note(process, wall_s=wall_s, cpu_s=cpu_s)
 
 
 def _note_lag(process: str, over_limit_s: int, max_lag_ms: float) -> None:
@@ -379,18 +453,27 @@ def _generator_facts() -> GeneratorInfo:
     achieved = (total / planned) if planned else None
     late = sum(g.late_starts for g in store.generator.values())
     failures = sum(b.failures for eps in store.buckets.values() for b in eps.values())
+    config = state.config
     reasons = invalid_reasons(
-        cpu_over_limit_s=state.cpu_over_limit_s,
+        cpu_over_limit_s=max(state.cpu.over_limit_s.values(), default=0),
         lag_over_limit_s=state.lag_over_limit_s,
         workers_lost=len(state.lost_workers),
         achieved=achieved,
         failure_ratio=failures / total if total else None,
         finished=state.stop_epoch is not None,
+        workers_expected=config.workers,
+        workers_never_connected=state.workers_never_connected,
+        workers_not_ready=readiness.readiness.not_ready,
+        ready_timeout_s=config.ready_timeout_s,
     )
     return GeneratorInfo(
         valid=not reasons,
         reasons=reasons,
-        max_worker_cpu_pct=round(state.max_cpu_pct, 1),
+        max_worker_cpu_pct=round(state.cpu.max_pct, 1),
+        master_cpu_pct=state.master_cpu_pct,
+        ready_wait_s=state.ready_wait_s,
+        workers_never_connected=state.workers_never_connected,
+        workers_not_ready=readiness.readiness.not_ready,
         max_loop_lag_ms=round(state.max_lag_ms, 1),
         workers_lost=len(state.lost_workers),
         late_starts=late,
@@ -404,7 +487,17 @@ def finish(environment: Environment) -> None:
     if state.stop_epoch is not None:
         return
     state.stop_epoch = time.time()
-    if not isinstance(environment.runner, MasterRunner):
+    runner = environment.runner
+    if isinstance(runner, MasterRunner) and not state.started:
+        # Locust gave up waiting for them (--expect-workers-max-wait): never connected,
+        # not lost; the load never started
+        state.workers_never_connected = max(state.config.workers - len(runner.clients), 0)
+        state.start_epoch = state.stop_epoch
+    if state.master_cpu_start is not None and state.stop_epoch > state.master_cpu_start[0]:
+        wall_0, cpu_0 = state.master_cpu_start
+        used_s = _cpu_s(psutil.Process()) - cpu_0
+        state.master_cpu_pct = round(used_s / (state.stop_epoch - wall_0) * 100.0, 1)
+    if not isinstance(runner, MasterRunner):
         _merge(recorder.take_delta())
     event(LoadStopped(reason="completed"))
     out = Path(state.config.run_dir)

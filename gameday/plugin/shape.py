@@ -5,6 +5,7 @@ from __future__ import annotations  # noqa: I001  (locust first, see below)
 
 import locust  # noqa: F401  (first: it monkey-patches the standard library)
 
+import time
 from collections.abc import Callable
 
 from locust import LoadTestShape
@@ -19,15 +20,17 @@ _run_time: Callable[[LoadTestShape], float] = LoadTestShape.get_run_time  # unty
 class RunShape(LoadTestShape):
     def tick(self) -> tuple[int, float] | None:
         config = capture.state.config
-        t_s = _run_time(self)
         if config.model == "open":
-            # Each scheduler stops issuing after duration_s from its own start and
-            # waits for its in-flight requests: keep it alive for that drain.
-            if t_s >= config.duration_s + OPEN_DRAIN_S:
+            # Each scheduler stops issuing after duration_s from the run's clock start
+            # (once every worker is ready, gameday.plugin.readiness) and waits for its
+            # in-flight requests: keep it alive until then and for that drain.
+            state = capture.state
+            end_s = config.duration_s + OPEN_DRAIN_S
+            if state.started and time.time() - state.start_epoch >= end_s:
                 return None
             n = config.worker_processes
             return n, float(n)
-        return CLOSED[config.shape](t_s, config)
+        return CLOSED[config.shape](_run_time(self), config)
 
 
 def new_shape() -> RunShape:

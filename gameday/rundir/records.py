@@ -36,7 +36,13 @@ class GeneratorInfo(_Record):
 
     valid: bool = True
     reasons: list[str] = Field(default_factory=list)
+    # The highest CPU share of a load-sending process (percent of one core): its CPU
+    # seconds over a span of at least 1 s of its wall clock, from the clock's start
     max_worker_cpu_pct: float | None = None
+    master_cpu_pct: float | None = None  # the master's CPU over the load, mean, % of a core
+    ready_wait_s: float | None = None  # from Locust's start to the clock's (workers ready)
+    workers_never_connected: int = 0  # the load never started (Locust gave up on them)
+    workers_not_ready: int = 0  # connected, on_start unfinished when the wait ended
     max_loop_lag_ms: float | None = None  # the worst timer lateness in a load-sending process
     workers_lost: int = 0
     late_starts: int = 0

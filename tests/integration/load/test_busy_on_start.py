@@ -60,3 +60,9 @@ def test_workers_busy_in_on_start_keep_their_heartbeats_and_send_the_load(
     totals = generator["worker_request_totals"]
     assert len(totals) == 2 and all(n > 0 for n in totals.values()), totals
     assert generator["total_requests"] == sum(totals.values())
+    # The run's clock started once every worker was ready: the 6.4 s of on_start per
+    # worker is neither in the load's duration nor in the workers' CPU share, and does
+    # not make the run invalid.
+    assert generator["ready_wait_s"] >= 16 * 0.4, generator
+    assert generator["max_worker_cpu_pct"] < 90, generator
+    assert generator["valid"] is True, generator["reasons"]

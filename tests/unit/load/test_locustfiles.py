@@ -44,7 +44,7 @@ def test_the_check_returns_the_user_classes_the_files_define(tmp_path: Path) -> 
 
 def test_the_reference_locust_file_defines_the_reference_classes() -> None:
     classes = check_locustfiles([ROOT / "scenarios" / "locustfile.py"])
-    assert classes == ["Abuser", "Autocompleter", "Reader", "Searcher", "Writer"]
+    assert classes == ["Abuser", "Autocompleter", "Prober", "Reader", "Searcher", "Writer"]
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from gameday.load.validity import LAG_LIMIT_MS, LoopLag, invalid_reasons
+from gameday.load.validity import LAG_LIMIT_MS, CpuSpans, LoopLag, invalid_reasons
 
 
 def _reasons(**overrides: Any) -> list[str]:
@@ -84,3 +84,32 @@ def test_loop_lag_counts_each_late_second_once_and_only_over_the_limit() -> None
     lag.note(second=102, lag_ms=300.0)  # a second already counted
     lag.note(second=103, lag_ms=5.0)
     assert lag.take() == (0, 300.0)
+
+
+def test_workers_that_never_connected_are_named_as_such_not_as_lost() -> None:
+    reasons = _reasons(workers_expected=32, workers_never_connected=3, ready_timeout_s=60)
+    assert reasons == ["3 of 32 worker(s) never connected within 60 s: the load did not start"]
+
+
+def test_workers_not_ready_when_the_wait_ended_make_the_generator_invalid() -> None:
+    [reason] = _reasons(workers_expected=8, workers_not_ready=2, ready_timeout_s=60)
+    assert reason.startswith("2 of 8 worker(s) were not ready within 60 s")
+
+
+def test_the_cpu_share_is_cpu_seconds_over_at_least_one_second_of_wall_clock() -> None:
+    cpu = CpuSpans()
+    assert cpu.note("w1", wall_s=100.0, cpu_s=3.0) is None  # the first sample: a reference
+    # 20 ms of CPU seen 10 ms later (a tick's rounding): not judged, the span goes on
+    assert cpu.note("w1", wall_s=100.01, cpu_s=3.02) is None
+    assert cpu.note("w1", wall_s=103.0, cpu_s=5.85) == pytest.approx(95.0)
+    assert cpu.max_pct == pytest.approx(95.0)
+    assert cpu.over_limit_s == {"w1": 3}
+
+
+def test_cpu_shares_are_per_process_and_under_the_limit_count_no_second() -> None:
+    cpu = CpuSpans()
+    for process, used_s in (("w1", 0.5), ("w2", 0.25)):
+        cpu.note(process, wall_s=0.0, cpu_s=0.0)
+        cpu.note(process, wall_s=1.0, cpu_s=used_s)
+    assert cpu.max_pct == pytest.approx(50.0)
+    assert cpu.over_limit_s == {}
