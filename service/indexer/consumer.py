@@ -1,6 +1,13 @@
 """The queue consumer. Messages are acknowledged only after OpenSearch accepted them
 (or after they are safely in the dead-letter queue), so a crash redelivers them.
 
+Bulk loads (a seed, an import): while ``bulk_refresh_backlog_events`` or more events wait
+in the indexer's hands, the index refreshes only every ``bulk_refresh_interval`` (a refresh
+per second costs OpenSearch a segment, and merges, per second of a bulk load); once the
+backlog is drained the configured interval is restored, the index refreshed at once and
+the touched tenants' cached searches dropped. The interval is restored when the indexer
+stops, and at start-up (after a crash).
+
 Two kinds of failure:
 - the whole bulk request fails (OpenSearch down, timeout, 429, 5xx): retried with
   backoff for as long as it takes; messages stay unacknowledged, nothing is lost;
@@ -13,7 +20,9 @@ import asyncio
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -40,7 +49,7 @@ from service.indexer.bulk import (
     parse_message,
 )
 from service.resilience import backoff_s, indexer_backoff
-from service.settings import Settings
+from service.settings import Settings, time_value_s
 
 log = logging.getLogger("service.indexer")
 T = TypeVar("T")
@@ -50,7 +59,13 @@ HEARTBEAT_EVERY_S = 2.0
 class Indexer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._inbox: asyncio.Queue[Any] = asyncio.Queue()
+        self._inbox: asyncio.Queue[_Delivery] = asyncio.Queue()
+        self._backlog_events = 0  # events delivered to us and not yet taken into a batch
+        self._busy = 0  # batches being processed
+        self._bulk_mode = False  # the index refreshes every bulk_refresh_interval
+        self._bulk_tenants: set[str] = set()  # their searches are dropped after the refresh
+        self._bulk_restore_at = 0.0  # after a failed restore, when to try again
+        self._mode_lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._wait = indexer_backoff(
             initial_s=settings.indexer.backoff_initial_s, max_s=settings.indexer.backoff_max_s
@@ -77,13 +92,15 @@ class Indexer:
             await self._until_ready(
                 lambda: opensearch_dep.ensure_index(client, settings.opensearch)
             )
+            await self._set_refresh_interval(settings.opensearch.refresh_interval)  # a crash
+            # in bulk mode left the long interval
             self._connection = await self._until_ready(lambda: rabbitmq_dep.connect(settings.amqp))
             self._channel = await self._connection.channel(publisher_confirms=True)
             # Messages, not events: an envelope holds up to 500 documents.
             await self._channel.set_qos(prefetch_count=settings.indexer.prefetch)
             await rabbitmq_dep.declare_topology(self._channel, settings.amqp)
             queue = await self._channel.declare_queue(settings.amqp.queue, durable=True)
-            tag = await queue.consume(self._inbox.put)
+            tag = await queue.consume(self._deliver)
             log.info("indexer consuming %s", settings.amqp.queue)
             self._consuming = True
             # Batches in flight at once: OpenSearch indexes one bulk per shard on one
@@ -105,6 +122,8 @@ class Indexer:
             heartbeat.cancel()
             self._consuming = False
             self._write_heartbeat()
+            if self._bulk_mode:
+                await self._leave_bulk_mode()
             if self._connection is not None:
                 await self._connection.close()
             await self._opensearch.close()
@@ -115,9 +134,10 @@ class Indexer:
         """Delivered but not taken into a batch: back to the queue for the next indexer."""
         count = 0
         while not self._inbox.empty():
-            message = self._inbox.get_nowait()
+            delivery = self._inbox.get_nowait()
+            self._backlog_events -= delivery.count
             try:
-                await message.nack(requeue=True)
+                await delivery.message.nack(requeue=True)
                 count += 1
             except Exception as exc:  # the channel is gone: the broker requeues them anyway
                 log.debug("could not requeue a message: %r", exc)
@@ -160,17 +180,29 @@ class Indexer:
                 await asyncio.sleep(1.0)
         raise AssertionError("unreachable")
 
+    async def _deliver(self, message: Any) -> None:
+        """The consumer's callback: each message is read once, here."""
+        delivery = _Delivery.of(message)
+        self._backlog_events += delivery.count
+        await self._inbox.put(delivery)
+
     async def _work(self) -> None:
         while not self._stop.is_set():
             batch = await self._next_batch()
             if not batch:
+                if self._bulk_mode and self._busy == 0 and not self._backlog_events:
+                    await self._leave_bulk_mode()
                 continue
+            threshold = self.settings.indexer.bulk_refresh_backlog_events
+            if not self._bulk_mode and threshold and self._backlog_events >= threshold:
+                await self._enter_bulk_mode()
+            self._busy += 1
             try:
                 with tracing.tracer().start_as_current_span(
                     "index batch",
                     kind=SpanKind.CONSUMER,
                     # One link per message: the batch joins every write's trace.
-                    links=tracing.links_from_headers([m.headers for m in batch]),
+                    links=tracing.links_from_headers([d.message.headers for d in batch]),
                     attributes={"messaging.batch.message_count": len(batch)},
                 ):
                     await self._process(batch)
@@ -184,15 +216,20 @@ class Indexer:
                     len(batch),
                     exc,
                 )
+            finally:
+                self._busy -= 1
 
-    async def _next_batch(self) -> list[Any]:
-        """Messages until they hold ``batch_size`` events or ``batch_wait_s`` has passed."""
+    async def _next_batch(self) -> list[_Delivery]:
+        """Messages until they hold ``batch_size`` events or ``batch_wait_s`` has passed.
+        In bulk mode an idle wait is short: the end of the backlog ends bulk mode."""
+        idle_s = 0.1 if self._bulk_mode else 0.5
         try:
-            first = await asyncio.wait_for(self._inbox.get(), timeout=0.5)
+            first = await asyncio.wait_for(self._inbox.get(), timeout=idle_s)
         except TimeoutError:
             return []
+        self._backlog_events -= first.count
         batch = [first]
-        events = _event_count(first)
+        events = first.count
         deadline = time.monotonic() + self.settings.indexer.batch_wait_s
         while events < self.settings.indexer.batch_size:
             try:
@@ -205,9 +242,56 @@ class Indexer:
                     message = await asyncio.wait_for(self._inbox.get(), timeout=remaining)
                 except TimeoutError:
                     break
+            self._backlog_events -= message.count
             batch.append(message)
-            events += _event_count(message)
+            events += message.count
         return batch
+
+    async def _set_refresh_interval(self, interval: str) -> bool:
+        assert self._opensearch is not None
+        alias = self.settings.opensearch.alias
+        try:
+            await self._opensearch.indices.put_settings(
+                index=alias, body={"index": {"refresh_interval": interval}}
+            )
+        except (OSConnectionError, TransportError, TimeoutError, OSError) as exc:
+            log.warning("could not set %s's refresh interval to %s: %r", alias, interval, exc)
+            return False
+        return True
+
+    async def _enter_bulk_mode(self) -> None:
+        interval = self.settings.indexer.bulk_refresh_interval
+        configured = self.settings.opensearch.refresh_interval_s
+        if configured == 0.0 or time_value_s(interval) <= configured:
+            return  # refresh off, or already as long: nothing to gain
+        async with self._mode_lock:
+            if self._bulk_mode or not await self._set_refresh_interval(interval):
+                return
+            self._bulk_mode = True
+        log.info("bulk load: %d events waiting, refresh every %s", self._backlog_events, interval)
+
+    async def _leave_bulk_mode(self) -> None:
+        """The configured interval back, one refresh now, then the touched tenants'
+        cached searches dropped (a search cached before the refresh would hide the load)."""
+        assert self._opensearch is not None
+        if time.monotonic() < self._bulk_restore_at:
+            return
+        async with self._mode_lock:
+            if not self._bulk_mode:
+                return
+            if not await self._set_refresh_interval(self.settings.opensearch.refresh_interval):
+                self._bulk_restore_at = time.monotonic() + 1.0
+                return
+            self._bulk_mode = False
+            tenants, self._bulk_tenants = self._bulk_tenants, set()
+        try:
+            await self._opensearch.indices.refresh(index=self.settings.opensearch.alias)
+        except (OSConnectionError, TransportError, TimeoutError, OSError) as exc:
+            log.warning("refresh after a bulk load failed (the interval will do it): %r", exc)
+        await self._bump(tenants)
+        log.info(
+            "bulk load done: refresh every %s again", self.settings.opensearch.refresh_interval
+        )
 
     async def _dead_letter(
         self, body: bytes, message_id: str | None, error: str, attempts: int
@@ -224,17 +308,16 @@ class Indexer:
         self.dead_lettered += 1
         log.warning("dead-lettered %s after %d attempt(s): %s", message_id, attempts, error)
 
-    async def _process(self, messages: list[Any]) -> None:
+    async def _process(self, deliveries: list[_Delivery]) -> None:
         """Indexes every event of the batch; a message is acked once all its events are
         indexed, superseded or dead-lettered (each dead event becomes its own dead letter)."""
         pending: list[tuple[_Unit, Event]] = []
         units: list[_Unit] = []
-        for message in messages:
-            try:
-                raw_events = parse_message(message.body)
-            except InvalidEvent as exc:
+        for delivery in deliveries:
+            message, raw_events = delivery.message, delivery.events
+            if raw_events is None:
                 await self._dead_letter(
-                    message.body, message.message_id, f"invalid message: {exc}", 1
+                    message.body, message.message_id, f"invalid message: {delivery.error}", 1
                 )
                 await message.ack()
                 continue
@@ -256,7 +339,8 @@ class Indexer:
             except (OSConnectionError, TransportError, TimeoutError, OSError) as exc:
                 if self._stop.is_set():  # unacked: the broker redelivers them to the next one
                     log.warning(
-                        "stopping with a failing bulk; %d message(s) left unacked", len(messages)
+                        "stopping with a failing bulk; %d message(s) left unacked",
+                        len(deliveries),
                     )
                     return
                 delay = backoff_s(self._wait, attempt=min(attempt + 1, 10))
@@ -266,11 +350,14 @@ class Indexer:
             attempt += 1
             retry: list[tuple[_Unit, Event]] = []
             last_error = ""
+            done: Counter[str] = Counter()
+            now = datetime.now(UTC)
             for (unit, event), item in zip(pending, response["items"], strict=True):
                 outcome, reason = classify_item(item)
                 if outcome is Outcome.DONE:
                     self.indexed += 1
-                    _observe_lag(event)
+                    done[event.op] += 1
+                    _observe_lag(event, now)
                     tenants.add(event.tenant_id)
                     unit.left -= 1
                 elif outcome is Outcome.DEAD or attempt >= self.settings.indexer.max_attempts:
@@ -281,6 +368,8 @@ class Indexer:
                 else:
                     retry.append((unit, event))
                     last_error = reason
+            for op, count in done.items():
+                metrics.indexer_events.labels(op).inc(count)
             pending = retry
             if pending:
                 delay = backoff_s(self._wait, attempt=attempt)
@@ -295,6 +384,8 @@ class Indexer:
         for unit in units:
             assert unit.left == 0
             await unit.message.ack()
+        if self._bulk_mode:
+            self._bulk_tenants |= tenants
         await self._invalidate(tenants)
 
     async def _bulk(self, events: list[Event]) -> dict[str, Any]:
@@ -339,6 +430,26 @@ class Indexer:
             log.warning("could not invalidate cached searches: %r", exc)
 
 
+@dataclass
+class _Delivery:
+    """A delivered message, read once: its events, or why it cannot be read."""
+
+    message: Any
+    events: list[dict[str, Any]] | None
+    error: str = ""
+
+    @classmethod
+    def of(cls, message: Any) -> _Delivery:
+        try:
+            return cls(message, parse_message(message.body))
+        except InvalidEvent as exc:
+            return cls(message, None, str(exc))
+
+    @property
+    def count(self) -> int:
+        return len(self.events) if self.events else 1
+
+
 class _Unit:
     """One delivered message and how many of its events are still unresolved."""
 
@@ -347,24 +458,16 @@ class _Unit:
         self.left = events
 
 
-def _observe_lag(event: Event) -> None:
+def _observe_lag(event: Event, now: datetime) -> None:
     """Write committed (``updated_at``, the moment of the 202) to indexed; searchable
-    follows within one refresh interval."""
-    metrics.indexer_events.labels(event.op).inc()
+    follows within one refresh interval (within the bulk load, in bulk mode)."""
     if event.doc is None:
         return
     try:
         committed = datetime.fromisoformat(str(event.doc["updated_at"]))
     except (KeyError, ValueError):
         return
-    metrics.indexer_lag.observe(max(0.0, (datetime.now(UTC) - committed).total_seconds()))
-
-
-def _event_count(message: Any) -> int:
-    try:
-        return max(1, len(parse_message(message.body)))
-    except InvalidEvent:
-        return 1
+    metrics.indexer_lag.observe(max(0.0, (now - committed).total_seconds()))
 
 
 def _event_body(event: Event) -> dict[str, Any]:
