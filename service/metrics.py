@@ -12,7 +12,9 @@ Without the variable the default in-process registry is used (one worker).
 
 from __future__ import annotations
 
+import functools
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -150,8 +152,14 @@ def record_transition(dependency: str, before: BreakerState, after: BreakerState
     set_breaker_state(dependency, after)
 
 
+@functools.cache
+def _call_latency(dependency: str, outcome: str) -> Any:
+    """The labelled child, looked up once (``labels()`` locks and checks every call)."""
+    return dependency_latency.labels(dependency, outcome)
+
+
 def record_call(dependency: str, duration_s: float, outcome: str) -> None:
-    dependency_latency.labels(dependency, outcome).observe(duration_s)
+    _call_latency(dependency, outcome).observe(duration_s)
     if outcome != "ok":
         dependency_errors.labels(dependency).inc()
     if outcome == "timeout":

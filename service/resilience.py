@@ -328,7 +328,20 @@ class Guard:
             if remaining <= 0:
                 raise TimeoutError(f"{self.name}: deadline exceeded")
             async with self.track(is_failure=counts):
-                return await asyncio.wait_for(fn(), timeout=min(timeout_s, remaining))
+                # asyncio.timeout, not wait_for: no task of its own per call (Python 3.11)
+                async with asyncio.timeout(min(timeout_s, remaining)):
+                    return await fn()
+
+        # The first attempt runs without tenacity (most calls succeed: building the retry
+        # machinery for each was ~9% of a cached search's CPU). A failure that may be
+        # retried is replayed as tenacity's first attempt, so should_retry below decides
+        # (and spends the budget) exactly once, as before.
+        try:
+            return await attempt()
+        except Exception as exc:
+            if self.retry.max_retries == 0 or isinstance(exc, BreakerOpen) or not is_transient(exc):
+                raise
+            first_failure: Exception | None = exc
 
         def should_retry(state: tenacity.RetryCallState) -> bool:
             outcome = state.outcome
@@ -361,7 +374,15 @@ class Guard:
             retry=should_retry,
             reraise=True,
         )
-        return await retrying(attempt)
+
+        async def replay_then_attempt() -> T:
+            nonlocal first_failure
+            if first_failure is not None:
+                failure, first_failure = first_failure, None
+                raise failure
+            return await attempt()
+
+        return await retrying(replay_then_attempt)
 
 
 def indexer_backoff(*, initial_s: float, max_s: float) -> wait_base:
