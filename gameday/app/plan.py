@@ -56,6 +56,8 @@ class RunPlan(BaseModel):
     overrides: dict[str, float]
     notes: list[str]
     warmup: bool = False  # call the profile's warm-up hook before the load
+    # with workers: the longest wait for them to connect, then to be ready (LoadConfig)
+    ready_timeout_s: float = 60.0
 
     def headline(self, run_dir: Path) -> str:
         """The first line: what will run, for as long as it will run."""
@@ -156,6 +158,7 @@ def build_plan(
     stack: StackSettings | None = None,
     profile: TargetProfile | None = None,
     warmup: bool = False,
+    ready_timeout: str = "60s",
 ) -> RunPlan:
     """`duration` None: the suite's planned length (with its waits for the steady state).
     `scenario` None: the profile's first mix. `profile` None: the reference profile."""
@@ -164,6 +167,9 @@ def build_plan(
     scenario, mix = choose_mix(profile, scenario)
     if workers < 0:
         raise ConfigError(f"--workers must be 0 or more, not {workers}")
+    ready_timeout_s = parse_timespan(ready_timeout, what="--ready-timeout")
+    if ready_timeout_s <= 0:
+        raise ConfigError("--ready-timeout must be positive (e.g. 60s, 2m)")
     requested_s = 0.0 if duration is None else parse_timespan(duration, what="--duration")
     if duration is not None and requested_s <= 0:
         raise ConfigError("--duration must be positive (e.g. 90s, 5m)")
@@ -187,6 +193,7 @@ def build_plan(
         duration_text=duration if duration_s == requested_s and duration else f"{duration_s:.0f}s",
         min_duration_s=requested_s,
         workers=workers,
+        ready_timeout_s=ready_timeout_s,
         tenants=tenants,
         seed=seed,
         out=out,

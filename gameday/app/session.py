@@ -136,6 +136,7 @@ def validate_plan(plan: RunPlan) -> LoadConfig:
             spawn_rate=plan.spawn_rate,
             duration_s=plan.duration_s,
             workers=plan.workers,
+            ready_timeout_s=plan.ready_timeout_s,
             seed=plan.seed,
             target_url=plan.target_url,
         )

@@ -63,6 +63,13 @@ def run(
     spawn_rate: Annotated[float | None, typer.Option(envvar="GAMEDAY_SPAWN_RATE")] = None,
     duration: Annotated[str, typer.Option(envvar="GAMEDAY_DURATION", help="e.g. 90s, 5m")] = "1m",
     workers: Annotated[int, typer.Option(envvar="GAMEDAY_WORKERS", help="0: one process")] = 0,
+    ready_timeout: Annotated[
+        str,
+        typer.Option(
+            envvar="GAMEDAY_READY_TIMEOUT",
+            help="with --workers: the longest wait for them to connect, then to be ready",
+        ),
+    ] = "60s",
     tenants: Annotated[int, typer.Option(envvar="GAMEDAY_TENANTS")] = engine.DEFAULT_TENANTS,
     seed: Annotated[int, typer.Option(envvar="GAMEDAY_SEED")] = 42,
     out: Annotated[Path | None, typer.Option(envvar="GAMEDAY_OUT", help="run directory")] = None,
@@ -127,6 +134,7 @@ def run(
         spawn_rate=spawn_rate,
         duration=duration,
         workers=workers,
+        ready_timeout=ready_timeout,
         tenants=tenants,
         seed=seed,
         out=out,

@@ -73,9 +73,19 @@ def test_a_run_without_experiments_keeps_the_duration_as_written() -> None:
         ({"duration": "0s"}, "--duration must be positive"),
         ({"workers": -1}, "--workers must be 0 or more"),
         ({"duration": None}, "--duration is needed"),
+        ({"ready_timeout": "0s"}, "--ready-timeout must be positive"),
+        ({"ready_timeout": "a minute"}, "invalid --ready-timeout 'a minute'"),
     ],
-    ids=["zero-duration", "negative-workers", "no-duration-no-suite"],
+    ids=["zero-duration", "negative-workers", "no-duration-no-suite", "zero-ready", "bad-ready"],
 )
 def test_a_bad_plan_is_refused_naming_the_flag(extra: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         _plan(None, **{"duration": "1m", **extra})  # type: ignore[arg-type]
+
+
+def test_the_ready_timeout_reaches_the_load_config() -> None:
+    from gameday.app.session import validate_plan
+
+    plan = _plan(None, "1m", rate=10, workers=32, ready_timeout="2m")
+    assert validate_plan(plan).ready_timeout_s == 120
+    assert validate_plan(_plan(None, "1m", rate=10)).ready_timeout_s == 60
