@@ -1,7 +1,7 @@
 """`gameday seed`: load a deterministic synthetic corpus through the bulk API.
 
 gameday seed --docs 100000 --tenants 5 --seed 42
-gameday seed --docs 20000 --wait-indexed    # also time until search sees them all
+gameday seed --docs 20000 --wait-indexed 5m   # also time until search sees them all
 
 The bulk API is the reference service's; its tokens come from the target profile's
 `token` hook (--profile, default targets/reference.yaml), one per tenant.

@@ -96,22 +96,51 @@ async def _post_batch(client: httpx.AsyncClient, token: str, docs: list[dict[str
     raise AssertionError("unreachable")
 
 
-async def count_indexed(client: httpx.AsyncClient, tokens: dict[str, str]) -> int:
-    """Searchable documents of these tenants, asked of the engine, not the cache: each
-    call uses a different (and harmless) lower date bound, so a different cache key."""
-    total = 0
+async def count_searchable(client: httpx.AsyncClient, token: str) -> int:
+    """Searchable documents of the token's tenant, asked of the engine, not the cache:
+    each call uses a different (and harmless) lower date bound, so a different cache key."""
     bypass = (
         datetime(1900, 1, 1, tzinfo=UTC) + timedelta(microseconds=time.time_ns() // 1000 % 10**9)
     ).isoformat()
-    for token in tokens.values():
-        response = await client.get(
-            "/v1/search",
-            params={"size": 1, "from_date": bypass},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        response.raise_for_status()
-        total += int(response.json()["total"])
-    return total
+    response = await client.get(
+        "/v1/search",
+        params={"size": 1, "from_date": bypass},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    response.raise_for_status()
+    return int(response.json()["total"])
+
+
+async def count_indexed(client: httpx.AsyncClient, tokens: dict[str, str]) -> int:
+    """Searchable documents of these tenants (one search each)."""
+    return sum([await count_searchable(client, token) for token in tokens.values()])
+
+
+async def _wait_searchable(
+    client: httpx.AsyncClient,
+    tokens: dict[str, str],
+    baseline: dict[str, int],
+    sent_by: dict[str, int],
+    last_batch: dict[str, int],
+    wait_s: float,
+) -> None:
+    """Until every tenant has its baseline plus what it was sent. One search per poll:
+    the tenant accepted last first (indexing is first in, first out, so the others are
+    usually done by then); a tenant found complete is not asked again."""
+    waiting = sorted((t for t in sent_by if sent_by[t]), key=lambda t: -last_batch[t])
+    deadline = time.monotonic() + wait_s
+    while waiting:
+        tenant = waiting[0]
+        if await count_searchable(client, tokens[tenant]) >= baseline[tenant] + sent_by[tenant]:
+            waiting.pop(0)
+            continue
+        if time.monotonic() > deadline:
+            missing = ", ".join(waiting)
+            raise SeedError(
+                f"{sum(sent_by.values())} documents accepted but not all searchable within "
+                f"{wait_s:.0f}s (not yet: {missing})"
+            )
+        await asyncio.sleep(0.25)
 
 
 async def seed_service(
@@ -138,10 +167,15 @@ async def seed_service(
         base_url=base_url, timeout=60.0, limits=limits, headers=headers
     ) as client:
         try:
-            baseline = await count_indexed(client, tokens) if wait_indexed_s > 0 else 0
+            baseline = {
+                t: await count_searchable(client, tokens[t]) if wait_indexed_s > 0 else 0
+                for t in tenants
+            }
         except httpx.HTTPError as exc:
             raise SeedError(f"the service at {base_url} does not answer: {exc}") from exc
         sent = 0
+        sent_by: dict[str, int] = dict.fromkeys(tenants, 0)
+        last_batch: dict[str, int] = dict.fromkeys(tenants, 0)  # order of the last acceptance
         slots = asyncio.Semaphore(concurrency)
         in_flight: set[asyncio.Task[int]] = set()
         started = time.perf_counter()
@@ -153,6 +187,8 @@ async def seed_service(
             finally:
                 slots.release()
             sent += accepted
+            sent_by[tenant] += accepted
+            last_batch[tenant] = sent
             if progress is not None:
                 progress(sent)
             return accepted
@@ -171,13 +207,6 @@ async def seed_service(
         elapsed_s = time.perf_counter() - started
         result = SeedResult(docs=sent, tenants=plan.tenants, elapsed_s=elapsed_s)
         if wait_indexed_s > 0:
-            deadline = time.monotonic() + wait_indexed_s
-            while await count_indexed(client, tokens) < baseline + sent:
-                if time.monotonic() > deadline:
-                    raise SeedError(
-                        f"{sent} documents accepted but not all searchable within "
-                        f"{wait_indexed_s:.0f}s"
-                    )
-                await asyncio.sleep(0.25)
+            await _wait_searchable(client, tokens, baseline, sent_by, last_batch, wait_indexed_s)
             result.indexed_after_s = time.perf_counter() - started
         return result
