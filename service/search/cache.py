@@ -14,6 +14,7 @@ the cache works on L1 alone (and the last generation this worker saw): never an 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import logging
@@ -118,6 +119,9 @@ class SearchCache:
             "stale", maxsize=settings.l1_size, ttl=max(stale_max_age_s, 0.001)
         )
         self._generations: dict[str, int] = {}
+        # tenant -> (its local invalidations when the read was sent, the read)
+        self._generation_reads: dict[str, tuple[int, asyncio.Future[int | None]]] = {}
+        self._invalidations: dict[str, int] = {}
         self.stats = CacheStats()
 
     async def _redis_call(self, fn: Callable[[], Awaitable[T]]) -> T:
@@ -149,7 +153,33 @@ class SearchCache:
         return f"{self._prefix}gen:{tenant}"
 
     async def generation(self, tenant: str) -> int:
-        """The tenant's generation from Redis; the last one seen here when Redis fails."""
+        """The tenant's generation from Redis; the last one seen here when Redis fails.
+
+        Searches of a tenant that arrive while a read of its generation is on its way
+        share that read (one round trip for a burst of searches instead of one each),
+        unless this worker invalidated the tenant since the read was sent. A write
+        acknowledged by another worker during that round trip may therefore be seen one
+        round trip later: as if the search had arrived that much earlier."""
+        epoch = self._invalidations.get(tenant, 0)
+        pending = self._generation_reads.get(tenant)
+        if pending is not None and pending[0] == epoch:
+            shared = await asyncio.shield(pending[1])
+            if shared is not None:
+                return shared
+            # the read failed or was cancelled: this search reads for itself
+        done: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        entry = (epoch, done)
+        self._generation_reads[tenant] = entry
+        generation: int | None = None
+        try:
+            generation = await self._read_generation(tenant)
+            return generation
+        finally:
+            if self._generation_reads.get(tenant) is entry:
+                del self._generation_reads[tenant]
+            done.set_result(generation)
+
+    async def _read_generation(self, tenant: str) -> int:
         try:
             raw = await self._redis_call(lambda: self._redis.get(self._generation_key(tenant)))
         except BreakerOpen:
@@ -167,6 +197,7 @@ class SearchCache:
         """Bumps the tenant's generation; returns the new one. Raises when Redis fails
         (the caller decides); this worker's view moves on regardless."""
         self.stats.invalidations += 1
+        self._invalidations[tenant] = self._invalidations.get(tenant, 0) + 1
         self._generations[tenant] = self._generations.get(tenant, 0) + 1
         generation = int(
             await self._redis_call(lambda: self._redis.incr(self._generation_key(tenant)))

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Callable
+from typing import Any
 
+import redis.asyncio as aioredis
 from service_helpers import ServiceUnderTest, eventually, make_document, search_ids
+
+from gameday.settings import StackSettings
+from service.search.cache import SearchCache
+from service.settings import CacheSettings
 
 
 def test_a_second_identical_search_is_a_cache_hit(
@@ -59,3 +67,38 @@ def test_cache_entries_are_per_tenant(
         assert a.get("/v1/search", params={"q": "armadillo"}).json()["source"] == "cache"
         answer = b.get("/v1/search", params={"q": "armadillo"}).json()
         assert answer["source"] == "engine" and answer["hits"] == []
+
+
+class CountingRedis(aioredis.Redis):
+    """The real client, counting its GETs."""
+
+    gets = 0
+
+    async def get(self, name: Any) -> Any:
+        self.gets += 1
+        return await super().get(name)
+
+
+def test_concurrent_searches_share_a_generation_read_but_never_one_older_than_a_local_write(
+    stack: StackSettings,
+) -> None:
+    async def run() -> None:
+        client = CountingRedis(host="127.0.0.1", port=stack.redis_port)
+        cache = SearchCache(CacheSettings(), client, f"cachetest{uuid.uuid4().hex[:8]}:")
+        try:
+            assert await asyncio.gather(*(cache.generation("t") for _ in range(10))) == [0] * 10
+            assert client.gets == 1  # ten searches arriving together: one round trip
+            assert await cache.generation("t") == 0
+            assert client.gets == 2  # none in flight: a read of its own
+            in_flight = asyncio.ensure_future(cache.generation("t"))
+            await asyncio.sleep(0)  # let it send its GET
+            assert client.gets == 3
+            await cache.invalidate_tenant("t")
+            # a search after this worker's write does not share the read sent before it
+            assert await cache.generation("t") == 1
+            assert client.gets == 4
+            assert await in_flight in (0, 1)
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())
