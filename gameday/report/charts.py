@@ -92,6 +92,15 @@ def _figure(
     return fig, axes
 
 
+def _plain_log_labels(axis: Any) -> None:
+    """A log axis labelled in plain text ("100", "200"): matplotlib's default writes
+    10^2 in mathtext, whose parser was 0.3 s of a short run's 2.3 s report."""
+    from matplotlib.ticker import LogFormatter
+
+    axis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+    axis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.4)))
+
+
 def _svg(fig: Figure) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
@@ -223,6 +232,7 @@ def latency(
         )
     _shade(ax, windows, end_s, label=True)
     ax.set_yscale("log")
+    _plain_log_labels(ax.yaxis)
     ax.set_ylabel("latency (ms, log)")
     ax.set_xlabel("seconds since load start")
     ax.set_xlim(0, max(end_s, 1))
@@ -246,6 +256,7 @@ def spectrum(curves: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.flo
         ax.step(x, y, where="post", label=label, lw=1.2)
         top = max(top, float(inv.max()))
     ax.set_xscale("log")
+    _plain_log_labels(ax.xaxis)
     ticks = [t for t in (1, 2, 10, 100, 1000, 10_000, 100_000, 1_000_000) if t <= top * 1.01]
     ax.set_xticks(ticks)
     ax.set_xticklabels([f"{100 - 100 / t:g}%" for t in ticks])
