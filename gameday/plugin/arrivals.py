@@ -178,6 +178,7 @@ class OpenArrivals(User):
             pool.kill()
         finally:
             _stop_clients(kinds)
+        capture.state.schedule_done = True
         gevent.sleep(1e9)  # the run is over: wait here until Locust stops the user
 
 

@@ -64,6 +64,9 @@ class State:
     # The run's clock: started at test_start (closed model), or once every worker is
     # ready (open model, gameday.plugin.readiness); ready_wait_s is the wait in between.
     started: bool = False
+    # Open model: this process's scheduler has issued every arrival and its in-flight
+    # ones are over (or out of drain time): a local run can end without waiting longer.
+    schedule_done: bool = False
     test_start_mono: float | None = None
     ready_wait_s: float | None = None
     workers_never_connected: int = 0

@@ -24,9 +24,12 @@ class RunShape(LoadTestShape):
             # Each scheduler stops issuing after duration_s from the run's clock start
             # (once every worker is ready, gameday.plugin.readiness) and waits for its
             # in-flight requests: keep it alive until then and for that drain.
+            # A local run's scheduler is in this process: it says when its drain is over
+            # (usually well before OPEN_DRAIN_S), which spares every run that wait.
             state = capture.state
             end_s = config.duration_s + OPEN_DRAIN_S
-            if state.started and time.time() - state.start_epoch >= end_s:
+            drained = config.workers == 0 and state.schedule_done
+            if state.started and (drained or time.time() - state.start_epoch >= end_s):
                 return None
             n = config.worker_processes
             return n, float(n)
