@@ -42,17 +42,22 @@ from typing import Any
 # bench/service.py would shadow the `service` package with bench/ first on sys.path.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
+import httpx  # noqa: E402
 import orjson  # noqa: E402
 from opensearchpy import OpenSearch  # noqa: E402
 
 from bench._private_service import free_port, stop, wait_ready  # noqa: E402
-from gameday.seed import SeedPlan, generate_batches  # noqa: E402
+from gameday.corpus import Vocabulary  # noqa: E402
+from gameday.seed import SeedPlan, generate_batches, tenant_names  # noqa: E402
 from gameday.settings import PROJECT_ROOT, StackSettings  # noqa: E402
 from gameday.stack.service_env import service_env  # noqa: E402
 from service import namespace  # noqa: E402
 from service.deps.opensearch import index_template  # noqa: E402
 from service.indexer.bulk import Event, bulk_lines  # noqa: E402
-from service.settings import OpenSearchSettings  # noqa: E402
+from service.search.query import build_autocomplete  # noqa: E402
+from service.search.schemas import AutocompleteParams  # noqa: E402
+from service.settings import AuthSettings, OpenSearchSettings  # noqa: E402
+from service.tenants.auth import issue_token  # noqa: E402
 
 ACCEPTED = re.compile(r"in ([\d.]+)s: (\d+) docs/s accepted")
 SEARCHABLE = re.compile(r"searchable after ([\d.]+)s: (\d+) docs/s end to end")
@@ -72,6 +77,56 @@ class Result:
     index_ms_per_doc: float
     node_cpu_ms_per_doc: float
     cpu_ms_per_doc: dict[str, float] = field(default_factory=dict)
+    # (tenant, prefix) -> the service's suggestions, and the engine's (score, title) list
+    suggestions: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    scored: dict[tuple[str, str], list[tuple[float, str]]] = field(default_factory=dict)
+
+
+def autocomplete_prefixes() -> list[str]:
+    """A fixed set: 1 to 3 letters of the corpus's 20 commonest words, and word pairs."""
+    words = Vocabulary(seed=42).words[:20]
+    prefixes = {w[:n] for w in words for n in (1, 2, 3)}
+    prefixes |= {f"{a} {b[:2]}" for a, b in zip(words, words[1:], strict=False)}
+    return sorted(prefixes)
+
+
+def collect_autocomplete(
+    url: str, search: OpenSearch, alias: str, tenants: list[str]
+) -> tuple[dict[tuple[str, str], list[str]], dict[tuple[str, str], list[tuple[float, str]]]]:
+    """Every prefix for every tenant: the service's answer (GET /v1/autocomplete, size
+    10), and the engine's hits for the service's query body with their scores."""
+    suggestions: dict[tuple[str, str], list[str]] = {}
+    scored: dict[tuple[str, str], list[tuple[float, str]]] = {}
+    for tenant in tenants:
+        token = issue_token(AuthSettings(), tenant=tenant, role="user", ttl_s=600)
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
+            for prefix in autocomplete_prefixes():
+                for _ in range(50):  # the tenant's rate limit
+                    response = client.get("/v1/autocomplete", params={"prefix": prefix})
+                    if response.status_code != 429:
+                        break
+                    time.sleep(0.2)
+                response.raise_for_status()
+                suggestions[(tenant, prefix)] = response.json()["suggestions"]
+                body = build_autocomplete(tenant, AutocompleteParams(prefix=prefix, size=10))
+                # Equal scores come in index order, which concurrent bulks do not fix: the
+                # corpus's own dates break the ties (the ids are new every seed).
+                body["sort"] = [{"_score": "desc"}, {"published_at": "asc"}]
+                body["track_scores"] = True
+                hits = search.search(index=alias, body=body, routing=tenant)["hits"]["hits"]
+                scored[(tenant, prefix)] = [
+                    (round(h["_score"], 4), h["_source"]["title"]) for h in hits
+                ]
+    return suggestions, scored
+
+
+def compare_autocomplete(a: Result, b: Result) -> tuple[int, int, int]:
+    """(answers, service answers identical, engine answers identical: the same top 10
+    with the same scores, ties in date order)."""
+    keys = sorted(a.suggestions)
+    same_api = sum(a.suggestions[k] == b.suggestions.get(k) for k in keys)
+    same_ranked = sum(a.scored[k] == b.scored.get(k) for k in keys)
+    return len(keys), same_api, same_ranked
 
 
 def _cpu_s(match: Callable[[int, str], bool]) -> float:
@@ -118,7 +173,9 @@ def _start(argv: list[str], env: dict[str, str], root: Path, log: Path) -> subpr
         )
 
 
-def run_seed(variant: Variant, stack: StackSettings, docs: int, logs: Path) -> Result:
+def run_seed(
+    variant: Variant, stack: StackSettings, docs: int, logs: Path, *, autocomplete: bool = False
+) -> Result:
     name = f"bidx{uuid.uuid4().hex[:8]}"
     metrics_dir = logs / f"metrics-{name}"  # multiprocess metrics, as the stack runs them
     metrics_dir.mkdir()
@@ -172,13 +229,20 @@ def run_seed(variant: Variant, stack: StackSettings, docs: int, logs: Path) -> R
         if out.returncode != 0 or accepted is None or searchable is None:
             sys.exit(f"{variant.label}: seed failed (exit {out.returncode}): {text[-600:]}")
         total, time_ms = _stats(search, f"{name}-v1")
-        return Result(
+        result = Result(
             accepted_docs_s=float(accepted.group(2)),
             searchable_docs_s=float(searchable.group(2)),
             index_ms_per_doc=time_ms / max(total, 1),
             node_cpu_ms_per_doc=cpu_ms / max(docs, 1),
             cpu_ms_per_doc=used,
         )
+        if autocomplete:
+            result.suggestions, result.scored = collect_autocomplete(
+                f"http://127.0.0.1:{port}", search, name, tenant_names(5)
+            )
+            answers = [[*k, result.suggestions[k], result.scored[k]] for k in result.suggestions]
+            (logs / f"{variant.label}-{name}-autocomplete.json").write_bytes(orjson.dumps(answers))
+        return result
     finally:
         stop(procs)
         search.close()
@@ -261,6 +325,8 @@ def main() -> None:
                         help="this checkout with extra SERVICE_* variables")  # fmt: skip
     parser.add_argument("--no-current", action="store_true", help="only the other variants")
     parser.add_argument("--direct", action="store_true", help="also OpenSearch's _bulk alone")
+    parser.add_argument("--autocomplete", action="store_true",
+                        help="autocomplete answers compared with the first's")  # fmt: skip
     args = parser.parse_args()
     variants: list[Variant] = []
     for spec in args.baseline:
@@ -275,6 +341,7 @@ def main() -> None:
     stack = StackSettings()
     logs = Path(tempfile.mkdtemp(prefix="bench-indexing-"))
     results: dict[str, list[Result]] = {}
+    autocomplete_lines: list[str] = []
     print(f"load before: {os.getloadavg()[0]:.2f} (1 min)", file=sys.stderr)
     for round_no in range(1, args.rounds + 1):
         runs: list[tuple[str, Any]] = [(v.label, v) for v in variants]
@@ -284,7 +351,7 @@ def main() -> None:
             if variant is None:
                 result = run_direct(stack, args.docs, refresh="1s")
             else:
-                result = run_seed(variant, stack, args.docs, logs)
+                result = run_seed(variant, stack, args.docs, logs, autocomplete=args.autocomplete)
             results.setdefault(label, []).append(result)
             print(
                 f"round {round_no} {label:<14} accepted {result.accepted_docs_s:>6,.0f} docs/s"
@@ -298,6 +365,14 @@ def main() -> None:
             if result.cpu_ms_per_doc:
                 shares = ", ".join(f"{k} {v:.3f}" for k, v in result.cpu_ms_per_doc.items())
                 print(f"  CPU ms/doc: {shares}", file=sys.stderr, flush=True)
+            reference = results[variants[0].label][-1]
+            if args.autocomplete and variant is not None and result is not reference:
+                answers, same_api, same_ranked = compare_autocomplete(reference, result)
+                line = (f"autocomplete {label} vs {variants[0].label}: {answers} answers, "
+                        f"{same_api} identical from the service, {same_ranked} identical "
+                        f"top 10 with scores from the engine (ties by date)")  # fmt: skip
+                autocomplete_lines.append(f"round {round_no} {line}")
+                print(f"  {line}", file=sys.stderr, flush=True)
     print(f"\nmedians of {args.rounds} round(s), {args.docs} documents (logs: {logs})")
     print(f"{'variant':<14} {'accepted/s':>11} {'searchable/s':>13} {'index ms/doc':>13} "
           f"{'node CPU ms/doc':>16}")  # fmt: skip
@@ -319,6 +394,8 @@ def main() -> None:
     for label, rate in medians.items():
         if label != first and medians[first]:
             print(f"searchable rate {label} / {first}: {rate / medians[first]:.2f}")
+    for line in autocomplete_lines:
+        print(line)
     print(f"load after: {os.getloadavg()[0]:.2f} (1 min)")
 
 
