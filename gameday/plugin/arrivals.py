@@ -34,7 +34,7 @@ from locust.exception import InterruptTaskSet, RescheduleTask, RescheduleTaskImm
 from gameday.load.arrival_clock import ArrivalClock
 from gameday.load.config import LoadConfig
 from gameday.load.shapes import OPEN
-from gameday.plugin import capture
+from gameday.plugin import capture, readiness
 from gameday.rundir import ArrivalError
 
 INSTANCES_PER_CLASS = 16  # simulated clients per user class and process, each its own pool
@@ -179,6 +179,7 @@ class OpenArrivals(User):
         finally:
             _stop_clients(kinds)
         capture.state.schedule_done = True
+        readiness.schedule_done(self.environment)  # a worker tells the master
         gevent.sleep(1e9)  # the run is over: wait here until Locust stops the user
 
 

@@ -12,6 +12,9 @@ planned arrivals, and the shape could end before a slow worker had sent anything
     wait for gameday_go                  all ready, or ready_timeout_s passed:
                        ◀───────────────  start the clock, send gameday_go to every worker
     arrival clock starts                 (a worker ready later gets its go at once)
+    last arrival, in-flight ones over
+    send gameday_done ──────────────▶    done[worker]: once every worker is done (or
+                                         lost), the shape ends the run at once
 
 A local run (no workers) starts its clock itself once its on_starts are done. Waiting for
 the workers to connect is Locust's own (`--expect-workers-max-wait`, the same bound);
@@ -38,6 +41,7 @@ from gameday.rundir import write_atomic
 
 READY = "gameday_ready"
 GO = "gameday_go"
+DONE = "gameday_done"
 PROGRESS_S = 0.5  # how often the master writes the waiting progress
 
 
@@ -49,6 +53,7 @@ class Readiness:
     # master: worker id -> when its ready message arrived (wall clock)
     ready_at: dict[str, float] = field(default_factory=dict)
     connected: set[str] = field(default_factory=set)  # master: every worker that connected
+    done: set[str] = field(default_factory=set)  # master: workers whose schedule is over
     started: bool = False
     not_ready: int = 0  # master: workers not ready when the wait ended
     go: Event = field(default_factory=Event)  # worker: the master's go arrived
@@ -62,6 +67,7 @@ def install(environment: Environment, *, expected: int, timeout_s: float, live_j
     runner = environment.runner
     if isinstance(runner, MasterRunner):
         runner.register_message(READY, _on_ready)
+        runner.register_message(DONE, lambda msg, **_: readiness.done.add(msg.node_id))
 
         def connected(client_id: str, **_: Any) -> None:
             readiness.connected.add(client_id)
@@ -133,4 +139,28 @@ def ready_then_wait(environment: Environment, begin: Callable[[Environment], Non
     begin(environment)
 
 
-__all__ = ["GO", "READY", "await_workers", "install", "readiness", "ready_then_wait"]
+def schedule_done(environment: Environment) -> None:
+    """A worker's scheduler has issued every arrival and its in-flight ones are over."""
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner.send_message(DONE, {})
+
+
+def every_worker_done(lost: set[str]) -> bool:
+    """Master: every expected worker's schedule is over, or the worker was lost. Its
+    last report comes when the master quits (Locust's quit sends a final one), so the
+    run may end now: waiting for the next regular report adds nothing."""
+    return len(readiness.done | lost) >= readiness.expected
+
+
+__all__ = [
+    "DONE",
+    "GO",
+    "READY",
+    "await_workers",
+    "every_worker_done",
+    "install",
+    "readiness",
+    "ready_then_wait",
+    "schedule_done",
+]

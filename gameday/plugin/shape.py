@@ -11,7 +11,7 @@ from collections.abc import Callable
 from locust import LoadTestShape
 
 from gameday.load.shapes import CLOSED
-from gameday.plugin import capture
+from gameday.plugin import capture, readiness
 
 OPEN_DRAIN_S = 3.0
 _run_time: Callable[[LoadTestShape], float] = LoadTestShape.get_run_time  # untyped in Locust
@@ -25,10 +25,14 @@ class RunShape(LoadTestShape):
             # (once every worker is ready, gameday.plugin.readiness) and waits for its
             # in-flight requests: keep it alive until then and for that drain.
             # A local run's scheduler is in this process: it says when its drain is over
-            # (usually well before OPEN_DRAIN_S), which spares every run that wait.
+            # (usually well before OPEN_DRAIN_S), which spares every run that wait; the
+            # workers' say so to the master (gameday_done), a lost worker never will.
             state = capture.state
             end_s = config.duration_s + OPEN_DRAIN_S
-            drained = config.workers == 0 and state.schedule_done
+            if config.workers == 0:
+                drained = state.schedule_done
+            else:
+                drained = readiness.every_worker_done(state.lost_workers)
             if state.started and (drained or time.time() - state.start_epoch >= end_s):
                 return None
             n = config.worker_processes
