@@ -139,7 +139,10 @@ def invalid_reasons(
     service_healthy = (
         failure_ratio is not None and failure_ratio < SERVICE_HEALTHY_MAX_FAILURE_RATIO
     )
-    if achieved is not None and achieved < ACHIEVED_MIN and service_healthy and finished:
+    # A lost worker's share was never sent: that is the reason, not a generator that
+    # could not keep up (it read "fell behind" beside "1 worker(s) lost")
+    keeping_up = achieved is None or achieved >= ACHIEVED_MIN or workers_lost > 0
+    if not keeping_up and service_healthy and finished:
         reasons.append(
             f"achieved {achieved:.1%} of the target rate while the service "
             "answered: the generator fell behind"

@@ -113,3 +113,7 @@ def test_cpu_shares_are_per_process_and_under_the_limit_count_no_second() -> Non
         cpu.note(process, wall_s=1.0, cpu_s=used_s)
     assert cpu.max_pct == pytest.approx(50.0)
     assert cpu.over_limit_s == {}
+
+
+def test_a_lost_workers_missing_share_is_not_called_falling_behind() -> None:
+    assert _reasons(workers_lost=1, achieved=0.55) == ["1 worker(s) lost"]
