@@ -489,4 +489,7 @@ def _facts(run: RunData) -> RunFacts:
         status=record.status,
         generator_valid=record.generator.valid if record.generator else None,
         generator_reasons=record.generator.reasons if record.generator else [],
+        max_worker_cpu_pct=record.generator.max_worker_cpu_pct if record.generator else None,
+        master_cpu_pct=record.generator.master_cpu_pct if record.generator else None,
+        ready_wait_s=record.generator.ready_wait_s if record.generator else None,
     )

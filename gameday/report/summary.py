@@ -46,6 +46,15 @@ class RunFacts(_Model):
     status: str | None = None
     generator_valid: bool | None = None
     generator_reasons: list[str] = Field(default_factory=list)
+    max_worker_cpu_pct: float | None = Field(
+        default=None, description="the busiest load-sending process's CPU, % of one core (run.json)"
+    )
+    master_cpu_pct: float | None = Field(
+        default=None, description="the Locust master's mean CPU, %"
+    )
+    ready_wait_s: float | None = Field(
+        default=None, description="Locust's start to the clock's: every worker connected and ready"
+    )
 
 
 class PhaseFigures(_Model):
