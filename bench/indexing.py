@@ -393,7 +393,13 @@ def main() -> None:
     first = next(iter(medians))
     for label, rate in medians.items():
         if label != first and medians[first]:
-            print(f"searchable rate {label} / {first}: {rate / medians[first]:.2f}")
+            # Paired too: the two runs of a round shared the box's load of the moment.
+            paired = statistics.median(
+                b.searchable_docs_s / a.searchable_docs_s
+                for a, b in zip(results[first], results[label], strict=True)
+            )
+            print(f"searchable rate {label} / {first}: {rate / medians[first]:.2f} "
+                  f"(medians), {paired:.2f} (median of the rounds' ratios)")  # fmt: skip
     for line in autocomplete_lines:
         print(line)
     print(f"load after: {os.getloadavg()[0]:.2f} (1 min)")
