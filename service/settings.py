@@ -110,21 +110,6 @@ class AmqpSettings(SecretSettings):
         return f"{self.queue}.dlq"
 
 
-_TIME_VALUE = r"^(-1|\d+(\.\d+)?(ms|s|m))$"  # OpenSearch's, as refresh_interval takes it
-
-
-def time_value_s(text: str) -> float:
-    """An OpenSearch time value in seconds: ``1s`` -> 1.0, ``200ms`` -> 0.2, ``-1`` -> 0.0."""
-    text = text.strip()
-    if text.endswith("ms"):
-        return float(text[:-2]) / 1000
-    if text.endswith("s"):
-        return float(text[:-1])
-    if text.endswith("m"):
-        return float(text[:-1]) * 60
-    return max(0.0, float(text))
-
-
 class OpenSearchSettings(BaseSettings):
     """``SERVICE_OPENSEARCH_HOSTS`` is comma separated: one URL per node (proxy)."""
 
@@ -132,7 +117,7 @@ class OpenSearchSettings(BaseSettings):
 
     hosts: str = "http://127.0.0.1:22200"
     alias: str = "documents"  # the name every query uses; the index behind it is <alias>-v1
-    refresh_interval: str = Field(default="1s", pattern=_TIME_VALUE)
+    refresh_interval: str = Field(default="1s", pattern=r"^(-1|\d+(\.\d+)?(ms|s|m))$")
     replicas: int = Field(default=0, ge=0)
     shards: int = Field(default=1, ge=1)
     timeout_s: float = Field(default=10.0, gt=0)  # the client's own (indexer bulks)
@@ -146,7 +131,14 @@ class OpenSearchSettings(BaseSettings):
     @property
     def refresh_interval_s(self) -> float:
         """``1s`` -> 1.0, ``200ms`` -> 0.2, ``-1`` (refresh off) -> 0.0."""
-        return time_value_s(self.refresh_interval)
+        text = self.refresh_interval.strip()
+        if text.endswith("ms"):
+            return float(text[:-2]) / 1000
+        if text.endswith("s"):
+            return float(text[:-1])
+        if text.endswith("m"):
+            return float(text[:-1]) * 60
+        return max(0.0, float(text))
 
     @property
     def index_v1(self) -> str:
@@ -225,10 +217,6 @@ class IndexerSettings(BaseSettings):
     max_attempts: int = Field(default=5, ge=1)
     backoff_initial_s: float = Field(default=0.2, ge=0)
     backoff_max_s: float = Field(default=5.0, ge=0)
-    # Bulk mode (service/indexer/consumer.py): from this many events in hand (0: never),
-    # the index refreshes at this interval until the backlog is drained.
-    bulk_refresh_backlog_events: int = Field(default=5000, ge=0)
-    bulk_refresh_interval: str = Field(default="30s", pattern=_TIME_VALUE)
 
 
 class ResilienceSettings(BaseSettings):

@@ -1,13 +1,6 @@
 """The queue consumer. Messages are acknowledged only after OpenSearch accepted them
 (or after they are safely in the dead-letter queue), so a crash redelivers them.
 
-Bulk loads (a seed, an import): while ``bulk_refresh_backlog_events`` or more events wait
-in the indexer's hands, the index refreshes only every ``bulk_refresh_interval`` (a refresh
-per second costs OpenSearch a segment, and merges, per second of a bulk load); once the
-backlog is drained the configured interval is restored, the index refreshed at once and
-the touched tenants' cached searches dropped. The interval is restored when the indexer
-stops, and at start-up (after a crash).
-
 Two kinds of failure:
 - the whole bulk request fails (OpenSearch down, timeout, 429, 5xx): retried with
   backoff for as long as it takes; messages stay unacknowledged, nothing is lost;
@@ -49,7 +42,7 @@ from service.indexer.bulk import (
     parse_message,
 )
 from service.resilience import backoff_s, indexer_backoff
-from service.settings import Settings, time_value_s
+from service.settings import Settings
 
 log = logging.getLogger("service.indexer")
 T = TypeVar("T")
@@ -60,12 +53,6 @@ class Indexer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._inbox: asyncio.Queue[_Delivery] = asyncio.Queue()
-        self._backlog_events = 0  # events delivered to us and not yet taken into a batch
-        self._busy = 0  # batches being processed
-        self._bulk_mode = False  # the index refreshes every bulk_refresh_interval
-        self._bulk_tenants: set[str] = set()  # their searches are dropped after the refresh
-        self._bulk_restore_at = 0.0  # after a failed restore, when to try again
-        self._mode_lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._wait = indexer_backoff(
             initial_s=settings.indexer.backoff_initial_s, max_s=settings.indexer.backoff_max_s
@@ -92,8 +79,6 @@ class Indexer:
             await self._until_ready(
                 lambda: opensearch_dep.ensure_index(client, settings.opensearch)
             )
-            await self._set_refresh_interval(settings.opensearch.refresh_interval)  # a crash
-            # in bulk mode left the long interval
             self._connection = await self._until_ready(lambda: rabbitmq_dep.connect(settings.amqp))
             self._channel = await self._connection.channel(publisher_confirms=True)
             # Messages, not events: an envelope holds up to 500 documents.
@@ -122,8 +107,6 @@ class Indexer:
             heartbeat.cancel()
             self._consuming = False
             self._write_heartbeat()
-            if self._bulk_mode:
-                await self._leave_bulk_mode()
             if self._connection is not None:
                 await self._connection.close()
             await self._opensearch.close()
@@ -135,7 +118,6 @@ class Indexer:
         count = 0
         while not self._inbox.empty():
             delivery = self._inbox.get_nowait()
-            self._backlog_events -= delivery.count
             try:
                 await delivery.message.nack(requeue=True)
                 count += 1
@@ -182,21 +164,13 @@ class Indexer:
 
     async def _deliver(self, message: Any) -> None:
         """The consumer's callback: each message is read once, here."""
-        delivery = _Delivery.of(message)
-        self._backlog_events += delivery.count
-        await self._inbox.put(delivery)
+        await self._inbox.put(_Delivery.of(message))
 
     async def _work(self) -> None:
         while not self._stop.is_set():
             batch = await self._next_batch()
             if not batch:
-                if self._bulk_mode and self._busy == 0 and not self._backlog_events:
-                    await self._leave_bulk_mode()
                 continue
-            threshold = self.settings.indexer.bulk_refresh_backlog_events
-            if not self._bulk_mode and threshold and self._backlog_events >= threshold:
-                await self._enter_bulk_mode()
-            self._busy += 1
             try:
                 with tracing.tracer().start_as_current_span(
                     "index batch",
@@ -216,18 +190,13 @@ class Indexer:
                     len(batch),
                     exc,
                 )
-            finally:
-                self._busy -= 1
 
     async def _next_batch(self) -> list[_Delivery]:
-        """Messages until they hold ``batch_size`` events or ``batch_wait_s`` has passed.
-        In bulk mode an idle wait is short: the end of the backlog ends bulk mode."""
-        idle_s = 0.1 if self._bulk_mode else 0.5
+        """Messages until they hold ``batch_size`` events or ``batch_wait_s`` has passed."""
         try:
-            first = await asyncio.wait_for(self._inbox.get(), timeout=idle_s)
+            first = await asyncio.wait_for(self._inbox.get(), timeout=0.5)
         except TimeoutError:
             return []
-        self._backlog_events -= first.count
         batch = [first]
         events = first.count
         deadline = time.monotonic() + self.settings.indexer.batch_wait_s
@@ -242,56 +211,9 @@ class Indexer:
                     message = await asyncio.wait_for(self._inbox.get(), timeout=remaining)
                 except TimeoutError:
                     break
-            self._backlog_events -= message.count
             batch.append(message)
             events += message.count
         return batch
-
-    async def _set_refresh_interval(self, interval: str) -> bool:
-        assert self._opensearch is not None
-        alias = self.settings.opensearch.alias
-        try:
-            await self._opensearch.indices.put_settings(
-                index=alias, body={"index": {"refresh_interval": interval}}
-            )
-        except (OSConnectionError, TransportError, TimeoutError, OSError) as exc:
-            log.warning("could not set %s's refresh interval to %s: %r", alias, interval, exc)
-            return False
-        return True
-
-    async def _enter_bulk_mode(self) -> None:
-        interval = self.settings.indexer.bulk_refresh_interval
-        configured = self.settings.opensearch.refresh_interval_s
-        if configured == 0.0 or time_value_s(interval) <= configured:
-            return  # refresh off, or already as long: nothing to gain
-        async with self._mode_lock:
-            if self._bulk_mode or not await self._set_refresh_interval(interval):
-                return
-            self._bulk_mode = True
-        log.info("bulk load: %d events waiting, refresh every %s", self._backlog_events, interval)
-
-    async def _leave_bulk_mode(self) -> None:
-        """The configured interval back, one refresh now, then the touched tenants'
-        cached searches dropped (a search cached before the refresh would hide the load)."""
-        assert self._opensearch is not None
-        if time.monotonic() < self._bulk_restore_at:
-            return
-        async with self._mode_lock:
-            if not self._bulk_mode:
-                return
-            if not await self._set_refresh_interval(self.settings.opensearch.refresh_interval):
-                self._bulk_restore_at = time.monotonic() + 1.0
-                return
-            self._bulk_mode = False
-            tenants, self._bulk_tenants = self._bulk_tenants, set()
-        try:
-            await self._opensearch.indices.refresh(index=self.settings.opensearch.alias)
-        except (OSConnectionError, TransportError, TimeoutError, OSError) as exc:
-            log.warning("refresh after a bulk load failed (the interval will do it): %r", exc)
-        await self._bump(tenants)
-        log.info(
-            "bulk load done: refresh every %s again", self.settings.opensearch.refresh_interval
-        )
 
     async def _dead_letter(
         self, body: bytes, message_id: str | None, error: str, attempts: int
@@ -384,8 +306,6 @@ class Indexer:
         for unit in units:
             assert unit.left == 0
             await unit.message.ack()
-        if self._bulk_mode:
-            self._bulk_tenants |= tenants
         await self._invalidate(tenants)
 
     async def _bulk(self, events: list[Event]) -> dict[str, Any]:
@@ -460,7 +380,7 @@ class _Unit:
 
 def _observe_lag(event: Event, now: datetime) -> None:
     """Write committed (``updated_at``, the moment of the 202) to indexed; searchable
-    follows within one refresh interval (within the bulk load, in bulk mode)."""
+    follows within one refresh interval."""
     if event.doc is None:
         return
     try:
