@@ -77,6 +77,7 @@ bench-quick: bootstrap bench-setup
 	@$(BIN)/python bench/report_build.py 600 3600
 	@$(BIN)/python bench/service.py --rounds 3 --seconds 2 --docs 2000 --only "1w uvloop" --no-latency
 	@$(BIN)/python bench/access_log_cost.py --rounds 3
+	@$(BIN)/python bench/indexing.py --rounds 1 --docs 20000 --direct
 
 # Distribution for real: 32 workers merged on this machine (issue 17, goal 4), about a
 # minute against the running stack's liveness route; bench/RESULTS.md has the last figures.
