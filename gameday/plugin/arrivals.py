@@ -21,6 +21,7 @@ from __future__ import annotations  # noqa: I001  (locust first, see below)
 
 import locust  # noqa: F401  (first: it monkey-patches the standard library)
 
+import itertools
 import random
 import time
 from collections.abc import Callable
@@ -110,13 +111,17 @@ class _Client:
         self.user = user
         self.tasksets: dict[type[TaskSet], TaskSet] = {}
 
-    def run(self, chosen: Any, rng: random.Random, parent: Any = None) -> None:
+    def run(self, chosen: Any, rng: random.Random | float, parent: Any = None) -> None:
+        """Runs one task; `rng` (or its seed, made into a generator only if a TaskSet
+        needs one: 8 µs an arrival otherwise) chooses within TaskSets."""
         parent = self.user if parent is None else parent
         if isinstance(chosen, type) and issubclass(chosen, TaskSet):
             taskset = self.tasksets.get(chosen)
             if taskset is None:
                 taskset = self.tasksets[chosen] = chosen(parent)
                 taskset.on_start()
+            if not isinstance(rng, random.Random):
+                rng = random.Random(rng)
             self.run(rng.choice(taskset.tasks), rng, taskset)
             return
         chosen(parent)
@@ -146,7 +151,8 @@ class OpenArrivals(User):
         OpenArrivals._process_counter += 1
         rng = random.Random(f"{config.seed}:arrivals:{OpenArrivals._process_counter}")
         kinds = [_Kind(cls, arrival_tasks(cls)) for cls in self.mix]
-        weights = list(self.mix.values())
+        # summed once: `choices(weights=...)` sums them on every call, same draws either way
+        cum_weights = list(itertools.accumulate(self.mix.values()))
         _start_clients(kinds, self.environment)
         capture.ready_then_wait(self.environment)  # the run's clock starts (readiness)
         clock = ArrivalClock(
@@ -169,11 +175,11 @@ class OpenArrivals(User):
                     gevent.sleep(delay)
                 if delay < -LATE_S or pool.full():
                     capture.recorder.note_generator(int(time.time()), late_starts=1)
-                kind = rng.choices(kinds, weights=weights)[0]
+                kind = rng.choices(kinds, cum_weights=cum_weights)[0]
                 client = kind.clients[rng.randrange(len(kind.clients))]
                 chosen = rng.choice(kind.tasks)
-                task_rng = random.Random(rng.random())
-                pool.spawn(_arrive, kind.name, client, chosen, task_rng, intended)
+                task_seed = rng.random()
+                pool.spawn(_arrive, kind.name, client, chosen, task_seed, intended)
             pool.join(timeout=DRAIN_S)
             pool.kill()
         finally:
@@ -219,10 +225,10 @@ def _call(kind: str, method: Callable[[], Any]) -> None:
         capture.event(ArrivalError(arrival=kind, error=repr(exc)[:200]))
 
 
-def _arrive(kind: str, client: _Client, chosen: Any, rng: random.Random, intended: float) -> None:
+def _arrive(kind: str, client: _Client, chosen: Any, seed: float, intended: float) -> None:
     capture.intend(intended)
     try:
-        client.run(chosen, rng)
+        client.run(chosen, seed)
     except _ENDED:
         pass
     except Exception as exc:  # one failed arrival must not stop the schedule
