@@ -11,6 +11,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from locust import FastHttpUser, constant, events, task  # noqa: E402
 
+# bench/load_per_core.py reads the history each second as it is written (CPU per request)
+locust.stats.CSV_STATS_FLUSH_INTERVAL_SEC = 0
+
 from gameday.load.config import LoadConfig  # noqa: E402
 from gameday.plugin import capture  # noqa: E402
 
