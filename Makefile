@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 GAMEDAY := $(BIN)/gameday
 
-.PHONY: bootstrap demo test test-unit fuzz lint experiments-measured stack-down clean bench-setup bench-load example-report bench bench-quick bench-distributed
+.PHONY: bootstrap demo test test-unit fuzz lint experiments-measured stack-down clean bench-setup bench-load example-report bench bench-quick bench-distributed bench-capacity
 
 # Two distributions, both editable: the harness (pyproject.toml, package gameday, with
 # the dev tools) and the reference service (service/pyproject.toml, package service).
@@ -69,15 +69,24 @@ bench: bootstrap bench-setup
 	@$(BIN)/python bench/report_build.py
 	@$(BIN)/python bench/stack_startup.py
 
-# A quick look (a few minutes; the service part needs the running stack): benchmarks
-# 2 and 4 shortened, the service on 1 worker next to its bare ceilings (saturation only)
-# and what its request middleware costs.
+# A quick look (a few minutes; the service and indexing parts need the running stack):
+# load per core with the open model, benchmarks 2 and 4 shortened (report building for 1 h
+# and 6 h), the service on 1 worker next to its bare ceilings (saturation only), what its
+# request middleware costs, and the indexing rate. Not in it: the 32-worker run
+# (`make bench-distributed`) and capacity before/after (`make bench-capacity BASELINE=DIR`).
 bench-quick: bootstrap bench-setup
+	@$(BIN)/python bench/load_per_core.py --rounds 3 --seconds 3
 	@$(BIN)/python bench/histogram_merge.py --rounds 3
-	@$(BIN)/python bench/report_build.py 600 3600
+	@$(BIN)/python bench/report_build.py 3600 21600
 	@$(BIN)/python bench/service.py --rounds 3 --seconds 2 --docs 2000 --only "1w uvloop" --no-latency
 	@$(BIN)/python bench/access_log_cost.py --rounds 3
 	@$(BIN)/python bench/indexing.py --rounds 1 --docs 20000 --direct
+
+# The stack's capacity at SLO, an older checkout against this one in one run (about 12
+# minutes): git archive <commit> service gameday targets scenarios | tar -x -C DIR
+bench-capacity: bootstrap
+	@test -n "$(BASELINE)" || { echo "bench-capacity: name the older checkout: make bench-capacity BASELINE=DIR (git archive <commit> service gameday targets scenarios | tar -x -C DIR)" >&2; exit 2; }
+	@GAMEDAY_KEEP_STACK=1 $(BIN)/python bench/capacity.py --baseline $(BASELINE) --scenario search_mix --start-rate 50 --max-rate 1600 --step-duration 15s
 
 # Distribution for real: 32 workers merged on this machine (issue 17, goal 4), about a
 # minute against the running stack's liveness route; bench/RESULTS.md has the last figures.
