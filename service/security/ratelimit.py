@@ -13,7 +13,7 @@ windows but no token bucket, and it checks one limit per round trip; here both b
 atomic, on Redis's clock (``TIME``) so every worker agrees. A refused request charges
 neither bucket.
 
-Leases: one round trip takes up to ``lease`` tokens from both buckets at once (fewer
+Leases (reads only): one round trip takes up to ``lease`` tokens from both buckets (fewer
 when the buckets hold fewer; at least one or a refusal), and the worker spends them
 locally, one per request, for at most ``LEASE_TTL_S``; what is left then is dropped,
 never given back. ``lease = min(SERVICE_RATELIMIT_LEASE_MAX_TOKENS, smaller burst // 50)``,
@@ -25,8 +25,12 @@ would admit by at most ``workers x (lease - 1)`` (38 with 2 workers and the defa
 lease of 20). ``RateLimit-Remaining`` is the bucket's as of the last lease plus the
 tokens this worker still holds.
 
-Redis unreachable (timeout, refused, its breaker open): reads and writes each follow
-their setting, ``open`` (let through) or ``closed`` (503), when they need a new lease.
+Writes take no lease: each is charged in Redis on its own, so a write is refused (503,
+``closed``) the moment Redis cannot count it, even while reads of the same caller still
+hold leased tokens.
+
+Redis unreachable (timeout, refused, its breaker open): reads (when they need a new
+lease) and writes each follow their setting, ``open`` (let through) or ``closed`` (503).
 With the breaker open, a ``closed`` request still tries Redis once, so writes come back
 the moment Redis does instead of waiting out the breaker's open state.
 """
@@ -185,6 +189,13 @@ class RateLimiter:
             return Decision("disabled")
         # per quota as well: a token taken under one role's quota is not spent under another
         tenant, caller = principal.tenant, f"{principal.subject} {principal.role.value}"
+        if write:
+            # Writes are charged in Redis one by one, never from a lease: they fail closed
+            # the moment Redis cannot count them (redis_down_writes), as before leases;
+            # a lease taken by a read before Redis went away must not admit a write.
+            quotas = (self.tenant_quota(tenant), self.caller_quota(principal))
+            decision, _ = await self._ask_redis(principal, quotas, 1, write=True)
+            return decision
         leased = self._leases.spend(tenant, caller)
         if leased is not None:
             return leased
