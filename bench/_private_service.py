@@ -60,6 +60,14 @@ def start_uvicorn(
     argv = [sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1"]
     argv += ["--port", str(port), "--workers", str(workers), "--no-access-log"]
     argv += ["--loop", loop, "--http", http]
+    return start_process(argv, env, root, log)
+
+
+def start_process(
+    argv: list[str], env: dict[str, str], root: Path, log: Path
+) -> subprocess.Popen[bytes]:
+    """``argv`` run with ``root``'s code (first on PYTHONPATH, and the working directory),
+    its output appended to ``log``, in a session of its own (stopped as a group)."""
     with open(log, "ab") as out:
         return subprocess.Popen(
             argv,

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from bench._private_service import free_port, stop, wait_ready  # noqa: E402
+from bench._private_service import free_port, start_process, stop, wait_ready  # noqa: E402
 from gameday.settings import PROJECT_ROOT, StackSettings  # noqa: E402
 from gameday.stack.service import uvicorn_argv  # noqa: E402
 from gameday.stack.service_env import service_env  # noqa: E402
@@ -37,15 +37,8 @@ from gameday.stack.service_env import service_env  # noqa: E402
 
 def start(root: Path, stack: StackSettings, log: Path) -> tuple[str, subprocess.Popen[bytes]]:
     port = free_port()
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            uvicorn_argv("127.0.0.1", port, workers=stack.service_workers),
-            env={**os.environ, **service_env(stack), "PYTHONPATH": str(root)},
-            cwd=root,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    argv = uvicorn_argv("127.0.0.1", port, workers=stack.service_workers)
+    proc = start_process(argv, {**os.environ, **service_env(stack)}, root, log)
     url = f"http://127.0.0.1:{port}"
     wait_ready(f"{url}/openapi.json", proc)
     return url, proc

@@ -46,7 +46,7 @@ import httpx  # noqa: E402
 import orjson  # noqa: E402
 from opensearchpy import OpenSearch  # noqa: E402
 
-from bench._private_service import free_port, stop, wait_ready  # noqa: E402
+from bench._private_service import free_port, start_process, stop, wait_ready  # noqa: E402
 from gameday.corpus import Vocabulary  # noqa: E402
 from gameday.seed import SeedPlan, generate_batches, tenant_names  # noqa: E402
 from gameday.settings import PROJECT_ROOT, StackSettings  # noqa: E402
@@ -161,18 +161,6 @@ def _node_cpu_ms(search: OpenSearch) -> int:
     return sum(int(n["process"]["cpu"]["total_in_millis"]) for n in nodes.values())
 
 
-def _start(argv: list[str], env: dict[str, str], root: Path, log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            argv,
-            env={**env, "PYTHONPATH": str(root)},
-            cwd=root,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
 def run_seed(
     variant: Variant, stack: StackSettings, docs: int, logs: Path, *, autocomplete: bool = False
 ) -> Result:
@@ -186,7 +174,7 @@ def run_seed(
     procs: list[subprocess.Popen[bytes]] = []
     search = OpenSearch(hosts=stack.opensearch_urls, timeout=30)
     try:
-        service = _start(
+        service = start_process(
             [sys.executable, "-m", "service", "--factory", "service.main:create_app"]
             + ["--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--no-access-log"],
             env,
@@ -195,7 +183,9 @@ def run_seed(
         )
         procs.append(service)
         wait_ready(f"http://127.0.0.1:{port}/v1/health/ready", service)
-        procs.append(_start([sys.executable, "-m", "service.indexer"], env, variant.root, log))
+        procs.append(
+            start_process([sys.executable, "-m", "service.indexer"], env, variant.root, log)
+        )
         indexer = procs[-1].pid
         groups: dict[str, Callable[[int, str], bool]] = {
             "service": lambda pgrp, _: pgrp == service.pid,
