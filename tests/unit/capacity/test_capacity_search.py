@@ -116,20 +116,28 @@ def make_step(index: int, rate: float, *, passed: bool, p99_ms: float = 30.0) ->
     )
 
 
+def make_report(**fields: Any) -> CapacityReport:
+    """A finished search's report: these fields over a 5 s, 10% search that broke an
+    objective (the rates' bounds are not what the page shows)."""
+    defaults: dict[str, Any] = {
+        "scenario": "search_mix",
+        "target_url": "http://127.0.0.1:1",
+        "slo_source": "slo.yaml",
+        "start_rps": 10,
+        "max_rps": 200,
+        "step_duration_s": 5,
+        "resolution_pct": 10,
+        "lower_bound": False,
+        "stopped_because": "objective_broke",
+    }
+    return CapacityReport(**{**defaults, **fields})
+
+
 def test_the_page_is_self_contained_and_marks_the_knee() -> None:
-    report = CapacityReport(
-        scenario="search_mix",
-        target_url="http://127.0.0.1:1",
-        slo_source="slo.yaml",
-        start_rps=10,
-        max_rps=80,
-        step_duration_s=5,
-        resolution_pct=10,
+    report = make_report(
         capacity_rps=20,
         capacity_achieved_rps=19.8,
         first_failing_rps=40,
-        lower_bound=False,
-        stopped_because="objective_broke",
         steps=[
             make_step(1, 10, passed=True),
             make_step(2, 20, passed=True),
@@ -220,19 +228,10 @@ def test_each_rate_gets_its_majority_and_the_page_says_how_sure() -> None:
     assert rates[100].confidence == pytest.approx(0.875)  # 3 of 3 held
     assert rates[110].confidence == pytest.approx(0.5)  # 2 of 3 failed
     assert (rates[100].p95_min_ms, rates[100].p95_max_ms) == (20, 30)
-    report = CapacityReport(
-        scenario="search_mix",
-        target_url="http://127.0.0.1:1",
-        slo_source="slo.yaml",
-        start_rps=100,
-        max_rps=200,
-        step_duration_s=5,
-        resolution_pct=10,
+    report = make_report(
         capacity_rps=100,
         capacity_achieved_rps=99,
         first_failing_rps=110,
-        lower_bound=False,
-        stopped_because="objective_broke",
         repeats=3,
         rates=list(rates.values()),
         monotonic=False,
