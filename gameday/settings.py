@@ -50,6 +50,22 @@ class StackSettings(BaseSettings):
     pg_replica: bool = Field(default=False, description="start a streaming PostgreSQL replica")
     redis_port: int = 21379
     redis_proxy_port: int = 22379
+    # `stack up --redis-sentinel`: a replica of redis, and three Sentinels (Sentinel i
+    # listens on redis_sentinel_port + i, its proxy on redis_sentinel_proxy_port + i)
+    redis_sentinel: bool = Field(default=False, description="Redis behind three Sentinels")
+    redis_replica_port: int = 21380
+    redis_replica_proxy_port: int = 22380
+    redis_sentinel_port: int = 21381
+    redis_sentinel_proxy_port: int = 22381
+    # `stack up --pgbouncer`: PgBouncer in transaction mode between the service and
+    # PostgreSQL; it reaches PostgreSQL through the `pgbouncer-postgres` proxy
+    pgbouncer: bool = Field(default=False, description="PgBouncer in front of PostgreSQL")
+    pgbouncer_port: int = 21434
+    pgbouncer_proxy_port: int = 22434
+    pgbouncer_upstream_proxy_port: int = 22435
+    # `stack up --wal-archive`: PostgreSQL archives its WAL (base backups and restores:
+    # `gameday stack backup|restore`)
+    wal_archive: bool = Field(default=False, description="PostgreSQL archives WAL for PITR")
     rabbitmq_port: int = 21672
     rabbitmq_proxy_port: int = 22672
     rabbitmq_dist_port: int = 21673
@@ -86,6 +102,13 @@ class StackSettings(BaseSettings):
         "postgres_replica_proxy_port",
         "redis_port",
         "redis_proxy_port",
+        "redis_replica_port",
+        "redis_replica_proxy_port",
+        "redis_sentinel_port",
+        "redis_sentinel_proxy_port",
+        "pgbouncer_port",
+        "pgbouncer_proxy_port",
+        "pgbouncer_upstream_proxy_port",
         "rabbitmq_port",
         "rabbitmq_proxy_port",
         "rabbitmq_dist_port",

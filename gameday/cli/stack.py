@@ -73,6 +73,34 @@ def up_cmd(
             show_default=False,
         ),
     ] = None,
+    redis_sentinel: Annotated[
+        bool | None,
+        typer.Option(
+            "--redis-sentinel",
+            envvar="GAMEDAY_REDIS_SENTINEL",
+            help="Redis as a primary, a replica and three Sentinels; clients find the primary"
+            " through Sentinel",
+            show_default=False,
+        ),
+    ] = None,
+    pgbouncer: Annotated[
+        bool | None,
+        typer.Option(
+            "--pgbouncer",
+            envvar="GAMEDAY_PGBOUNCER",
+            help="PgBouncer (transaction pooling) between the service and PostgreSQL",
+            show_default=False,
+        ),
+    ] = None,
+    wal_archive: Annotated[
+        bool | None,
+        typer.Option(
+            "--wal-archive",
+            envvar="GAMEDAY_WAL_ARCHIVE",
+            help="PostgreSQL archives its WAL, for `gameday stack backup` and `restore`",
+            show_default=False,
+        ),
+    ] = None,
     state_dir: StateDir = None,
 ) -> None:
     """Start every component that is not running (idempotent)."""
@@ -80,7 +108,13 @@ def up_cmd(
     if subset is not None and "postgres-replica" in subset:
         pg_replica = True
     settings = load_settings(
-        state_dir=state_dir, search_nodes=search_nodes, pg_replica=pg_replica, tls=tls
+        state_dir=state_dir,
+        search_nodes=search_nodes,
+        pg_replica=pg_replica,
+        tls=tls,
+        redis_sentinel=redis_sentinel,
+        pgbouncer=pgbouncer,
+        wal_archive=wal_archive,
     )
     took = supervisor.up(settings, _say, only=subset)
     console.print(f"stack up in {took:.1f}s (state in {settings.state_dir})")

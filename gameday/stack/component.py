@@ -47,6 +47,9 @@ class Component(ABC):
     # A dependency of the target service, reached through a proxy of the same name:
     # the registry's DEPENDENCIES, which `gameday matrix` faults.
     dependency: bool = False
+    # The StackSettings flag that turns this component on (`pg_replica`, one of the
+    # registry's OPT_IN_FLAGS); None: always part of the stack.
+    enabled_by: str | None = None
 
     def __init__(self, settings: StackSettings) -> None:
         self.settings = settings

@@ -40,6 +40,10 @@ def _debian_packages_missing() -> list[str]:
     wanted = {
         "postgresql-15": (PG_BIN / "postgres").exists(),
         "redis-server": shutil.which("redis-server") is not None,
+        # the data tier's opt-in parts (`stack up --redis-sentinel|--pgbouncer|--wal-archive`)
+        "redis-sentinel": shutil.which("redis-sentinel") is not None,
+        "pgbouncer": shutil.which("pgbouncer") is not None,
+        "pgbackrest": shutil.which("pgbackrest") is not None,
         "rabbitmq-server": RABBITMQ_SERVER.exists(),
         "openjdk-17-jdk-headless": shutil.which("javac") is not None,
         "maven": shutil.which("mvn") is not None,
@@ -57,8 +61,8 @@ def install_debian_packages(report: Report) -> None:
     missing = _debian_packages_missing()
     if not missing:
         report(
-            "apt        skipped: postgresql-15, redis-server, rabbitmq-server, java, maven, "
-            "prometheus present"
+            "apt        skipped: postgresql-15, redis-server, redis-sentinel, pgbouncer, "
+            "pgbackrest, rabbitmq-server, java, maven, prometheus present"
         )
         return
     if os.geteuid() != 0:

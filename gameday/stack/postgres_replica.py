@@ -40,6 +40,7 @@ BASEBACKUP_TIMEOUT_S = 300.0
 class PostgresReplica(Postgres):
     name = "postgres-replica"
     dependency = False  # a standby for failover, not what the service runs on
+    enabled_by = "pg_replica"
     after_infra = True  # pg_basebackup needs the primary up and its replication user made
 
     @property

@@ -1,7 +1,8 @@
 """The stack's components, in start order. Later parts (the service, the
 indexer) register here with `after_proxies = True` so they start once every
 proxy exists; the PostgreSQL replica has `after_infra = True` (it copies the
-running primary) and is built only when `settings.pg_replica` is set."""
+running primary) and is built only when `settings.pg_replica` is set (its
+`enabled_by`)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ COMPONENTS: list[type[Component]] = [
 ]  # fmt: skip
 
 NAMES = [c.name for c in COMPONENTS]
+# The data tier's opt-in parts (issue 18): `stack up --redis-sentinel|--pgbouncer|
+# --wal-archive`, each a StackSettings flag recorded in stack.json; a component with
+# `enabled_by = "<flag>"` is built only when that flag is set.
+OPT_IN_FLAGS = ("redis_sentinel", "pgbouncer", "wal_archive")
 # The harness's one list of the target's dependencies (the service keeps its own in
 # service/deps/guards.py, since it never imports the harness; a test keeps them equal).
 DEPENDENCIES = [c.name for c in COMPONENTS if c.dependency]
@@ -31,5 +36,6 @@ def build_components(settings: StackSettings, only: list[str] | None = None) -> 
     return [
         c(settings)
         for c in COMPONENTS
-        if (only is None or c.name in only) and (c is not PostgresReplica or settings.pg_replica)
+        if (only is None or c.name in only)
+        and (c.enabled_by is None or getattr(settings, c.enabled_by))
     ]

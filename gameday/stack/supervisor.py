@@ -19,7 +19,7 @@ from gameday.settings import StackSettings
 from gameday.stack import process
 from gameday.stack.component import Component, Health, Report, port_is_free
 from gameday.stack.postgres_replica import PostgresReplica
-from gameday.stack.registry import NAMES, build_components
+from gameday.stack.registry import COMPONENTS, NAMES, OPT_IN_FLAGS, build_components
 from gameday.toxiproxy import Proxy, ToxiproxyClient
 
 
@@ -52,6 +52,7 @@ def recorded_settings(settings: StackSettings) -> StackSettings:
             "pg_replica": bool(record.get("pg_replica", False)),
             # a service started with --tls answers HTTPS only, whatever this command was given
             "tls": bool(record.get("tls", False)),
+            **{flag: bool(record.get(flag, False)) for flag in OPT_IN_FLAGS},
         }
     )
 
@@ -64,10 +65,23 @@ def _write_record(settings: StackSettings, components: list[str]) -> None:
                 "search_nodes": settings.search_nodes,
                 "pg_replica": settings.pg_replica,
                 "tls": settings.tls,
+                **{flag: getattr(settings, flag) for flag in OPT_IN_FLAGS},
                 "components": components,
             },
             f,
         )
+
+
+def _keep_running_opt_ins(
+    settings: StackSettings, recorded: StackSettings, running: list[str]
+) -> StackSettings:
+    """A later `up` without --redis-sentinel (say) keeps the Sentinels that run."""
+    kept = {
+        c.enabled_by: True
+        for c in COMPONENTS
+        if c.enabled_by in OPT_IN_FLAGS and getattr(recorded, c.enabled_by) and c.name in running
+    }
+    return settings.model_copy(update=kept) if kept else settings
 
 
 def _running(settings: StackSettings) -> list[str]:
@@ -91,6 +105,7 @@ def up(settings: StackSettings, report: Report, only: list[str] | None = None) -
         )
     if recorded.pg_replica and not settings.pg_replica and PostgresReplica.name in running:
         settings = settings.model_copy(update={"pg_replica": True})  # keep what runs
+    settings = _keep_running_opt_ins(settings, recorded, running)
     if recorded.tls != settings.tls and "service" in running:
         if settings.tls:
             raise StackError("the service is running without TLS: run `gameday stack down` first")
@@ -255,8 +270,10 @@ def promote_replica(settings: StackSettings, report: Report) -> float:
 def down(
     settings: StackSettings, report: Report, *, purge: bool = False, only: list[str] | None = None
 ) -> None:
-    # Whatever the record says, a replica that has a pid file is stopped too.
-    settings = recorded_settings(settings).model_copy(update={"pg_replica": True})
+    # Whatever the record says, an opt-in component that has a pid file is stopped too.
+    settings = recorded_settings(settings).model_copy(
+        update={"pg_replica": True, **dict.fromkeys(OPT_IN_FLAGS, True)}
+    )
     for component in reversed(build_components(settings, only)):
         tracked = process.read_tracked(settings.run_dir, component.name)
         if tracked is None:
