@@ -162,7 +162,7 @@ def status_cmd(
                 str(s.port),
                 str(s.proxy_port or "-"),
                 s.version or "-",
-                s.error or "",
+                s.error or s.role or "",
             )
         console.print(table)
     raise typer.Exit(0 if statuses and all(s.healthy for s in statuses) else 1)

@@ -29,6 +29,7 @@ class Health:
     healthy: bool
     version: str | None = None
     error: str | None = None
+    role: str | None = None  # a clustered node's: "elected cluster manager", "follows node-0"
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Launch:
     env: dict[str, str] = field(default_factory=dict)
     user: str | None = None
     cwd: Path | None = None
+    group: int | None = None  # a group id of its own (a search node's: partitions match it)
 
 
 class Component(ABC):
@@ -53,6 +55,16 @@ class Component(ABC):
 
     def __init__(self, settings: StackSettings) -> None:
         self.settings = settings
+
+    @classmethod
+    def instances(cls, settings: StackSettings) -> list[Component]:
+        """The processes of this component (OpenSearch: one per search node)."""
+        return [cls(settings)]
+
+    @classmethod
+    def all_names(cls) -> list[str]:
+        """Every name an instance may have (pid files, `--only`)."""
+        return [cls.name]
 
     @property
     @abstractmethod

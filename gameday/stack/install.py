@@ -47,6 +47,8 @@ def _debian_packages_missing() -> list[str]:
         "rabbitmq-server": RABBITMQ_SERVER.exists(),
         "openjdk-17-jdk-headless": shutil.which("javac") is not None,
         "maven": shutil.which("mvn") is not None,
+        # partitions between search nodes (gameday.chaos.partition) are iptables rules
+        "iptables": shutil.which("iptables") is not None,
         # the report's test renders index.html in headless Chromium
         "chromium": shutil.which("chromium") is not None,
         # the stack's Prometheus (scrapes the service, evaluates deploy/prometheus/rules.yml)
@@ -164,6 +166,8 @@ def install_opensearch(settings: StackSettings, report: Report) -> None:
         ],
         what="compiling GamedayOpenSearch.java",
     )
+    # What was compiled: OpenSearch.missing() asks for a bootstrap when the source changes.
+    opensearch.source_stamp.write_text((SOURCE_DIR / "GamedayOpenSearch.java").read_text())
     report(f"opensearch ready in {time.monotonic() - t0:.1f}s")
 
 

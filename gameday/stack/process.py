@@ -78,6 +78,7 @@ def spawn(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     user: str | None = None,
+    group: int | None = None,
 ) -> Tracked:
     """Start `argv` detached in its own session, logging to `log_path`."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -99,8 +100,8 @@ def spawn(
             # Drop root's groups too: a process left in group root is denied by
             # group bits (e.g. 0701 dirs) that "others" would pass.
             user=user,
-            group=pwd.getpwnam(user).pw_gid if user else None,
-            extra_groups=[] if user else None,
+            group=pwd.getpwnam(user).pw_gid if user else group,
+            extra_groups=[] if user or group is not None else None,
             start_new_session=True,
             close_fds=True,
         )

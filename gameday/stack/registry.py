@@ -22,7 +22,9 @@ COMPONENTS: list[type[Component]] = [
     Toxiproxy, Postgres, PostgresReplica, Redis, RabbitMQ, OpenSearch, Prometheus, Service, Indexer
 ]  # fmt: skip
 
-NAMES = [c.name for c in COMPONENTS]
+# Class names and instance names: `opensearch` (the whole cluster in `--only`) and its
+# nodes `opensearch-1`, ... (each a process of its own, with its own pid file).
+NAMES = [name for c in COMPONENTS for name in c.all_names()]
 # The data tier's opt-in parts (issue 18): `stack up --redis-sentinel|--pgbouncer|
 # --wal-archive`, each a StackSettings flag recorded in stack.json; a component with
 # `enabled_by = "<flag>"` is built only when that flag is set.
@@ -34,8 +36,9 @@ DEPENDENCIES = [c.name for c in COMPONENTS if c.dependency]
 
 def build_components(settings: StackSettings, only: list[str] | None = None) -> list[Component]:
     return [
-        c(settings)
+        instance
         for c in COMPONENTS
-        if (only is None or c.name in only)
-        and (c.enabled_by is None or getattr(settings, c.enabled_by))
+        if c.enabled_by is None or getattr(settings, c.enabled_by)
+        for instance in c.instances(settings)
+        if only is None or c.name in only or instance.name in only
     ]

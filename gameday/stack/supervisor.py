@@ -33,6 +33,7 @@ class ComponentStatus:
     version: str | None
     error: str | None = None
     proxies: list[dict[str, object]] = field(default_factory=list)
+    role: str | None = None  # a search node's: "elected cluster manager", "follows node-0"
 
 
 def _record_path(settings: StackSettings) -> str:
@@ -159,6 +160,7 @@ async def _start_all(settings: StackSettings, components: list[Component], repor
             env=launch.env,
             cwd=launch.cwd,
             user=launch.user,
+            group=launch.group,
         )
         report(f"{component.name:<10} starting (pid {tracked.pid}, log {component.log_path})")
         waiting.append((component, time.monotonic()))
@@ -225,6 +227,7 @@ def status(settings: StackSettings) -> list[ComponentStatus]:
             proxy_port=component.proxy_port,
             version=health.version,
             error=health.error,
+            role=health.role,
             proxies=[
                 {
                     "name": p.name,
