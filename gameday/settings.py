@@ -70,6 +70,10 @@ class StackSettings(BaseSettings):
     rabbitmq_proxy_port: int = 22672
     rabbitmq_dist_port: int = 21673
     epmd_port: int = 21369
+    # `stack up --rabbitmq-nodes 3`: a cluster of brokers, node i (0-based) on its own
+    # loopback address 127.0.0.(13+i) with the ports above, each behind its own proxy
+    # (rabbitmq_proxy_port + i); 1: the single node on `host`
+    rabbitmq_nodes: int = Field(default=1, ge=1, le=5, description="RabbitMQ brokers")
     opensearch_port: int = 21200  # node i listens on opensearch_port + i
     opensearch_proxy_port: int = 22200  # node i's proxy is opensearch_proxy_port + i
     opensearch_transport_port: int = 21300  # node i: + i
@@ -93,6 +97,13 @@ class StackSettings(BaseSettings):
 
     start_timeout_s: float = 180.0
     stop_timeout_s: float = 30.0
+
+    @field_validator("rabbitmq_nodes")
+    @classmethod
+    def _odd_rabbitmq_nodes(cls, nodes: int) -> int:
+        if nodes % 2 == 0:  # a quorum queue on 2 or 4 nodes survives no more loss than on 1 or 3
+            raise ValueError(f"{nodes} brokers: use 1, 3 or 5 (a quorum needs an odd count)")
+        return nodes
 
     @field_validator(
         "toxiproxy_port",
@@ -201,6 +212,15 @@ class StackSettings(BaseSettings):
         return (
             f"amqp://{self.amqp_user}:{self.amqp_password}@{self.host}:{self.rabbitmq_proxy_port}/"
         )
+
+    @property
+    def amqp_urls(self) -> list[str]:
+        """One URL per broker's proxy (the single node's: `amqp_url`)."""
+        return [
+            f"amqp://{self.amqp_user}:{self.amqp_password}@{self.host}:"
+            f"{self.rabbitmq_proxy_port + i}/"
+            for i in range(self.rabbitmq_nodes)
+        ]
 
     @property
     def opensearch_urls(self) -> list[str]:

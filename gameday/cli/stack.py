@@ -51,6 +51,14 @@ def up_cmd(
         int | None,
         typer.Option("--search-nodes", envvar="GAMEDAY_SEARCH_NODES", help="OpenSearch nodes"),
     ] = None,
+    rabbitmq_nodes: Annotated[
+        int | None,
+        typer.Option(
+            "--rabbitmq-nodes",
+            envvar="GAMEDAY_RABBITMQ_NODES",
+            help="RabbitMQ brokers (1, or 3 for a cluster with quorum queues)",
+        ),
+    ] = None,
     only: Annotated[
         str | None,
         typer.Option("--only", help="comma-separated subset of components to start"),
@@ -110,6 +118,7 @@ def up_cmd(
     settings = load_settings(
         state_dir=state_dir,
         search_nodes=search_nodes,
+        rabbitmq_nodes=rabbitmq_nodes,
         pg_replica=pg_replica,
         tls=tls,
         redis_sentinel=redis_sentinel,

@@ -26,6 +26,11 @@ def service_env(stack: StackSettings) -> dict[str, str]:
         "SERVICE_POSTGRES_REPLICA_DSNS": stack.postgres_replica_dsn or "",
         "SERVICE_REDIS_URL": stack.redis_url,
         "SERVICE_AMQP_URL": stack.amqp_url,
+        # every broker's proxy (`--rabbitmq-nodes 3`): the relay and indexer use any live one
+        "SERVICE_AMQP_URLS": ",".join(stack.amqp_urls),
+        # a cluster's queues are quorum queues; the single node keeps its classic ones
+        # (a queue's type is fixed when it is first declared)
+        "SERVICE_AMQP_QUEUE_TYPE": "quorum" if stack.rabbitmq_nodes > 1 else "classic",
         "SERVICE_OPENSEARCH_HOSTS": ",".join(stack.opensearch_urls),
         "SERVICE_OPENSEARCH_REPLICAS": str(min(1, stack.search_nodes - 1)),
         "SERVICE_RATELIMIT_TENANT_OVERRIDES": f'{{"{NOISY_TENANT}": [{rate_rps}, {burst}]}}',

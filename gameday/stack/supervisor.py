@@ -50,6 +50,7 @@ def recorded_settings(settings: StackSettings) -> StackSettings:
     return settings.model_copy(
         update={
             "search_nodes": int(record["search_nodes"]),
+            "rabbitmq_nodes": int(record.get("rabbitmq_nodes", 1)),
             "pg_replica": bool(record.get("pg_replica", False)),
             # a service started with --tls answers HTTPS only, whatever this command was given
             "tls": bool(record.get("tls", False)),
@@ -64,6 +65,7 @@ def _write_record(settings: StackSettings, components: list[str]) -> None:
         json.dump(
             {
                 "search_nodes": settings.search_nodes,
+                "rabbitmq_nodes": settings.rabbitmq_nodes,
                 "pg_replica": settings.pg_replica,
                 "tls": settings.tls,
                 **{flag: getattr(settings, flag) for flag in OPT_IN_FLAGS},
@@ -103,6 +105,11 @@ def up(settings: StackSettings, report: Report, only: list[str] | None = None) -
         raise StackError(
             f"the stack is running with {recorded.search_nodes} search node(s), not "
             f"{settings.search_nodes}: run `gameday stack down` first"
+        )
+    if running and recorded.rabbitmq_nodes != settings.rabbitmq_nodes and "rabbitmq" in running:
+        raise StackError(
+            f"the stack is running with {recorded.rabbitmq_nodes} RabbitMQ node(s), not "
+            f"{settings.rabbitmq_nodes}: run `gameday stack down` first"
         )
     if recorded.pg_replica and not settings.pg_replica and PostgresReplica.name in running:
         settings = settings.model_copy(update={"pg_replica": True})  # keep what runs
@@ -148,7 +155,8 @@ async def _start_all(settings: StackSettings, components: list[Component], repor
             waiting.append((component, time.monotonic()))
             continue
         for port in component.listen_ports:
-            if not port_is_free(port, settings.host):
+            # a cluster node binds its own loopback address (RabbitMQ's 127.0.0.13..)
+            if not port_is_free(port, getattr(component, "listen_host", settings.host)):
                 raise PortInUseError(component.name, port)
         component.prepare()
         launch = component.launch()
