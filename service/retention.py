@@ -51,17 +51,41 @@ class RetentionReport:
 
 
 @contextlib.asynccontextmanager
-async def exclusive(pool: asyncpg.Pool) -> AsyncIterator[bool]:
-    """True when this worker got the retention lock (held until the block ends)."""
-    async with pool.acquire() as conn:
-        got = bool(await conn.fetchval(LOCK_SQL, LOCK_KEY))
-        try:
+async def exclusive(runtime: Runtime) -> AsyncIterator[bool]:
+    """True when this worker got the retention lock (held until the block ends). A session
+    lock: behind PgBouncer (transaction pooling) it is taken on a connection of its own,
+    straight to PostgreSQL (``SERVICE_POSTGRES_MIGRATION_DSN``), since a pooled one is a
+    server session only for one transaction."""
+    settings = runtime.settings.postgres
+    if not settings.transaction_pooling:
+        async with runtime.pool.acquire() as conn:
+            async with _locked(conn) as got:
+                yield got
+        return
+    session: asyncpg.Connection = await asyncpg.connect(
+        settings.session_dsn,
+        timeout=settings.command_timeout_s,
+        server_settings={"search_path": settings.schema_name},
+    )
+    try:
+        async with _locked(session) as got:
             yield got
-        finally:
-            if got:
-                await conn.execute(
-                    "SELECT pg_advisory_unlock($1, hashtext(current_schema()))", LOCK_KEY
-                )
+    finally:
+        await session.close()  # ends the session: the lock is released with it
+
+
+@contextlib.asynccontextmanager
+async def _locked(
+    conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy,
+) -> AsyncIterator[bool]:
+    got = bool(await conn.fetchval(LOCK_SQL, LOCK_KEY))
+    try:
+        yield got
+    finally:
+        if got:
+            await conn.execute(
+                "SELECT pg_advisory_unlock($1, hashtext(current_schema()))", LOCK_KEY
+            )
 
 
 async def tenant_period(runtime: Runtime, tenant: str) -> tuple[int | None, str]:
@@ -98,7 +122,7 @@ async def run_once(
 ) -> list[RetentionReport] | None:
     """One round (every tenant, or one); None when another worker holds the lock."""
     now = now or datetime.now(UTC)
-    async with exclusive(runtime.pool) as got:
+    async with exclusive(runtime) as got:
         if not got:
             return None
         reports = []

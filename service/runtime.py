@@ -14,6 +14,7 @@ from opensearchpy import AsyncOpenSearch
 
 from service.deps.postgres_router import PostgresRouter, is_node_loss
 from service.deps.rabbitmq import Broker, Publisher
+from service.deps.transaction_pooling import bounded_transaction
 from service.resilience import BreakerOpen, Guard
 from service.search.cache import SearchCache
 from service.settings import Settings
@@ -53,19 +54,29 @@ class Runtime:
         timeout_s = self.settings.postgres.acquire_timeout_s
         try:
             if guard is None:
-                async with self.pool.acquire(timeout=timeout_s) as conn, conn.transaction():
+                async with self.pool.acquire(timeout=timeout_s) as conn, self._transaction(conn):
                     yield conn
                 return
             async with (
                 guard.track(is_failure=postgres_failure),
                 self.pool.acquire(timeout=timeout_s) as conn,
-                conn.transaction(),
+                self._transaction(conn),
             ):
                 yield conn
         except Exception as exc:
             if isinstance(exc, BreakerOpen) or is_node_loss(exc):
                 self.pg.suspect_primary()
             raise
+
+    def _transaction(
+        self, conn: asyncpg.pool.PoolConnectionProxy
+    ) -> contextlib.AbstractAsyncContextManager[Any]:
+        """Behind PgBouncer the whole transaction is held to the statement timeout (each
+        statement costs two round trips there: service/deps/transaction_pooling.py)."""
+        settings = self.settings.postgres
+        if settings.transaction_pooling:
+            return bounded_transaction(conn, deadline_s=settings.statement_timeout_s)
+        return conn.transaction()
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Fire and forget, keeping a reference so the task is not collected."""

@@ -54,6 +54,13 @@ class PostgresSettings(SecretSettings):
     # Comma separated standbys (``SERVICE_POSTGRES_REPLICA_DSNS``): reads go there first,
     # and a promoted one is found again as the primary (service/deps/postgres_router.py).
     replica_dsns: str = ""
+    # Behind PgBouncer in transaction pooling mode (``SERVICE_POSTGRES_TRANSACTION_POOLING``,
+    # service/deps/transaction_pooling.py): no prepared-statement cache, no session state
+    # (each transaction sets its search_path and statement_timeout with SET LOCAL), and the
+    # work that needs a session (migrations, retention's advisory lock) on
+    # ``SERVICE_POSTGRES_MIGRATION_DSN``, straight to PostgreSQL.
+    transaction_pooling: bool = False
+    migration_dsn: str = ""
     password: str | None = Field(default=None, repr=False)
     sslmode: Literal["disable", "prefer", "require", "verify-ca", "verify-full"] | None = None
     sslrootcert: Path | None = None
@@ -67,10 +74,22 @@ class PostgresSettings(SecretSettings):
             "sslrootcert": str(self.sslrootcert) if self.sslrootcert else None,
         }
         self.dsn = dsn_with(self.dsn, password=self.password, query=query)
+        if self.migration_dsn:
+            self.migration_dsn = dsn_with(self.migration_dsn, password=self.password, query=query)
+        elif self.transaction_pooling:
+            raise ValueError(
+                "SERVICE_POSTGRES_TRANSACTION_POOLING needs SERVICE_POSTGRES_MIGRATION_DSN, "
+                "a DSN straight to PostgreSQL (migrations and retention need a session)"
+            )
         self.replica_dsns = ",".join(
             dsn_with(d, password=self.password, query=query) for d in self.replica_dsn_list
         )
         return self
+
+    @property
+    def session_dsn(self) -> str:
+        """Where work that needs a session goes: migrations, retention's lock."""
+        return self.migration_dsn or self.dsn
 
     @property
     def replica_dsn_list(self) -> list[str]:

@@ -10,6 +10,7 @@ from gameday.settings import StackSettings
 from gameday.stack.component import Component
 from gameday.stack.indexer import Indexer
 from gameday.stack.opensearch import OpenSearch
+from gameday.stack.pgbouncer import Pgbouncer
 from gameday.stack.postgres import Postgres
 from gameday.stack.postgres_replica import PostgresReplica
 from gameday.stack.prometheus import Prometheus
@@ -19,7 +20,8 @@ from gameday.stack.service import Service
 from gameday.stack.toxiproxy import Toxiproxy
 
 COMPONENTS: list[type[Component]] = [
-    Toxiproxy, Postgres, PostgresReplica, Redis, RabbitMQ, OpenSearch, Prometheus, Service, Indexer
+    Toxiproxy, Postgres, PostgresReplica, Pgbouncer, Redis, RabbitMQ, OpenSearch, Prometheus,
+    Service, Indexer
 ]  # fmt: skip
 
 # Class names and instance names: `opensearch` (the whole cluster in `--only`) and its

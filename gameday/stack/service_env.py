@@ -22,7 +22,7 @@ def service_env(stack: StackSettings) -> dict[str, str]:
     """The ``SERVICE_*`` variables that point the service and indexer at the stack's proxies."""
     rate_rps, burst = NOISY_TENANT_QUOTA
     return {
-        "SERVICE_POSTGRES_DSN": stack.postgres_dsn,
+        **postgres_env(stack),
         "SERVICE_POSTGRES_REPLICA_DSNS": stack.postgres_replica_dsn or "",
         "SERVICE_REDIS_URL": stack.redis_url,
         "SERVICE_AMQP_URL": stack.amqp_url,
@@ -34,4 +34,21 @@ def service_env(stack: StackSettings) -> dict[str, str]:
         "SERVICE_OPENSEARCH_HOSTS": ",".join(stack.opensearch_urls),
         "SERVICE_OPENSEARCH_REPLICAS": str(min(1, stack.search_nodes - 1)),
         "SERVICE_RATELIMIT_TENANT_OVERRIDES": f'{{"{NOISY_TENANT}": [{rate_rps}, {burst}]}}',
+    }
+
+
+def postgres_env(stack: StackSettings) -> dict[str, str]:
+    """PostgreSQL straight through its proxy; with `--pgbouncer`, the pool through
+    PgBouncer's proxy in transaction pooling mode and the session work (migrations,
+    retention's lock) on the direct DSN."""
+    if not stack.pgbouncer:
+        return {"SERVICE_POSTGRES_DSN": stack.postgres_dsn}
+    pooled = (
+        f"postgresql://{stack.db_user}:{stack.db_password}@{stack.host}:"
+        f"{stack.pgbouncer_proxy_port}/{stack.db_name}"
+    )
+    return {
+        "SERVICE_POSTGRES_DSN": pooled,
+        "SERVICE_POSTGRES_MIGRATION_DSN": stack.postgres_dsn,
+        "SERVICE_POSTGRES_TRANSACTION_POOLING": "1",
     }

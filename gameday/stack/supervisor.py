@@ -76,13 +76,19 @@ def _write_record(settings: StackSettings, components: list[str]) -> None:
 
 
 def _keep_running_opt_ins(
-    settings: StackSettings, recorded: StackSettings, running: list[str]
+    settings: StackSettings,
+    recorded: StackSettings,
+    running: list[str],
+    only: list[str] | None = None,
 ) -> StackSettings:
-    """A later `up` without --redis-sentinel (say) keeps the Sentinels that run."""
+    """A later `up` without --redis-sentinel (say) keeps the Sentinels that run; an `up`
+    that names a recorded opt-in part (`restart_component` after a kill) starts it."""
     kept = {
         c.enabled_by: True
         for c in COMPONENTS
-        if c.enabled_by in OPT_IN_FLAGS and getattr(recorded, c.enabled_by) and c.name in running
+        if c.enabled_by in OPT_IN_FLAGS
+        and getattr(recorded, c.enabled_by)
+        and (c.name in running or (only is not None and c.name in only))
     }
     return settings.model_copy(update=kept) if kept else settings
 
@@ -113,7 +119,7 @@ def up(settings: StackSettings, report: Report, only: list[str] | None = None) -
         )
     if recorded.pg_replica and not settings.pg_replica and PostgresReplica.name in running:
         settings = settings.model_copy(update={"pg_replica": True})  # keep what runs
-    settings = _keep_running_opt_ins(settings, recorded, running)
+    settings = _keep_running_opt_ins(settings, recorded, running, only)
     if recorded.tls != settings.tls and "service" in running:
         if settings.tls:
             raise StackError("the service is running without TLS: run `gameday stack down` first")
