@@ -52,6 +52,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     search_client = opensearch.create_client(settings.opensearch, max_retries=0)
     guards = app.state.guards
     pg.use_guard(guards["postgres"])
+    # With Sentinels: a new Redis primary closes the breaker (a no-op task without them)
+    redis_watch = asyncio.create_task(
+        redis.watch_primary(redis_client, on_switch=guards["redis"].breaker.reset),
+        name="redis-primary-watch",
+    )
     app.state.ratelimiter = RateLimiter(
         settings.ratelimit,
         redis_client,
@@ -109,7 +114,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.runtime = None
         app.state.ratelimiter = None
         startup["pools_created"] = False
-        for task in (depths, retention_job):
+        for task in (depths, retention_job, redis_watch):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -97,7 +97,13 @@ class PostgresSettings(SecretSettings):
 
 
 class RedisSettings(BaseSettings):
-    """``SERVICE_REDIS_URL``; every key starts with ``SERVICE_REDIS_PREFIX``."""
+    """``SERVICE_REDIS_URL``; every key starts with ``SERVICE_REDIS_PREFIX``.
+
+    ``SERVICE_REDIS_SENTINELS``: comma separated ``host:port`` of Sentinels; when set,
+    the primary of ``SERVICE_REDIS_SENTINEL_MASTER`` is asked of them for every new
+    connection (the URL then gives only the database number), and a failover is
+    followed without a restart (service/deps/redis.py).
+    """
 
     model_config = _config("SERVICE_REDIS_")
 
@@ -105,6 +111,29 @@ class RedisSettings(BaseSettings):
     prefix: str = "gd:"
     max_connections: int = Field(default=20, ge=1)
     timeout_s: float = Field(default=0.1, gt=0)
+    sentinels: str = ""
+    sentinel_master: str = Field(default="gameday", min_length=1)
+
+    @model_validator(mode="after")
+    def _sentinels_are_addresses(self) -> RedisSettings:
+        self.sentinel_addresses  # noqa: B018 - raises on a bad one, at start-up
+        return self
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """``SERVICE_REDIS_SENTINELS`` as (host, port) pairs; a bad one is an error."""
+        out: list[tuple[str, int]] = []
+        for item in (s.strip() for s in self.sentinels.split(",")):
+            if not item:
+                continue
+            host, _, port = item.rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(
+                    f"SERVICE_REDIS_SENTINELS: {item!r} is not host:port "
+                    "(e.g. 127.0.0.1:22381,127.0.0.1:22382)"
+                )
+            out.append((host, int(port)))
+        return out
 
 
 class AmqpSettings(SecretSettings):

@@ -28,7 +28,14 @@ import yaml
 
 from gameday.errors import ConfigError
 
-PROVIDER_MODULES = ("gameday.chaos.faults", "gameday.chaos.processes", "gameday.chaos.probes")
+PROVIDER_MODULES = (
+    "gameday.chaos.faults",
+    "gameday.chaos.processes",
+    "gameday.chaos.probes",
+    "gameday.chaos.redis_failover",
+    "gameday.chaos.partition",
+    "gameday.chaos.search_cluster",
+)
 DEFAULT_WARMUP_S = 10.0
 DEFAULT_RECOVERY_S = 20.0
 REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")

@@ -7,7 +7,8 @@ interruption too), with what the providers read as --var values
 waits for the experiment, then makes sure the stack is left clean whatever happened:
 a last-resort reset of the proxies the experiment names (when that cannot be told:
 the target profile's and those it names; every proxy only without a profile), frozen
-components thawed, and a check that no toxic is left on them (`LeftoverFaults`
+components thawed, partition rules between search nodes flushed
+(gameday.chaos.partition), and a check that no toxic or rule is left (`LeftoverFaults`
 otherwise). It writes `experiment.json`, with the fault window inferred from the
 journal when the method recorded none (gameday.chaos.inferred).
 
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from gameday import stack
-from gameday.chaos import faults, safeguard, target_process
+from gameday.chaos import faults, partition, safeguard, target_process
 from gameday.chaos.configuration import TOXIPROXY_URL_VAR, declaring_keys
 from gameday.chaos.events import RUN_DIR_VAR
 from gameday.chaos.experiment import Experiment
@@ -46,7 +47,12 @@ __all__ = [
     "read_journal",
 ]
 
-FAULT_MODULES = ("gameday.chaos.faults", "gameday.chaos.processes")
+FAULT_MODULES = (
+    "gameday.chaos.faults",
+    "gameday.chaos.processes",
+    "gameday.chaos.partition",
+    "gameday.chaos.redis_failover",
+)
 
 
 class LeftoverFaults(StackError):
@@ -172,6 +178,12 @@ class ExperimentSidecar:
             else:
                 faults.reset_proxies(proxies, configuration)
             leftovers = faults.leftover_faults(proxies, configuration)
+        # Partition rules between search nodes: always checked, always flushed.
+        cuts = partition.leftover_partitions()
+        if cuts:
+            partition.heal_all_partitions()
+            leftovers_before_reset += cuts
+            leftovers += partition.leftover_partitions()
         result = self._summarise(leftovers_before_reset)
         self.files.write_outcome(result, self.suffix)
         if leftovers:

@@ -425,15 +425,17 @@ _WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
 def _failover(run: RunData, window: FaultWindow, events: list[Event]) -> Failover | None:
-    """For a fault on PostgreSQL followed by a promoted replica: reads and writes of
-    documents per second (5xx, connection and timeout failures; a 4xx is an answer)."""
+    """For a fault on PostgreSQL or Redis followed by a promoted replica: reads and
+    writes of documents per second (5xx, connection and timeout failures; a 4xx is an
+    answer). For Redis (redis-primary-kill) the promotion event's time is the harness's
+    own measure of the failover (kill to the new primary taking a write)."""
     promoted = [
         t_s
         for e, t_s in timeline(events)
         if isinstance(e, ReplicaPromoted) and t_s >= window.injected_s
     ]
     frame = run.timeseries
-    if window.target != "postgres" or not promoted or frame.empty:
+    if window.target not in ("postgres", "redis") or not promoted or frame.empty:
         return None
     length = int(frame["second"].max()) + 1
     reads = [[0, 0] for _ in range(length)]

@@ -165,7 +165,9 @@ class FaultsReset(EventBase):
 
 
 class ReplicaPromoted(EventBase):
-    """The PostgreSQL replica was promoted (the remedy of a failover, not a fault)."""
+    """A replica was promoted (the remedy of a failover, not a fault): PostgreSQL's by
+    `stack promote-replica`, or Redis's by Sentinel (target `redis`; attributes `took_s`,
+    kill to the new primary taking a write, and `primary`, its address)."""
 
     type: Literal["replica_promoted"] = "replica_promoted"
     name: str

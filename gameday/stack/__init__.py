@@ -8,6 +8,13 @@ imports from here, never from its modules (an import-linter contract in `make li
     tracked = stack.read_tracked(settings.run_dir, "service")  # pid file, or None
 """
 
+from gameday.stack.opensearch import (
+    FOLLOWER_CHECK_BOUND_S,
+    node_address,
+    node_gid,
+    node_name,
+    node_transport_port,
+)
 from gameday.stack.process import Tracked, read_tracked
 from gameday.stack.registry import DEPENDENCIES
 from gameday.stack.registry import NAMES as COMPONENT_NAMES
@@ -24,9 +31,14 @@ from gameday.stack.supervisor import (
 __all__ = [
     "COMPONENT_NAMES",
     "DEPENDENCIES",
+    "FOLLOWER_CHECK_BOUND_S",
     "ComponentStatus",
     "Tracked",
     "down",
+    "node_address",
+    "node_gid",
+    "node_name",
+    "node_transport_port",
     "promote_replica",
     "read_tracked",
     "recorded_settings",

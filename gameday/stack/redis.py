@@ -1,4 +1,6 @@
-"""Redis 7 from Debian's packages: a cache, so no persistence."""
+"""Redis 7 from Debian's packages: a cache, so no persistence. Under
+`--redis-sentinel` it announces its proxy's port and may start as a replica
+(gameday/stack/redis_sentinel.py)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,12 @@ class Redis(Component):
         self.data_dir.mkdir(parents=True, exist_ok=True)
 
     def launch(self) -> Launch:
+        extra: list[str] = []
+        if self.settings.redis_sentinel:
+            # imported here: redis_sentinel's replica is a subclass of this class
+            from gameday.stack.redis_sentinel import sentinel_redis_args
+
+            extra = sentinel_redis_args(self.settings, self.name)
         return Launch(
             argv=[
                 "redis-server",
@@ -47,6 +55,7 @@ class Redis(Component):
                 "no",
                 "--protected-mode",
                 "yes",
+                *extra,
             ]
         )
 

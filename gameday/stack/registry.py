@@ -16,12 +16,13 @@ from gameday.stack.postgres_replica import PostgresReplica
 from gameday.stack.prometheus import Prometheus
 from gameday.stack.rabbitmq import RabbitMQ
 from gameday.stack.redis import Redis
+from gameday.stack.redis_sentinel import SENTINEL_COMPONENTS, RedisReplica
 from gameday.stack.service import Service
 from gameday.stack.toxiproxy import Toxiproxy
 
 COMPONENTS: list[type[Component]] = [
-    Toxiproxy, Postgres, PostgresReplica, Pgbouncer, Redis, RabbitMQ, OpenSearch, Prometheus,
-    Service, Indexer
+    Toxiproxy, Postgres, PostgresReplica, Pgbouncer, Redis, RedisReplica, RabbitMQ, OpenSearch,
+    Prometheus, *SENTINEL_COMPONENTS, Service, Indexer
 ]  # fmt: skip
 
 # Class names and instance names: `opensearch` (the whole cluster in `--only`) and its

@@ -9,6 +9,7 @@ never imports it.
 from __future__ import annotations
 
 from gameday.settings import StackSettings
+from gameday.stack.redis_sentinel import SENTINEL_MASTER, sentinel_proxy_ports
 
 # The game days' abusive tenant (the reference scenarios' Abuser sends as it;
 # gameday.load.config.NOISY_TENANT, service/gameday_hooks.py NOISY_TENANT): the stack
@@ -21,7 +22,7 @@ NOISY_TENANT_QUOTA = (2, 4)  # rate_rps, burst
 def service_env(stack: StackSettings) -> dict[str, str]:
     """The ``SERVICE_*`` variables that point the service and indexer at the stack's proxies."""
     rate_rps, burst = NOISY_TENANT_QUOTA
-    return {
+    env = {
         **postgres_env(stack),
         "SERVICE_POSTGRES_REPLICA_DSNS": stack.postgres_replica_dsn or "",
         "SERVICE_REDIS_URL": stack.redis_url,
@@ -35,6 +36,14 @@ def service_env(stack: StackSettings) -> dict[str, str]:
         "SERVICE_OPENSEARCH_REPLICAS": str(min(1, stack.search_nodes - 1)),
         "SERVICE_RATELIMIT_TENANT_OVERRIDES": f'{{"{NOISY_TENANT}": [{rate_rps}, {burst}]}}',
     }
+    if stack.redis_sentinel:  # the primary is whichever Redis the Sentinels name
+        env |= {
+            "SERVICE_REDIS_SENTINELS": ",".join(
+                f"{stack.host}:{port}" for port in sentinel_proxy_ports(stack)
+            ),
+            "SERVICE_REDIS_SENTINEL_MASTER": SENTINEL_MASTER,
+        }
+    return env
 
 
 def postgres_env(stack: StackSettings) -> dict[str, str]:
