@@ -16,6 +16,9 @@ from gameday.stack.opensearch import (
     node_transport_port,
 )
 from gameday.stack.process import Tracked, read_tracked
+from gameday.stack.redis_sentinel import ask_primary as ask_redis_primary
+from gameday.stack.redis_sentinel import primary_component as redis_primary_component
+from gameday.stack.redis_sentinel import redis_proxy_port_of
 from gameday.stack.registry import DEPENDENCIES
 from gameday.stack.registry import NAMES as COMPONENT_NAMES
 from gameday.stack.supervisor import (
@@ -40,7 +43,10 @@ __all__ = [
     "node_name",
     "node_transport_port",
     "promote_replica",
+    "ask_redis_primary",
     "read_tracked",
+    "redis_primary_component",
+    "redis_proxy_port_of",
     "recorded_settings",
     "status",
     "status_json",
