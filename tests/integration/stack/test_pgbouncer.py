@@ -56,6 +56,7 @@ PORTS = {
 }
 STATEMENT_TIMEOUT_MS = 2000
 SETTLE = ("--var", "settle_s=15")  # the breaker's 3 s (below) and a clean 10 s window
+AVAILABILITY = "availability [run]"
 HANG_MS = 2500.0  # the 2 s statement timeout + margin: slower is a request left hanging
 
 
@@ -422,6 +423,8 @@ def test_pgbouncer_restart_fails_requests_fast_resumes_writes_and_loses_nothing(
     own = run.own_objectives(fault)
     broken = {n: o["measured"] for n, o in own.items() if o["gating"] and not o["passed"]}
     assert len(own) >= 5 and not broken, (broken, sorted(own))
+    # The finding: writes refused while PgBouncer is away spend the run's error budget.
+    assert run.failed_gating() == {AVAILABILITY}, run.failed_gating()
     reconciliation = run.summary["reconciliation"]
     assert reconciliation["acknowledged"] > 0, reconciliation
     assert reconciliation["lost"] == 0 and reconciliation["rpo_s"] == 0.0, reconciliation
@@ -453,4 +456,9 @@ def test_latency_between_pgbouncer_and_postgres_sheds_writes_within_the_p99_budg
         p99 = own[f"experiment:{fault} {endpoint} p99 latency [fault:{fault}]"]
         assert p99["passed"] and p99["measured"] <= HANG_MS, p99
     assert total(run.rows(READS, start, end), *SERVER_ERRORS[2:]) == 0
+    # Nothing queues: every request of the window (reads as well) ends within the bound.
+    slowest = _max_ms(run, WRITES + READS, start, end)
+    assert slowest <= HANG_MS, slowest
+    # The finding: writes shed for the window spend the run's error budget, nothing else.
+    assert run.failed_gating() == {AVAILABILITY}, run.failed_gating()
     _assert_no_fault_left(_settings(bouncer_stack))
