@@ -30,6 +30,8 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from gameday.settings import StackSettings
 from gameday.stack.component import Component, Health, Launch, proxy
@@ -69,6 +71,7 @@ def ask_primary(settings: StackSettings) -> tuple[str, int] | None:
             port=port,
             socket_timeout=ASK_TIMEOUT_S,
             socket_connect_timeout=ASK_TIMEOUT_S,
+            retry=Retry(NoBackoff(), 0),  # redis-py retries 3 times with backoff: 3 s a refusal
         )
         try:
             answer: Any = client.sentinel_get_master_addr_by_name(SENTINEL_MASTER)

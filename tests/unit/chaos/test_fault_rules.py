@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from gameday.chaos import faults, processes
+from gameday.chaos import faults, processes, redis_failover
 from gameday.chaos.fault_rule import FaultArgumentsError, FaultRule
 
 ROOT = Path(__file__).parents[3]
 ROW = re.compile(r"^\| `(\w+)` \| `(\w+)` \| `([^`]+)` \| ([^|]+?) \|$")
-DECLARED = {**faults.FAULTS, **processes.PROCESS_FAULTS}
+DECLARED = {**faults.FAULTS, **processes.PROCESS_FAULTS, **redis_failover.REDIS_FAULTS}
 
 
 def _injectors(module: object) -> set[str]:
@@ -33,6 +33,8 @@ def _injectors(module: object) -> set[str]:
 def test_every_provider_that_injects_a_fault_declares_it() -> None:
     assert {r.func for r in faults.FAULTS.values()} == _injectors(faults)
     assert {r.func for r in processes.PROCESS_FAULTS.values()} == _injectors(processes)
+    # kill_redis_primary returns the failover time, not the name: it is the only injector
+    assert {r.func for r in redis_failover.REDIS_FAULTS.values()} == {"kill_redis_primary"}
 
 
 def test_the_rules_name_faults_as_the_timeline_always_has() -> None:
