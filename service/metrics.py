@@ -118,6 +118,18 @@ ratelimit_decisions = Counter(
 indexer_events = Counter(
     "service_indexer_events_total", "Events the indexer handled, by result.", ["result"]
 )
+indexer_redelivered = Counter(
+    "service_indexer_redelivered_messages_total",
+    "Messages the broker delivered to the indexer more than once (AMQP redelivered flag: "
+    "an earlier delivery was not acknowledged, e.g. its broker or indexer was lost). "
+    "Harmless: the events carry external versions, so a second indexing is a 409 "
+    "(service_indexer_superseded_events_total).",
+)
+indexer_superseded = Counter(
+    "service_indexer_superseded_events_total",
+    "Events OpenSearch refused with 409 because their version, or a newer one, is indexed "
+    "already (a redelivered message, or an older event overtaken by a newer one).",
+)
 # PostgreSQL standbys: exported only when the service has replicas (SERVICE_POSTGRES_
 # REPLICA_DSNS, `stack up --pg-replica`). Not registered at import: a labelled gauge with
 # no child would still print its HELP and TYPE lines in the single-process registry; in

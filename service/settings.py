@@ -143,6 +143,13 @@ class AmqpSettings(SecretSettings):
     model_config = _config("SERVICE_AMQP_")
 
     url: str = "amqp://gameday:gameday@127.0.0.1:22672/"
+    # Every broker of a cluster, comma separated (`stack up --rabbitmq-nodes 3`): the
+    # relay and the indexer connect to the first that answers and move to the next
+    # when theirs is lost. Empty: ``url`` alone.
+    urls: str = ""
+    # `quorum` on a cluster (replicated by Raft); a queue's type is fixed when first
+    # declared, so the single node keeps its classic queues.
+    queue_type: Literal["classic", "quorum"] = "classic"
     exchange: str = "documents"
     queue: str = "documents.index"
     publish_timeout_s: float = Field(default=2.0, gt=0)  # waiting for the confirms
@@ -156,6 +163,16 @@ class AmqpSettings(SecretSettings):
     @property
     def dlq(self) -> str:
         return f"{self.queue}.dlq"
+
+    @property
+    def all_urls(self) -> list[str]:
+        """``urls`` (each with ``password`` put in), else ``[url]``."""
+        listed = [u.strip() for u in self.urls.split(",") if u.strip()]
+        return [dsn_with(u, password=self.password) for u in listed] or [self.url]
+
+    @property
+    def queue_arguments(self) -> dict[str, str]:
+        return {"x-queue-type": "quorum"} if self.queue_type == "quorum" else {}
 
 
 class OpenSearchSettings(BaseSettings):

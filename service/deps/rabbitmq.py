@@ -18,6 +18,7 @@ from typing import Any
 
 import aio_pika
 import orjson
+from yarl import URL
 
 from service import metrics, tracing
 from service.settings import AmqpSettings
@@ -30,8 +31,56 @@ class BrokerUnavailable(ConnectionError):
     """Not connected to RabbitMQ yet (start-up without the broker)."""
 
 
+RECONNECT_INTERVAL_S = 1.0  # a cluster's clients: the next broker is tried this soon
+
+
 async def connect(settings: AmqpSettings, *, timeout_s: float = 10) -> Any:
-    return await aio_pika.connect_robust(settings.url, timeout=timeout_s)
+    """A robust connection; with several brokers (``SERVICE_AMQP_URLS``), to the first
+    that answers, moving on to the next whenever the current one is lost or refuses."""
+    urls = settings.all_urls
+    if len(urls) == 1:
+        return await aio_pika.connect_robust(urls[0], timeout=timeout_s)
+    failure: Exception | None = None
+    for start in range(len(urls)):
+        connection = RotatingConnection(urls, start=start, reconnect_interval=RECONNECT_INTERVAL_S)
+        try:
+            await connection.connect(timeout=timeout_s)
+        except Exception as exc:
+            failure = exc
+            await connection.close()
+            continue
+        return connection
+    assert failure is not None
+    raise failure
+
+
+class RotatingConnection(aio_pika.RobustConnection):
+    """aio-pika's robust connection (channels, queues and consumers restored after a
+    reconnection) over several brokers: each failed attempt moves to the next URL, so a
+    lost node is replaced by a live one (aio-pika's own reconnects to one URL only)."""
+
+    def __init__(self, urls: list[str], *, start: int = 0, **kwargs: Any) -> None:
+        self._urls = [URL(u) for u in urls]
+        self._current = start % len(urls)
+        super().__init__(self._urls[self._current], **kwargs)
+
+    def _next_url(self) -> None:
+        self._current = (self._current + 1) % len(self._urls)
+        self.url = self._urls[self._current]
+
+    async def _RobustConnection__connect_transport(self) -> None:  # noqa: N802
+        # RobustConnection's private attempt (name-mangled): a failed one rotates.
+        try:
+            await super()._RobustConnection__connect_transport()  # type: ignore[misc]
+        except BaseException:
+            self._next_url()
+            raise
+
+    async def _on_connection_close(self, closing: asyncio.Future[Any]) -> None:
+        # the broker went away: the next attempt goes to the next one
+        if not self._close_called:
+            self._next_url()
+        await super()._on_connection_close(closing)
 
 
 class Broker:
@@ -92,9 +141,10 @@ async def declare_topology(channel: Any, settings: AmqpSettings) -> Any:
     exchange = await channel.declare_exchange(
         settings.exchange, aio_pika.ExchangeType.DIRECT, durable=True
     )
-    queue = await channel.declare_queue(settings.queue, durable=True)
+    arguments = settings.queue_arguments
+    queue = await channel.declare_queue(settings.queue, durable=True, arguments=arguments)
     await queue.bind(exchange, routing_key=settings.queue)
-    await channel.declare_queue(settings.dlq, durable=True)
+    await channel.declare_queue(settings.dlq, durable=True, arguments=arguments)
     return exchange
 
 

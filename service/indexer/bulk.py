@@ -92,6 +92,11 @@ def bulk_lines(index: str, events: list[Event]) -> list[dict[str, Any]]:
     return lines
 
 
+# A 409 of external versioning: this version, or a newer one, is indexed already (a
+# redelivery, or an older event overtaken).
+SUPERSEDED = "superseded by a newer version"
+
+
 def classify_item(item: dict[str, Any]) -> tuple[Outcome, str]:
     """One entry of a bulk response's ``items``."""
     ((op, result),) = item.items()
@@ -105,7 +110,7 @@ def classify_item(item: dict[str, Any]) -> tuple[Outcome, str]:
     if 200 <= status < 300:
         return Outcome.DONE, ""
     if status == 409:
-        return Outcome.DONE, "superseded by a newer version"
+        return Outcome.DONE, SUPERSEDED
     if status == 404 and op == "delete":
         return Outcome.DONE, "already absent"
     if status == 400:

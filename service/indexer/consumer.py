@@ -33,6 +33,7 @@ from service.deps import opensearch as opensearch_dep
 from service.deps import rabbitmq as rabbitmq_dep
 from service.deps import redis as redis_dep
 from service.indexer.bulk import (
+    SUPERSEDED,
     Event,
     InvalidEvent,
     Outcome,
@@ -59,6 +60,7 @@ class Indexer:
         )
         self.indexed = 0
         self.dead_lettered = 0
+        self.redelivered = 0
         self._connection: Any = None
         self._channel: Any = None
         self._opensearch: AsyncOpenSearch | None = None
@@ -84,7 +86,9 @@ class Indexer:
             # Messages, not events: an envelope holds up to 500 documents.
             await self._channel.set_qos(prefetch_count=settings.indexer.prefetch)
             await rabbitmq_dep.declare_topology(self._channel, settings.amqp)
-            queue = await self._channel.declare_queue(settings.amqp.queue, durable=True)
+            queue = await self._channel.declare_queue(
+                settings.amqp.queue, durable=True, arguments=settings.amqp.queue_arguments
+            )
             tag = await queue.consume(self._deliver)
             log.info("indexer consuming %s", settings.amqp.queue)
             self._consuming = True
@@ -137,6 +141,7 @@ class Indexer:
             "consuming": self._consuming and connected,
             "indexed": self.indexed,
             "dead_lettered": self.dead_lettered,
+            "redelivered": self.redelivered,
         }
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(orjson.dumps(state))
@@ -163,7 +168,13 @@ class Indexer:
         raise AssertionError("unreachable")
 
     async def _deliver(self, message: Any) -> None:
-        """The consumer's callback: each message is read once, here."""
+        """The consumer's callback: each message is read once, here. A message the broker
+        delivered before (to us or to an indexer that died or lost its broker before
+        acknowledging it) is counted: indexing it again is harmless (external versions:
+        OpenSearch answers 409 to a version it already has), the count says how often."""
+        if message.redelivered:
+            self.redelivered += 1
+            metrics.indexer_redelivered.inc()
         await self._inbox.put(_Delivery.of(message))
 
     async def _work(self) -> None:
@@ -279,6 +290,8 @@ class Indexer:
                 if outcome is Outcome.DONE:
                     self.indexed += 1
                     done[event.op] += 1
+                    if reason == SUPERSEDED:  # this version or a newer one is there already
+                        metrics.indexer_superseded.inc()
                     _observe_lag(event, now)
                     tenants.add(event.tenant_id)
                     unit.left -= 1
