@@ -1,6 +1,7 @@
 """Process faults (Chaos Toolkit python providers): SIGKILL, SIGTERM, SIGSTOP/SIGCONT
 of a component's process (group) or of one service worker, restarts, and the promotion
-of the PostgreSQL replica (`stack up --pg-replica`) after the primary is lost.
+of the PostgreSQL replica (`stack up --pg-replica`) after the primary is lost, and the
+restore drill's base backup, destroyed data dir and restore (`stack up --wal-archive`).
 
 A component the target profile names under `processes` (the `gameday_profile`
 configuration key) is found by its pid file or pid command and started again by its
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 from gameday import stack
@@ -19,17 +21,26 @@ from gameday.chaos.configuration import optional_profile_of
 from gameday.chaos.events import Configuration, run_dir_of
 from gameday.chaos.fault_rule import FaultRule
 from gameday.errors import StackError
-from gameday.rundir import FaultInjected, FaultRemoved, ReplicaPromoted
+from gameday.rundir import (
+    BackupTaken,
+    DataRestored,
+    FaultInjected,
+    FaultRemoved,
+    ReplicaPromoted,
+)
 from gameday.settings import StackSettings
 from gameday.target import Process
 
 __all__ = [
     "continue_component",
+    "destroy_data",
     "kill_component",
     "kill_service_worker",
     "promote_replica",
     "restart_component",
+    "restore_data",
     "stop_component",
+    "take_backup",
 ]
 
 
@@ -162,6 +173,89 @@ def promote_replica(configuration: Configuration | None = None) -> float:
     return took_s
 
 
+def take_backup(
+    component: str = "postgres", configuration: Configuration | None = None
+) -> dict[str, object]:
+    """A base backup of the stack's PostgreSQL (`stack up --wal-archive`), recorded as a
+    `backup_taken` event with its label and WAL range."""
+    run_dir = run_dir_of(configuration)
+    _only_postgres(component)
+    started = time.monotonic()
+    backup = stack.take_backup(StackSettings(), lambda line: None)
+    attributes: dict[str, object] = {
+        "label": backup.label,
+        "start_lsn": backup.start_lsn,
+        "end_lsn": backup.end_lsn,
+        "took_s": round(time.monotonic() - started, 3),
+    }
+    run_dir.append_event(
+        BackupTaken(name=f"{component}-base-backup", target=component, attributes=attributes)
+    )
+    return attributes
+
+
+def destroy_data(component: str = "postgres", configuration: Configuration | None = None) -> str:
+    """SIGKILL PostgreSQL and delete its data dir (the restore drill's fault, lasting until
+    `restore_data`); the event keeps what pg_stat_archiver said just before."""
+    run_dir = run_dir_of(configuration)
+    _only_postgres(component)
+    destroyed = stack.destroy_data(StackSettings())
+    name = PROCESS_FAULTS["data_destroyed"].name(component=component)
+    run_dir.append_event(
+        FaultInjected(
+            epoch=destroyed.killed_at,  # not once the data dir is gone: clients fail from here
+            name=name,
+            target=component,
+            fault="data-destroyed",
+            attributes={
+                "pid": destroyed.pid,
+                "lsn": destroyed.lsn,
+                "last_archived_wal": destroyed.last_archived_wal,
+                "last_archived_at": destroyed.last_archived_at,
+            },
+        )
+    )
+    return name
+
+
+def restore_data(
+    component: str = "postgres",
+    only_if_destroyed: bool = False,
+    configuration: Configuration | None = None,
+) -> dict[str, object]:
+    """Restore the latest base backup and replay the whole WAL archive, start PostgreSQL and
+    wait until it accepts a write: ends `destroy_data`'s fault, and a `data_restored` event
+    says from what and how long it took. `only_if_destroyed` (the rollback's): nothing to
+    do while PostgreSQL runs."""
+    run_dir = run_dir_of(configuration)
+    _only_postgres(component)
+    if only_if_destroyed:
+        tracked = stack.read_tracked(StackSettings().run_dir, component)
+        if tracked is not None and tracked.is_alive():
+            return {}
+    restored = stack.restore(StackSettings(), lambda line: None)
+    attributes: dict[str, object] = {
+        "backup": restored.backup.label,
+        "last_archived_segment": restored.last_archived_segment,
+        "lsn": restored.lsn,
+        "took_s": restored.took_s,
+    }
+    run_dir.append_event(
+        FaultRemoved(
+            name=PROCESS_FAULTS["data_destroyed"].name(component=component), target=component
+        )
+    )
+    run_dir.append_event(
+        DataRestored(name=f"{component}-restored", target=component, attributes=attributes)
+    )
+    return attributes
+
+
+def _only_postgres(component: str) -> None:
+    if component != "postgres":
+        raise StackError(f"backups and restores are PostgreSQL's only, not {component!r}")
+
+
 # Each process fault, declared once: its provider and the rule its name follows.
 # kill_component's fault lasts until restart_component, stop_component's until
 # continue_component; a worker's pid is known once it is killed. None is one of the
@@ -170,4 +264,5 @@ PROCESS_FAULTS: dict[str, FaultRule] = {
     "killed": FaultRule(kill_component, "{component}-killed"),
     "frozen": FaultRule(stop_component, "{component}-frozen"),
     "worker_killed": FaultRule(kill_service_worker, "service-worker-{pid}-{signal}"),
+    "data_destroyed": FaultRule(destroy_data, "{component}-data-destroyed"),
 }

@@ -1,4 +1,5 @@
-"""`gameday stack install|up|status|down|promote-replica`: the local stack of real servers."""
+"""`gameday stack install|up|status|down|promote-replica|backup|restore`: the local stack of
+real servers."""
 
 from __future__ import annotations
 
@@ -183,6 +184,47 @@ def promote_replica_cmd(state_dir: StateDir = None) -> None:
     settings = load_settings(state_dir=state_dir)
     took = supervisor.promote_replica(settings, _say)
     console.print(f"replica promoted in {took:.2f}s (writable)")
+
+
+@app.command("backup")
+def backup_cmd(state_dir: StateDir = None) -> None:
+    """Take a base backup of PostgreSQL (needs `stack up --wal-archive`)."""
+    from gameday.stack import take_backup
+
+    settings = load_settings(state_dir=state_dir)
+    backup = take_backup(settings, _say)
+    console.print(
+        f"base backup {backup.label}: WAL {backup.start_lsn} to {backup.end_lsn}, "
+        f"finished {backup.finished} ({backup.path})"
+    )
+
+
+@app.command("restore")
+def restore_cmd(
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="replay the archived WAL up to this ISO 8601 time (UTC without an offset);"
+            " default: all of it",
+        ),
+    ] = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Stop PostgreSQL, restore the latest base backup (before --to), replay the archived
+    WAL to its end (or to --to), start it and wait until it accepts writes."""
+    from gameday.stack import list_backups, parse_restore_target, recorded_settings, restore
+
+    settings = load_settings(state_dir=state_dir)
+    target = None
+    if to is not None:  # checked before anything is stopped
+        target = parse_restore_target(to, list_backups(recorded_settings(settings)))
+    restored = restore(settings, _say, to=target)
+    console.print(
+        f"restored {restored.backup.label} + archived WAL up to "
+        f"{restored.last_archived_segment or '(none)'}: writable at {restored.lsn} "
+        f"after {restored.took_s:.1f}s"
+    )
 
 
 @app.command("down")

@@ -28,6 +28,7 @@ from gameday.report.analysis import (
 from gameday.report.detection import alert_detections, alerts_problems, alerts_watched
 from gameday.report.figures import measure, ok_by_second, run_end_s, second_range
 from gameday.report.resilience import owner_of, score_experiments
+from gameday.report.restore_drill import RestoreDrill, measure_restore_drill
 from gameday.report.rundata import ALL, RunData
 from gameday.report.summary import (
     ErrorBudget,
@@ -36,7 +37,15 @@ from gameday.report.summary import (
     RunFacts,
     Summary,
 )
-from gameday.rundir import Event, ExperimentOutcome, ReplicaPromoted, RunDir
+from gameday.rundir import (
+    BackupTaken,
+    DataRestored,
+    Event,
+    ExperimentOutcome,
+    FaultInjected,
+    ReplicaPromoted,
+    RunDir,
+)
 from gameday.slo.evaluate import (
     judge_detection,
     judge_experiment,
@@ -384,6 +393,11 @@ def _judge_experiment(
     measured: dict[str, float | None] = {"rto_s": recovery.rto_s}
     if rec is not None:
         measured |= {"rpo_s": rec.rpo_s, "lost_writes": rec.lost}
+    drill = _restore_drill(run, slo, window, events)
+    if drill is not None:
+        # A restore drill's RTO and RPO are its own (gameday.report.restore_drill): the
+        # destruction to the first write, the age of the newest restored write.
+        measured |= {"rto_s": drill.rto_s, "rpo_s": drill.rpo_s}
     if breaker is not None:
         measured |= {
             "breaker_opened_after_s": breaker.opened_after_s,
@@ -416,6 +430,7 @@ def _judge_experiment(
         breaker=breaker,
         inferred=window.inferred,
         failover=_failover(run, window, events),
+        restore=drill,
         burn_rate=None,
     )
     return summary, checks
@@ -460,6 +475,46 @@ def _failover(run: RunData, window: FaultWindow, events: list[Event]) -> Failove
         [(ok, bad) for ok, bad in writes],
         lost_at_s=window.injected_s,
         promoted_at_s=min(promoted),
+    )
+
+
+def _restore_drill(
+    run: RunData, slo: SloFile, window: FaultWindow, events: list[Event]
+) -> RestoreDrill | None:
+    """For PostgreSQL's data destroyed and restored (a data_restored event after it)."""
+    dated = timeline(events)
+    restored = [
+        (e, t_s) for e, t_s in dated if isinstance(e, DataRestored) and t_s >= window.injected_s
+    ]
+    if window.fault != "data-destroyed" or window.target != "postgres" or not restored:
+        return None
+    destroyed = next(
+        (e for e, t_s in dated if isinstance(e, FaultInjected) and e.name == window.name), None
+    )
+    backups = [t_s for e, t_s in dated if isinstance(e, BackupTaken) and t_s < window.injected_s]
+    frame = run.timeseries
+    length = int(frame["second"].max()) + 1 if not frame.empty else 0
+    writes = [[0, 0] for _ in range(length)]
+    for row in frame[frame["endpoint"] != ALL].to_dict(orient="records") if length else []:
+        method, _, path = str(row["endpoint"]).partition(" ")
+        if path.startswith("/v1/documents") and method in _WRITES:
+            second = writes[int(row["second"])]
+            second[0] += int(row["requests"]) - int(row["failures"])
+            second[1] += (
+                int(row["fail_5xx"]) + int(row["fail_connection"]) + int(row["fail_timeout"])
+            )
+    rec = run.reconciliation
+    return measure_restore_drill(
+        [(ok, bad) for ok, bad in writes],
+        RunDir(run.path).load_ledger(),
+        rec.lost_ids if rec else [],
+        destroyed_at_s=window.injected_s,
+        restored_at_s=restored[0][1],
+        design_rto_s=slo.limits.rto,
+        design_rpo_s=slo.limits.rpo,
+        backup=str(restored[0][0].attributes.get("backup")),
+        backup_taken_s=backups[-1] if backups else None,
+        last_archived_wal=(destroyed.attributes.get("last_archived_wal") if destroyed else None),
     )
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gameday.report.analysis import BreakerCheck, Failover
 from gameday.report.detection import AlertDetection
 from gameday.report.resilience import ResilienceScore
+from gameday.report.restore_drill import RestoreDrill
 from gameday.rundir import ExperimentOutcome, Reconciliation
 from gameday.slo.verdict import Figures, ObjectiveResult, PhaseKind, Verdict
 
@@ -93,6 +94,11 @@ class ExperimentSummary(_Model):
         default=None,
         description="PostgreSQL primary lost, replica promoted: loss to the first successful "
         "document read and write (whole seconds)",
+    )
+    restore: RestoreDrill | None = Field(
+        default=None,
+        description="PostgreSQL's data destroyed and restored from a base backup and the WAL "
+        "archive: RTO (to the first write), RPO (the newest restored write's age), lost writes",
     )
     burn_rate: float | None = Field(description="error rate in the window / error budget")
     p95_rise_ms: float | None = Field(

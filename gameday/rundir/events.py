@@ -50,6 +50,8 @@ __all__ = [
     "LoadStopped",
     "OtherEvent",
     "ReplicaPromoted",
+    "BackupTaken",
+    "DataRestored",
     "SafeguardTripped",
     "SignalsUnreachable",
     "StageChanged",
@@ -175,6 +177,25 @@ class ReplicaPromoted(EventBase):
     attributes: dict[str, Any] = {}
 
 
+class BackupTaken(EventBase):
+    """A base backup of PostgreSQL was taken (`stack up --wal-archive`; the restore drill)."""
+
+    type: Literal["backup_taken"] = "backup_taken"
+    name: str
+    target: str | None = None
+    attributes: dict[str, Any] = {}  # label, start_lsn, end_lsn, took_s
+
+
+class DataRestored(EventBase):
+    """A component's data was restored from a backup and it answers writes again (the
+    remedy of a restore drill, not a fault); `attributes` say from what and how long."""
+
+    type: Literal["data_restored"] = "data_restored"
+    name: str
+    target: str | None = None
+    attributes: dict[str, Any] = {}  # backup, last_archived_segment, lsn, took_s
+
+
 class BreakerTransition(EventBase):
     """A circuit breaker of the service changed state (read from its /metrics)."""
 
@@ -279,6 +300,8 @@ _KNOWN: tuple[type[EventBase], ...] = (
     FaultRemoved,
     FaultsReset,
     ReplicaPromoted,
+    BackupTaken,
+    DataRestored,
     BreakerTransition,
     SteadyStateWaitEvent,
     SafeguardTripped,
@@ -311,6 +334,8 @@ Event = Annotated[
     | Annotated[FaultRemoved, Tag("fault_removed")]
     | Annotated[FaultsReset, Tag("faults_reset")]
     | Annotated[ReplicaPromoted, Tag("replica_promoted")]
+    | Annotated[BackupTaken, Tag("backup_taken")]
+    | Annotated[DataRestored, Tag("data_restored")]
     | Annotated[BreakerTransition, Tag("breaker_transition")]
     | Annotated[SteadyStateWaitEvent, Tag("steady_state_wait")]
     | Annotated[SafeguardTripped, Tag("safeguard_tripped")]

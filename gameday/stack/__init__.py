@@ -8,6 +8,16 @@ imports from here, never from its modules (an import-linter contract in `make li
     tracked = stack.read_tracked(settings.run_dir, "service")  # pid file, or None
 """
 
+from gameday.stack.backup import (
+    Backup,
+    Destroyed,
+    Restored,
+    destroy_data,
+    list_backups,
+    parse_restore_target,
+    restore,
+    take_backup,
+)
 from gameday.stack.opensearch import (
     FOLLOWER_CHECK_BOUND_S,
     node_address,
@@ -33,22 +43,30 @@ from gameday.stack.supervisor import (
 
 __all__ = [
     "COMPONENT_NAMES",
+    "Backup",
     "DEPENDENCIES",
     "FOLLOWER_CHECK_BOUND_S",
+    "Destroyed",
     "ComponentStatus",
+    "Restored",
     "Tracked",
+    "destroy_data",
     "down",
+    "list_backups",
     "node_address",
     "node_gid",
     "node_name",
     "node_transport_port",
+    "parse_restore_target",
     "promote_replica",
     "ask_redis_primary",
     "read_tracked",
     "redis_primary_component",
     "redis_proxy_port_of",
     "recorded_settings",
+    "restore",
     "status",
     "status_json",
+    "take_backup",
     "up",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import shlex
 import shutil
 import signal
 import stat
@@ -13,11 +14,28 @@ from pathlib import Path
 import asyncpg
 
 from gameday.errors import ComponentFailed
+from gameday.settings import StackSettings
 from gameday.stack.component import Component, Health, Launch, proxy
 from gameday.toxiproxy import Proxy
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 REPLICATION_USER = "replicator"  # pg_basebackup and the standby's walreceiver log in as it
+# `stack up --wal-archive`: a segment is switched and archived at least this often while
+# anything is written, which bounds the data a lost data dir can take with it (RPO).
+ARCHIVE_TIMEOUT_S = 10
+
+
+def wal_archive_dir(settings: StackSettings) -> Path:
+    """Where PostgreSQL archives its WAL segments (`stack up --wal-archive`)."""
+    return settings.data_dir / "wal-archive"
+
+
+def archive_command(archive: Path) -> str:
+    """Copy a finished segment into the archive under a temporary name, then rename it:
+    a restore never reads a half-copied segment, and an existing one is never overwritten
+    (PostgreSQL retries a failing archive_command and keeps the segment meanwhile)."""
+    target = shlex.quote(str(archive)) + "/%f"
+    return f"test ! -f {target} && cp %p {target}.tmp && mv {target}.tmp {target}"
 
 
 def _run_as() -> str | None:
@@ -63,6 +81,11 @@ class Postgres(Component):
         if user:
             shutil.chown(self.socket_dir, user)
             _let_user_traverse(self.data_dir.parent)
+        if self._archives:
+            archive = wal_archive_dir(self.settings)
+            archive.mkdir(parents=True, exist_ok=True)
+            if user:
+                shutil.chown(archive, user)
         if (self.data_dir / "PG_VERSION").exists():
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -101,6 +124,21 @@ class Postgres(Component):
             # Streaming replicas (the failover experiments) connect over loopback.
             hba.write("host replication all 127.0.0.1/32 scram-sha-256\n")
 
+    @property
+    def _archives(self) -> bool:
+        # The primary only: a standby archives nothing with archive_mode=on anyway.
+        return self.settings.wal_archive and self.name == Postgres.name
+
+    def _archive_args(self) -> list[str]:
+        if not self._archives:
+            return []
+        command = archive_command(wal_archive_dir(self.settings))
+        return [
+            *("-c", "archive_mode=on"),
+            *("-c", f"archive_command={command}"),
+            *("-c", f"archive_timeout={ARCHIVE_TIMEOUT_S}s"),
+        ]
+
     def launch(self) -> Launch:
         return Launch(
             argv=[
@@ -117,6 +155,7 @@ class Postgres(Component):
                 "max_connections=200",
                 "-c",
                 "logging_collector=off",
+                *self._archive_args(),
             ],
             user=_run_as(),
             cwd=self.data_dir,
