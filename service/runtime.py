@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,8 @@ from service.deps.transaction_pooling import bounded_transaction
 from service.resilience import BreakerOpen, Guard
 from service.search.cache import SearchCache
 from service.settings import Settings
+
+MIN_TRANSACTION_S = 0.1  # behind PgBouncer: what a transaction is given at the least
 
 
 @dataclass
@@ -52,15 +55,19 @@ class Runtime:
 
         guard = self.guards.get("postgres")
         timeout_s = self.settings.postgres.acquire_timeout_s
+        started = time.monotonic()
         try:
             if guard is None:
-                async with self.pool.acquire(timeout=timeout_s) as conn, self._transaction(conn):
+                async with (
+                    self.pool.acquire(timeout=timeout_s) as conn,
+                    self._transaction(conn, started),
+                ):
                     yield conn
                 return
             async with (
                 guard.track(is_failure=postgres_failure),
                 self.pool.acquire(timeout=timeout_s) as conn,
-                self._transaction(conn),
+                self._transaction(conn, started),
             ):
                 yield conn
         except Exception as exc:
@@ -69,13 +76,15 @@ class Runtime:
             raise
 
     def _transaction(
-        self, conn: asyncpg.pool.PoolConnectionProxy
+        self, conn: asyncpg.pool.PoolConnectionProxy, started: float
     ) -> contextlib.AbstractAsyncContextManager[Any]:
-        """Behind PgBouncer the whole transaction is held to the statement timeout (each
-        statement costs two round trips there: service/deps/transaction_pooling.py)."""
+        """Behind PgBouncer the pool wait and the whole transaction together are held to
+        the statement timeout (each statement costs two round trips there:
+        service/deps/transaction_pooling.py)."""
         settings = self.settings.postgres
         if settings.transaction_pooling:
-            return bounded_transaction(conn, deadline_s=settings.statement_timeout_s)
+            left_s = settings.statement_timeout_s - (time.monotonic() - started)
+            return bounded_transaction(conn, deadline_s=max(MIN_TRANSACTION_S, left_s))
         return conn.transaction()
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:

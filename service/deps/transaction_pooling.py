@@ -25,8 +25,8 @@ Without a statement cache every parametrized statement costs two round trips (pa
 then bind and execute), so on a slow link a write of a few statements, each well
 inside the statement timeout, takes several times it (4.6 s measured at 500 ms between
 PgBouncer and PostgreSQL), and a lone read wrapped in its transaction 3.1 s.
-:func:`bounded_transaction` holds the whole transaction (a request's, or a lone
-statement's) to the statement timeout instead: past it the connection is terminated
+:func:`bounded_transaction` holds the pool wait and the whole transaction (a request's,
+or a lone statement's) to the statement timeout instead: past it the connection is terminated
 (PgBouncer rolls its server side back) rather than waiting for a ROLLBACK over the same
 slow link.
 """
@@ -51,7 +51,7 @@ class _PinnedConnection(asyncpg.Connection):
     a statement outside one gets a transaction of its own, held to the timeout too."""
 
     pin_sql: str = ""  # set on the subclass that pinned_connection_class makes
-    deadline_s: float = 0.0  # likewise: the statement timeout
+    deadline_s: float = 0.0  # likewise: a lone statement's whole transaction
 
     async def _alone(self, call: Callable[[], Awaitable[T]]) -> T:
         if self.is_in_transaction():
@@ -93,23 +93,29 @@ class _PinnedConnection(asyncpg.Connection):
         return ""
 
 
-def pinned_connection_class(schema: str, statement_timeout_ms: int) -> type[asyncpg.Connection]:
-    """A connection class whose transactions run in `schema` with that timeout."""
+def pinned_connection_class(
+    schema: str, statement_timeout_ms: int, deadline_s: float
+) -> type[asyncpg.Connection]:
+    """A connection class whose transactions run in `schema` with that statement timeout,
+    a lone statement's transaction held to `deadline_s`."""
     # The schema matches ^[a-z_][a-z0-9_]*$ (PostgresSettings), quoted as an identifier.
     pin = (
         f'SET LOCAL search_path TO "{schema}"; '
         f"SET LOCAL statement_timeout = {statement_timeout_ms};"
     )
-    attributes = {"pin_sql": pin, "deadline_s": statement_timeout_ms / 1000}
+    attributes = {"pin_sql": pin, "deadline_s": deadline_s}
     return type("PinnedConnection", (_PinnedConnection,), attributes)
 
 
 def pool_options(settings: PostgresSettings) -> dict[str, Any]:
     """asyncpg.create_pool's keyword arguments for a pool behind PgBouncer."""
     timeout_ms = int(settings.statement_timeout_s * 1000)
+    # A lone statement's pool wait is its caller's (up to acquire_timeout_s): the two
+    # together stay within the statement timeout.
+    deadline_s = max(0.1, settings.statement_timeout_s - settings.acquire_timeout_s)
     return {
         "statement_cache_size": 0,
-        "connection_class": pinned_connection_class(settings.schema_name, timeout_ms),
+        "connection_class": pinned_connection_class(settings.schema_name, timeout_ms, deadline_s),
         "server_settings": {"application_name": "gameday-service"},
     }
 
