@@ -8,6 +8,7 @@ Redis through the private Sentinels.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -20,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -104,9 +106,10 @@ def gameday(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
 
 
 @pytest.fixture(scope="module")
-def sentinel_stack() -> Iterator[dict[str, str]]:
+def sentinel_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """toxiproxy, a Redis primary, its replica and three Sentinels, in a state dir of
-    their own; yields the environment that makes `gameday` commands use them."""
+    their own; yields the environment that makes `gameday` commands use them. Their logs
+    are kept under pytest's temporary dir (Sentinel logs every vote and switch)."""
     state = Path(tempfile.mkdtemp(prefix="gameday-sentinel-"))
     ports = _ports()
     env = {**os.environ, "GAMEDAY_STATE_DIR": str(state), **{k: str(v) for k, v in ports.items()}}
@@ -115,6 +118,12 @@ def sentinel_stack() -> Iterator[dict[str, str]]:
         assert up.returncode == 0, up.stdout + up.stderr
         yield env
     finally:
+        gameday("stack", "down", env=env)
+        logs = state / "logs"
+        if logs.is_dir():
+            shutil.copytree(
+                logs, tmp_path_factory.mktemp("sentinel-stack-logs"), dirs_exist_ok=True
+            )
         gameday("stack", "down", "--purge", env=env)
         shutil.rmtree(state, ignore_errors=True)
 
@@ -265,6 +274,11 @@ def _write_until(client: httpx.Client, stop: threading.Event, out: list[Answer])
         stop.wait(0.05)
 
 
+def _event(run_dir: Path, kind: str) -> dict[str, Any]:
+    lines = (run_dir / "events.jsonl").read_text().splitlines()
+    return next(e for e in map(json.loads, lines) if e["type"] == kind)
+
+
 def _keys(settings: StackSettings, port: int, pattern: str) -> list[bytes]:
     server = _redis(settings, port)
     try:
@@ -280,62 +294,67 @@ def test_writes_fail_closed_fast_while_the_primary_is_killed_then_resume_on_the_
     old = primary_component(settings)
     assert old in SERVERS
     run_dir = configuration_for(tmp_path)
-    answers: list[Answer] = []
-    stop = threading.Event()
-    with _client(sentinel_service.url) as client:
-        assert client.post("/v1/documents", json=make_document()).status_code == 202
-        writer = threading.Thread(target=_write_until, args=(client, stop, answers))
-        writer.start()
-        try:
-            wait_for(lambda: len(answers) >= 5, timeout_s=10, what="writes before the kill")
-            killed_at = time.time()
-            took_s = kill_redis_primary(wait_failover_s=30, configuration=run_dir)
-            switched_at = killed_at + took_s
-            # Writes resume on the new primary within seconds, not after the Redis
-            # breaker's 30 s open period: the service resets it on the switch.
-            wait_for(
-                lambda: any(a.status == 202 for a in answers if a.sent > switched_at),
-                timeout_s=10,
-                what="a write acknowledged after the failover",
-            )
-        finally:
-            stop.set()
-            writer.join(timeout=30)
-    new = primary_component(settings)
-    assert new in SERVERS and new != old
-    assert sentinel_service.process.poll() is None  # the same process: no restart
+    try:
+        answers: list[Answer] = []
+        stop = threading.Event()
+        with _client(sentinel_service.url) as client:
+            assert client.post("/v1/documents", json=make_document()).status_code == 202
+            writer = threading.Thread(target=_write_until, args=(client, stop, answers))
+            writer.start()
+            try:
+                wait_for(lambda: len(answers) >= 5, timeout_s=10, what="writes before the kill")
+                took_s = kill_redis_primary(wait_failover_s=30, configuration=run_dir)
+                # the harness's own timeline: the SIGKILL, and Sentinel naming the new primary
+                killed_at = _event(tmp_path, "fault_injected")["epoch"]
+                promoted = _event(tmp_path, "replica_promoted")
+                switched_at = killed_at + promoted["attributes"]["sentinel_switched_s"]
+                # Writes resume on the new primary within seconds, not after the Redis
+                # breaker's 30 s open period: the service resets it on the switch.
+                wait_for(
+                    lambda: any(a.status == 202 for a in answers if a.sent > switched_at),
+                    timeout_s=10,
+                    what="a write acknowledged after the failover",
+                )
+            finally:
+                stop.set()
+                writer.join(timeout=30)
+        new = primary_component(settings)
+        assert new in SERVERS and new != old
+        assert sentinel_service.process.poll() is None  # the same process: no restart
 
-    during = [a for a in answers if killed_at <= a.sent]
-    assert {a.status for a in during} <= {202, 503}, [
-        a for a in during if a.status not in (202, 503)
-    ]
-    refused = [a for a in during if a.status == 503]
-    assert refused, "no write was refused while no primary answered"
-    assert all(a.retry_after and int(a.retry_after) >= 1 for a in refused), refused
-    slowest = max(a.took_s for a in during)
-    assert slowest < WRITE_ANSWER_MAX_S, slowest  # no request waited for the failover
-    # Nothing is acknowledged while no primary can count it (Sentinel names the new one
-    # up to a poll, 0.1 s, before the harness sees it: 0.5 s of margin).
-    blind = [a for a in during if a.status == 202 and a.sent + a.took_s < switched_at - 0.5]
-    assert not blind, (took_s, blind)
-    resumed = min(a.sent for a in during if a.status == 202 and a.sent > switched_at)
-    assert resumed - switched_at < 5.0, resumed - switched_at
+        during = [a for a in answers if killed_at <= a.sent]
+        assert {a.status for a in during} <= {202, 503}, [
+            a for a in during if a.status not in (202, 503)
+        ]
+        refused = [a for a in during if a.status == 503]
+        assert refused, "no write was refused while no primary answered"
+        assert all(a.retry_after and int(a.retry_after) >= 1 for a in refused), refused
+        slowest = max(a.took_s for a in during)
+        assert slowest < WRITE_ANSWER_MAX_S, slowest  # no request waited for the failover
+        # Nothing is acknowledged while no primary can count it (Sentinel names the new one
+        # up to a poll, 0.1 s, before the harness sees it: 0.5 s of margin).
+        blind = [a for a in during if a.status == 202 and a.sent + a.took_s < switched_at - 0.5]
+        assert not blind, (took_s, blind)
+        resumed = min(a.sent for a in during if a.status == 202 and a.sent > switched_at)
+        assert resumed - switched_at < 5.0, resumed - switched_at
 
-    # The cache and the rate limiter write into the new primary: a tenant seen only now.
-    tenant = f"sentinel-{uuid.uuid4().hex[:8]}"
-    new_port = _proxy_port(settings, new)
-    with _client(sentinel_service.url, tenant) as client:
+        # The cache and the rate limiter write into the new primary: a tenant seen only now.
+        tenant = f"sentinel-{uuid.uuid4().hex[:8]}"
+        new_port = _proxy_port(settings, new)
+        with _client(sentinel_service.url, tenant) as client:
 
-        def searched_into_new_primary() -> bool:
-            assert client.get("/v1/search", params={"q": "after failover"}).status_code == 200
-            limiter = _keys(settings, new_port, f"{sentinel_service.prefix}rl:t:{tenant}")
-            cache = _keys(settings, new_port, f"{sentinel_service.prefix}search:{tenant}:*")
-            return bool(limiter and cache)
+            def searched_into_new_primary() -> bool:
+                assert client.get("/v1/search", params={"q": "after failover"}).status_code == 200
+                limiter = _keys(settings, new_port, f"{sentinel_service.prefix}rl:t:{tenant}")
+                cache = _keys(settings, new_port, f"{sentinel_service.prefix}search:{tenant}:*")
+                return bool(limiter and cache)
 
-        eventually(searched_into_new_primary, timeout_s=10, every_s=0.3)
+            eventually(searched_into_new_primary, timeout_s=10, every_s=0.3)
+    finally:  # the rollback, whatever failed: the next test needs both servers
+        restarted = restart_redis(configuration=run_dir)
 
     # The rollback: the killed server comes back as a replica of the new primary.
-    assert restart_redis(configuration=run_dir) == [old]
+    assert restarted == [old]
     server = _redis(settings, _proxy_port(settings, old))
     try:
         replication = server.info("replication")
@@ -353,6 +372,12 @@ def test_the_primary_kill_experiment_fails_over_with_no_5xx_under_read_only(
     above; the harness (kill, failover timing, restart) acts on the private stack."""
     settings = _settings(sentinel_stack)
     old = primary_component(settings)
+    assert old in SERVERS
+    primary = _redis(settings, _proxy_port(settings, old))
+    try:  # a replica to promote (the test before restarted the server it killed)
+        assert primary.info("replication")["connected_slaves"] == 1
+    finally:
+        primary.close()
     out = tmp_path / "run"
     result = gameday_cli(
         "run",
