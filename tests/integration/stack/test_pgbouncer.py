@@ -372,7 +372,9 @@ def _experiment(
         "--out",
         str(out),
         *args,
-        env={**harness_env, "GAMEDAY_PGBOUNCER": "1"},
+        # No GAMEDAY_PGBOUNCER: as after `stack up --pgbouncer`, restart_component finds
+        # PgBouncer from the stack's record (stack.json).
+        env=harness_env,
         timeout=180,
     )
     run = Run(out, returncode=result.returncode, output=result.stdout + result.stderr)
