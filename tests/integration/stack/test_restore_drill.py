@@ -255,8 +255,6 @@ def test_the_restore_drill_restores_a_working_service_and_its_rpo_agrees_with_th
                 "backup_to_loss_s=15",
                 "--var",
                 "noticed_after_s=3",
-                "--var",
-                "recovered_s=35",
                 "--rpo-grace",
                 "20s",
                 "--out",
