@@ -407,6 +407,8 @@ def test_pgbouncer_restart_fails_requests_fast_resumes_writes_and_loses_nothing(
         "--var",
         "fault_s=5",
         *SETTLE,
+        "--duration",
+        "45s",  # the plan: warm-up 10 + fault 5 + settle 15 + recovery 15
     )
     timeline = [e for e in run.events() if e["type"] != "stage_changed"]
     assert run.outcome["steady_state_before"] is True, (run.outcome, timeline)
@@ -445,6 +447,8 @@ def test_latency_between_pgbouncer_and_postgres_sheds_writes_within_the_p99_budg
         "--var",
         "fault_s=10",
         *SETTLE,
+        "--duration",
+        "50s",  # the plan: warm-up 10 + fault 10 + settle 15 + recovery 15
     )
     timeline = [e for e in run.events() if e["type"] != "stage_changed"]
     assert run.outcome["steady_state_before"] is True, (run.outcome, timeline)
