@@ -90,6 +90,11 @@ def _keep_running_opt_ins(
         and getattr(recorded, c.enabled_by)
         and (c.name in running or (only is not None and c.name in only))
     }
+    # --wal-archive has no component of its own: it is how PostgreSQL runs, so a restart
+    # of PostgreSQL (`restart_component`, a restore) or an `up` while it runs keeps it.
+    postgres = "postgres" in running or (only is not None and "postgres" in only)
+    if recorded.wal_archive and postgres:
+        kept["wal_archive"] = True
     return settings.model_copy(update=kept) if kept else settings
 
 
