@@ -7,10 +7,10 @@ interruption too), with what the providers read as --var values
 waits for the experiment, then makes sure the stack is left clean whatever happened:
 a last-resort reset of the proxies the experiment names (when that cannot be told:
 the target profile's and those it names; every proxy only without a profile), frozen
-components thawed, partition rules between search nodes flushed
-(gameday.chaos.partition), and a check that no toxic or rule is left (`LeftoverFaults`
-otherwise). It writes `experiment.json`, with the fault window inferred from the
-journal when the method recorded none (gameday.chaos.inferred).
+components thawed, this stack's partition rules deleted (gameday.chaos.partition),
+and a check that no toxic or rule is left (`LeftoverFaults` otherwise). It writes
+`experiment.json`, with the fault window inferred from the journal when the method
+recorded none (gameday.chaos.inferred).
 
 `chaos run` exits 0 when the steady state is already broken before the
 method (it skips the method): the journal, not the exit code, decides.
@@ -52,6 +52,7 @@ FAULT_MODULES = (
     "gameday.chaos.processes",
     "gameday.chaos.partition",
     "gameday.chaos.redis_failover",
+    "gameday.chaos.search_cluster",
 )
 
 
@@ -178,7 +179,8 @@ class ExperimentSidecar:
             else:
                 faults.reset_proxies(proxies, configuration)
             leftovers = faults.leftover_faults(proxies, configuration)
-        # Partition rules between search nodes: always checked, always flushed.
+        # This stack's partition rules (its search and RabbitMQ nodes'): always checked,
+        # always deleted; another stack's are left alone.
         cuts = partition.leftover_partitions()
         if cuts:
             partition.heal_all_partitions()

@@ -2,7 +2,7 @@
 (`stack up --search-nodes N`), as iptables DROP rules in a chain of our own.
 
     partition_nodes([1])      # node-1 | node-0, node-2: no transport message either way
-    heal_partition([1])       # the chain flushed: every node reaches every other again
+    heal_partition([1])       # its rules deleted: every node reaches every other again
 
 Each node binds its transport to its own loopback address and runs with its own group
 id (gameday.stack.opensearch). The kernel gives an outgoing loopback connection the
@@ -17,13 +17,17 @@ nor the requests it sends on an open connection reach the other, in both directi
 (OpenSearch sends requests only on connections its own node opened). Other stacks'
 nodes (other group ids and ports) and every client connection (HTTP, through the
 proxies) are left alone. The chain hangs off OUTPUT, which every loopback packet
-crosses; healing flushes it, and so does the run's last-resort reset
-(gameday.chaos.experiment_sidecar), where a rule still in place afterwards fails the
-run (`LeftoverFaults`), as a leftover toxic does.
+crosses. Each rule's comment names its stack (`gameday search <transport port> ...`),
+so healing deletes this stack's rules only, and so does the run's last-resort reset
+(gameday.chaos.experiment_sidecar, which also deletes this stack's RabbitMQ rules,
+`gameday rabbitmq <epmd port> ...`); a rule still in place afterwards fails the run
+(`LeftoverFaults`), as a leftover toxic does. Another stack's rules (another test's
+private cluster) are never touched.
 """
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -112,7 +116,7 @@ def partition_rules(settings: StackSettings, nodes: Sequence[int]) -> list[list[
                         "-m",
                         "comment",
                         "--comment",
-                        f"gameday {node_name(sender)} -> {node_name(receiver)}",
+                        f"{_search_tag(settings)}{node_name(sender)} -> {node_name(receiver)}",
                         "-j",
                         "DROP",
                     ]  # fmt: skip
@@ -120,7 +124,12 @@ def partition_rules(settings: StackSettings, nodes: Sequence[int]) -> list[list[
     return rules
 
 
-def _cut_name(nodes: Sequence[int]) -> str:
+MANAGER = "manager"  # `nodes`: the node elected cluster manager when the fault starts
+
+
+def _cut_name(nodes: Sequence[int] | str) -> str:
+    if isinstance(nodes, str):
+        return MANAGER
     return "-".join(node_name(i) for i in sorted(set(nodes)))
 
 
@@ -130,21 +139,33 @@ def _stack_settings() -> StackSettings:
     return recorded_settings(StackSettings())
 
 
-def partition_nodes(nodes: list[int], configuration: Configuration | None = None) -> str:
-    """Cut the search nodes `nodes` (0-based) from the others, both ways, until
-    `heal_partition`: the fault `opensearch-partition-node-1` (say)."""
+def _resolve(settings: StackSettings, nodes: list[int] | str) -> list[int]:
+    if isinstance(nodes, str):
+        if nodes != MANAGER:
+            raise ConfigError(f"partition nodes {nodes!r}: a list of node numbers or {MANAGER!r}")
+        from gameday.chaos.search_cluster import elected_manager
+
+        return [elected_manager(settings)]
+    return list(nodes)
+
+
+def partition_nodes(nodes: list[int] | str, configuration: Configuration | None = None) -> str:
+    """Cut the search nodes `nodes` (0-based, or "manager": the elected cluster manager)
+    from the others, both ways, until `heal_partition`: the fault
+    `opensearch-partition-node-1` (say), `opensearch-partition-manager`."""
     run_dir = run_dir_of(configuration)
     settings = _stack_settings()
-    rules = partition_rules(settings, nodes)
+    side_nodes = _resolve(settings, nodes)
+    rules = partition_rules(settings, side_nodes)
     _ensure_chain()
     try:
         for rule in rules:
             _iptables("-A", CHAIN, *rule)
     except PartitionError:
-        heal_all_partitions()  # never half a partition
+        heal_all_partitions(settings)  # never half a partition
         raise
     name = PARTITION_FAULTS["partition"].name(cut=_cut_name(nodes))
-    side, others = _cut_side(settings, nodes)
+    side, others = _cut_side(settings, side_nodes)
     run_dir.append_event(
         FaultInjected(
             name=name,
@@ -160,10 +181,13 @@ def partition_nodes(nodes: list[int], configuration: Configuration | None = None
     return name
 
 
-def heal_partition(nodes: list[int], configuration: Configuration | None = None) -> None:
-    """Remove the partition (every rule of the chain) and record its end."""
+def heal_partition(nodes: list[int] | str, configuration: Configuration | None = None) -> None:
+    """Remove the partition (every search-node rule of this stack) and record its end."""
     run_dir = run_dir_of(configuration)
-    heal_all_partitions()
+    settings = _stack_settings()
+    for line in _stack_rules(settings):
+        if _search_tag(settings) in line:
+            _iptables("-D", *shlex.split(line)[1:])
     run_dir.append_event(
         FaultRemoved(
             name=PARTITION_FAULTS["partition"].name(cut=_cut_name(nodes)), target="opensearch"
@@ -171,22 +195,41 @@ def heal_partition(nodes: list[int], configuration: Configuration | None = None)
     )
 
 
-def heal_all_partitions() -> None:
-    """Flush the chain (the last-resort reset); nothing to do when it does not exist."""
-    if shutil.which("iptables") is None:
-        return
-    if _iptables("-S", CHAIN, check=False).returncode == 0:
-        _iptables("-F", CHAIN)
+def _search_tag(settings: StackSettings) -> str:
+    return f"gameday search {settings.opensearch_transport_port} "
 
 
-def leftover_partitions() -> list[str]:
-    """The partition rules in place, as `iptables -S` prints them ([] without the chain)."""
+def _stack_tags(settings: StackSettings) -> tuple[str, ...]:
+    """The comments that name this stack's rules: its search nodes' (their transport
+    port) and its RabbitMQ nodes' (gameday.chaos.rabbitmq_cluster: its epmd port).
+    Another stack's rules (another test's private cluster) are never touched."""
+    return (_search_tag(settings), f"gameday rabbitmq {settings.epmd_port} ")
+
+
+def _stack_rules(settings: StackSettings) -> list[str]:
     if shutil.which("iptables") is None:
         return []
     listed = _iptables("-S", CHAIN, check=False)
     if listed.returncode != 0:
         return []
-    return [f"partition: {line}" for line in listed.stdout.splitlines() if line.startswith("-A")]
+    tags = _stack_tags(settings)
+    return [
+        line
+        for line in listed.stdout.splitlines()
+        if line.startswith("-A") and any(tag in line for tag in tags)
+    ]
+
+
+def heal_all_partitions(settings: StackSettings | None = None) -> None:
+    """Delete every partition rule of this stack (the last-resort reset): its search
+    nodes' and its RabbitMQ nodes'; nothing to do without the chain."""
+    for line in _stack_rules(settings or _stack_settings()):
+        _iptables("-D", *shlex.split(line)[1:])
+
+
+def leftover_partitions(settings: StackSettings | None = None) -> list[str]:
+    """This stack's partition rules in place, as `iptables -S` prints them."""
+    return [f"partition: {line}" for line in _stack_rules(settings or _stack_settings())]
 
 
 # The partition fault, declared once: its provider and the rule its name follows (the

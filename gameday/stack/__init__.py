@@ -20,6 +20,7 @@ from gameday.stack.backup import (
 )
 from gameday.stack.opensearch import (
     FOLLOWER_CHECK_BOUND_S,
+    component_name,
     node_address,
     node_gid,
     node_name,
@@ -46,6 +47,7 @@ __all__ = [
     "Backup",
     "DEPENDENCIES",
     "FOLLOWER_CHECK_BOUND_S",
+    "component_name",
     "Destroyed",
     "ComponentStatus",
     "Restored",

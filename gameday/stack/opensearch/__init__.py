@@ -46,6 +46,11 @@ def proxy_name(node: int) -> str:
     return "opensearch" if node == 0 else f"opensearch-{node}"
 
 
+def component_name(node: int) -> str:
+    """Node i's stack component (its pid file, `--only`): `opensearch`, `opensearch-1`, ..."""
+    return proxy_name(node)
+
+
 def node_name(node: int) -> str:
     """The node's OpenSearch name (`node.name`), as `_cat/nodes` lists it."""
     return f"node-{node}"

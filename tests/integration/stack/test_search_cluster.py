@@ -7,6 +7,7 @@ three-node test (test_stack_lifecycle) runs in this same pytest session, one at 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -14,8 +15,10 @@ import subprocess
 import sys
 import tempfile
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,9 +29,19 @@ from gameday.chaos.partition import (
     partition_nodes,
 )
 from gameday.chaos.search_cluster import ClusterWatch, ask_every_node, watch_cluster
-from gameday.settings import StackSettings
+from gameday.settings import PROJECT_ROOT, StackSettings
 from gameday.stack import FOLLOWER_CHECK_BOUND_S, node_name
-from tests.integration.service.service_helpers import eventually
+from gameday.stack.service_env import service_env
+from gameday.stack.warmup import warm_up
+from service.namespace import drop_namespace
+from tests.integration.own_service import gameday_cli
+from tests.integration.service.service_helpers import (
+    eventually,
+    free_port,
+    start_uvicorn,
+    stop_processes,
+    wait_ready,
+)
 
 log = logging.getLogger(__name__)  # figures: pytest -o log_cli=true --log-cli-level=INFO
 GAMEDAY = [sys.executable, "-m", "gameday.cli"]
@@ -43,6 +56,12 @@ PORTS = {
 }
 PARTITION_S = 45.0  # the longest the cut is held, waiting for the majority to drop the node
 REJOIN_S = 30.0  # after the heal, until every node lists all three again
+# The experiments' fault windows, short to spare CI minutes (the experiments' own
+# defaults: 30 s partition, 20 s kill and freeze); each still outlasts the 12 s
+# follower-check bound, so the node is dropped inside it.
+PARTITION_FAULT_S = 20
+KILL_FAULT_S = 15
+FREEZE_FAULT_S = 20
 
 
 def gameday(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -72,10 +91,9 @@ def cluster_env() -> Iterator[dict[str, str]]:
 
 
 def _settings(env: dict[str, str]) -> StackSettings:
-    return StackSettings(
-        state_dir=Path(env["GAMEDAY_STATE_DIR"]),
-        search_nodes=3,
-        **{k.removeprefix("GAMEDAY_").lower(): v for k, v in PORTS.items()},
+    ports = {k.removeprefix("GAMEDAY_").lower(): v for k, v in PORTS.items()}
+    return StackSettings.model_validate(
+        {"state_dir": Path(env["GAMEDAY_STATE_DIR"]), "search_nodes": 3, **ports}
     )
 
 
@@ -151,3 +169,178 @@ def _dropped(settings: StackSettings, cut: int) -> bool:
     views = ask_every_node(settings)
     others = [v for n, v in views.items() if n != node_name(cut)]
     return all(v.members and node_name(cut) not in v.members for v in others)
+
+
+# The experiments, under load, against a service of the test's own: its OpenSearch is the
+# private cluster (every node's proxy, 1 replica) and its PostgreSQL the private one (the
+# reconciliation reads both); Redis and RabbitMQ are the session stack's, namespaced.
+
+
+@pytest.fixture
+def cluster_service(
+    stack: StackSettings, cluster_env: dict[str, str], tmp_path: Path
+) -> Iterator[str]:
+    """The service and its indexer on the private cluster; yields the service's URL."""
+    private = _settings(cluster_env)
+    namespace = f"t{uuid.uuid4().hex[:10]}"
+    env = {
+        **os.environ,
+        **service_env(stack),
+        "SERVICE_POSTGRES_DSN": private.postgres_dsn,
+        "SERVICE_OPENSEARCH_HOSTS": ",".join(private.opensearch_urls),
+        "SERVICE_OPENSEARCH_REPLICAS": "1",
+        "SERVICE_REDIS_PREFIX": f"{namespace}:",
+        "SERVICE_AMQP_QUEUE": f"{namespace}.index",
+        "SERVICE_AMQP_EXCHANGE": namespace,
+        "SERVICE_OUTBOX_POLL_INTERVAL_S": "0.2",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+    }
+    port = free_port()
+    procs = [start_uvicorn(port, env, tmp_path / "service.log")]
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", procs, tmp_path)  # declares the queue
+        # three cold JVMs answer their first concurrent searches slowly enough to open
+        # the service's search breaker: warmed as `stack up` warms the stack's own
+        warm_up(private, log.info)
+        with open(tmp_path / "indexer.log", "wb") as indexer_log:
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "service.indexer"],
+                    env=env,
+                    cwd=PROJECT_ROOT,
+                    stdout=indexer_log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_processes(*procs)
+        # only the queue, the exchange and the keys are on the session stack
+        named = {**env, "SERVICE_POSTGRES_SCHEMA": namespace, "SERVICE_OPENSEARCH_ALIAS": namespace}
+        drop_namespace(stack, named)
+
+
+def _run_experiment(
+    name: str, url: str, env: dict[str, str], out: Path, *variables: str
+) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """`gameday run` of experiments/NAME.json under search and write load; returns the
+    summary, the experiment's outcome and the events."""
+    result = gameday_cli(
+        "run",
+        "--scenario",
+        "write_heavy",
+        "--rate",
+        "12",
+        "--target",
+        url,
+        "--experiment",
+        str(PROJECT_ROOT / "experiments" / f"{name}.json"),
+        *(arg for v in variables for arg in ("--var", v)),
+        "--rpo-grace",
+        "30s",
+        "--out",
+        str(out),
+        env=env,
+        timeout=240,
+    )
+    # A verdict: 0 or 1, or 2 when the run was judged invalid (on this shared 2-core
+    # machine, three JVMs starve the load generator of CPU); the claims below are
+    # asserted from the run directory either way, and only a written report counts.
+    assert result.returncode in (0, 1, 2), result.stdout + result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    if result.returncode == 2:
+        assert summary["verdict"] == "error" and summary["reasons"], result.stdout
+    outcome = json.loads((out / "experiment.json").read_text())
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    log.info("%s: verdict %s, experiment %s", name, summary["verdict"], outcome["verdict"])
+    shown = ("type", "name", "probe", "ok", "value", "attributes", "t_s")
+    for event in events:
+        if event["type"] in ("hypothesis_checked", "fault_injected", "fault_removed"):
+            log.info("%s: %s", name, {k: event.get(k) for k in shown})
+    for o in summary["objectives"]:
+        if o["phase"].startswith("fault:") or o["scope"].startswith("experiment:"):
+            log.info("%s: %s = %s (%s)", name, o["name"], o["measured"], o["passed"])
+    return summary, outcome, events
+
+
+def _probe(events: list[dict[str, Any]], probe: str) -> dict[str, Any]:
+    found = [e for e in events if e["type"] == "hypothesis_checked" and e["probe"] == probe]
+    assert len(found) == 1, [e for e in events if e["type"] == "hypothesis_checked"]
+    return dict(found[0])
+
+
+def _search_error_rate(summary: dict[str, Any], fault: str) -> dict[str, Any]:
+    found = [
+        o
+        for o in summary["objectives"]
+        if o["scope"] == f"experiment:{fault}"  # the SLO file's objective for this window
+        and "GET /v1/search" in o["name"]
+        and o["phase"] == f"fault:{fault}"
+        and o["metric"] == "error_rate_pct"
+    ]
+    assert len(found) == 1, [o["name"] for o in summary["objectives"]]
+    return dict(found[0])
+
+
+def _nothing_lost(out: Path) -> None:
+    reconciliation = json.loads((out / "reconciliation.json").read_text())
+    assert reconciliation["acknowledged"] > 0 and reconciliation["lost"] == 0, reconciliation
+
+
+def test_the_node_partition_experiment_never_shows_two_managers_loses_nothing_and_rejoins(
+    cluster_env: dict[str, str], cluster_service: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    summary, outcome, events = _run_experiment(
+        "opensearch-node-partition", cluster_service, cluster_env, out,
+        f"fault_s={PARTITION_FAULT_S}", f"watch_s={PARTITION_FAULT_S + REJOIN_S}",
+    )  # fmt: skip
+    assert outcome["error"] is None, outcome
+    watch = _probe(events, "one-cluster-manager")
+    # at no check did two nodes name two different managers...
+    assert watch["value"]["split_brain_checks"] == [], watch
+    assert watch["ok"] is True
+    # ...and the majority did drop the cut node (else the partition proved nothing)
+    assert watch["value"]["dropped_after_s"] is not None, watch
+    # it rejoined: every node listed all three again before the watch ended
+    assert watch["value"]["whole_again_at_s"] is not None, watch
+    _nothing_lost(out)
+    assert leftover_partitions() == []
+    assert summary["verdict"] in ("pass", "fail")
+
+
+def test_the_node_kill_experiment_keeps_searches_answering_goes_yellow_then_green(
+    cluster_env: dict[str, str], cluster_service: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    summary, outcome, events = _run_experiment(
+        "opensearch-node-kill", cluster_service, cluster_env, out, f"fault_s={KILL_FAULT_S}"
+    )
+    assert outcome["error"] is None, outcome
+    killed = [e for e in events if e["type"] == "fault_injected"]
+    assert [e["name"] for e in killed] == ["opensearch-node-killed"], killed
+    assert killed[0]["attributes"]["primaries"] >= 1
+    assert _probe(events, "cluster-yellow")["ok"] is True
+    assert _probe(events, "cluster-green")["ok"] is True
+    errors = _search_error_rate(summary, "opensearch-node-killed")
+    assert errors["passed"] is True, errors
+    _nothing_lost(out)
+
+
+def test_the_node_freeze_experiment_shows_when_the_node_was_dropped_and_the_search_errors(
+    cluster_env: dict[str, str], cluster_service: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    summary, outcome, events = _run_experiment(
+        "opensearch-node-freeze", cluster_service, cluster_env, out,
+        f"fault_s={FREEZE_FAULT_S}", f"watch_s={FREEZE_FAULT_S + REJOIN_S}",
+    )  # fmt: skip
+    assert outcome["error"] is None, outcome
+    watch = _probe(events, "one-cluster-manager")["value"]
+    # both measures are there: when the others dropped the frozen node (against the
+    # configured bound), and the search error rate in the window, judged by the SLO file
+    assert watch["dropped_after_s"] is not None, watch
+    assert watch["follower_check_bound_s"] == FOLLOWER_CHECK_BOUND_S
+    errors = _search_error_rate(summary, "opensearch-2-frozen")
+    assert errors["passed"] in (True, False), errors
+    assert watch["whole_again_at_s"] is not None, watch

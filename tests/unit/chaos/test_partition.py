@@ -53,3 +53,15 @@ def test_a_partition_that_cuts_nothing_is_a_one_line_error(
 ) -> None:
     with pytest.raises(ConfigError, match=expected):
         partition_rules(StackSettings(search_nodes=search_nodes), nodes)
+
+
+def test_each_rule_names_its_stack_so_another_stacks_rules_are_left_alone() -> None:
+    mine = StackSettings(search_nodes=3, opensearch_transport_port=23300)
+    other = StackSettings(search_nodes=3, opensearch_transport_port=24300)
+    comments = {r[r.index("--comment") + 1] for r in partition_rules(mine, [2])}
+    assert all(c.startswith("gameday search 23300 ") for c in comments), comments
+    assert not any(
+        c.startswith("gameday search 23300 ")
+        for r in partition_rules(other, [2])
+        for c in [r[r.index("--comment") + 1]]
+    )
