@@ -10,8 +10,9 @@ functions of the run directory's records.
 RTO counts from the destruction to the end of the first second with a successful
 document write after the first failed one (as the failover's first write does). RPO is
 the age, at the destruction, of the newest restored write: the newest acknowledged
-before the first lost one (`lost`: the documents the reconciliation found lost, by
-their last write acknowledged before the destruction, with its acknowledgement time).
+before the first lost one (`lost`: the documents the reconciliation found lost whose
+last write was acknowledged before the destruction, with its acknowledgement time; one
+whose last write came after the restore is in `lost_after_restore`, a finding apart).
 Both are judged against the design's outer limits (the SLO file's `limits`, 1 h and
 15 min) here, and against the experiment's own objectives by the SLO judge.
 """
@@ -53,6 +54,12 @@ class RestoreDrill(BaseModel):
     )
     acknowledged_before: int = Field(description="writes acknowledged before the destruction")
     lost: list[LostWrite] = Field(description="of those, the ones the restore does not hold")
+    lost_after_restore: list[LostWrite] = Field(
+        default_factory=list,
+        description="documents found lost whose last write was acknowledged after the "
+        "destruction (once restored): not data the restore lost, a finding of its own "
+        "(`before_destruction_s` negative: that long after it)",
+    )
     design_rto_s: float
     design_rpo_s: float
     rto_meets_design: bool | None
@@ -76,9 +83,13 @@ def measure_restore_drill(
     acknowledged write; `lost_ids`: the reconciliation's lost documents."""
     rto_s = measure_failover(writes, writes, lost_at_s=destroyed_at_s).first_write_s
     before = [e for e in ledger if e.t_s < destroyed_at_s]
-    last_op = {e.id: e for e in before}  # the reconciliation judges a document's last write
+    last_op = {e.id: e for e in ledger}  # the reconciliation judges a document's last write
     lost_set = set(lost_ids)
-    lost = sorted((e for e in last_op.values() if e.id in lost_set), key=lambda e: (e.t_s, e.id))
+    judged = sorted((e for e in last_op.values() if e.id in lost_set), key=lambda e: (e.t_s, e.id))
+    # A document whose last write came after the restore was lost after it (in the search
+    # index: a version the lost WAL had already indexed), not by it.
+    lost = [e for e in judged if e.t_s < destroyed_at_s]
+    lost_after = [e for e in judged if e.t_s >= destroyed_at_s]
     # The newest restored write: the newest acknowledged before the first lost one. A later
     # write whose document the restore happens to hold as expected (created and deleted
     # after the last archived segment: absent either way) was not restored, only undone.
@@ -96,17 +107,19 @@ def measure_restore_drill(
         rto_s=rto_s,
         rpo_s=rpo_s,
         acknowledged_before=len(before),
-        lost=[
-            LostWrite(
-                id=e.id,
-                op=e.op,
-                acked_at=e.acked_at,
-                before_destruction_s=round(destroyed_at_s - e.t_s, 3),
-            )
-            for e in lost
-        ],
+        lost=[_lost_write(e, destroyed_at_s) for e in lost],
+        lost_after_restore=[_lost_write(e, destroyed_at_s) for e in lost_after],
         design_rto_s=design_rto_s,
         design_rpo_s=design_rpo_s,
         rto_meets_design=None if rto_s is None else rto_s <= design_rto_s,
         rpo_meets_design=None if rpo_s is None else rpo_s <= design_rpo_s,
+    )
+
+
+def _lost_write(entry: LedgerEntry, destroyed_at_s: float) -> LostWrite:
+    return LostWrite(
+        id=entry.id,
+        op=entry.op,
+        acked_at=entry.acked_at,
+        before_destruction_s=round(destroyed_at_s - entry.t_s, 3),
     )

@@ -64,3 +64,18 @@ def test_a_document_lost_by_its_update_is_listed_by_that_update() -> None:
 def test_nothing_lost_makes_the_newest_write_before_the_destruction_the_rpo() -> None:
     drill = _drill([make_entry("a", 10.0), make_entry("b", 30.0)], [])
     assert drill.rpo_s == 0.2 and drill.lost == []
+
+
+def test_a_document_whose_last_write_came_after_the_restore_is_a_finding_apart() -> None:
+    """Updated to version 2 after the last archived segment (lost), then deleted after the
+    restore at version 2 again: the search index, holding the lost version 2, drops it."""
+    ledger = [
+        make_entry("a", 10.0),
+        make_entry("a", 25.0, op="update", version=2),
+        make_entry("a", 50.0, op="delete", version=2),
+    ]
+    drill = _drill(ledger, ["a"])
+    assert drill.lost == []
+    assert [(w.id, w.op, w.before_destruction_s) for w in drill.lost_after_restore] == [
+        ("a", "delete", -19.8)
+    ]
