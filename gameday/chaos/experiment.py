@@ -35,6 +35,7 @@ PROVIDER_MODULES = (
     "gameday.chaos.redis_failover",
     "gameday.chaos.partition",
     "gameday.chaos.search_cluster",
+    "gameday.chaos.rabbitmq_cluster",
 )
 DEFAULT_WARMUP_S = 10.0
 DEFAULT_RECOVERY_S = 20.0

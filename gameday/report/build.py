@@ -27,6 +27,7 @@ from gameday.report.analysis import (
 )
 from gameday.report.detection import alert_detections, alerts_problems, alerts_watched
 from gameday.report.figures import measure, ok_by_second, run_end_s, second_range
+from gameday.report.probe_checks import probe_checks
 from gameday.report.resilience import owner_of, score_experiments
 from gameday.report.restore_drill import RestoreDrill, measure_restore_drill
 from gameday.report.rundata import ALL, RunData
@@ -430,6 +431,7 @@ def _judge_experiment(
         breaker=breaker,
         inferred=window.inferred,
         failover=_failover(run, window, events),
+        probes=probe_checks(events, window),
         restore=drill,
         burn_rate=None,
     )

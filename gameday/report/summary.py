@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gameday.report.analysis import BreakerCheck, Failover
 from gameday.report.detection import AlertDetection
+from gameday.report.probe_checks import ProbeCheck
 from gameday.report.resilience import ResilienceScore
 from gameday.report.restore_drill import RestoreDrill
 from gameday.rundir import ExperimentOutcome, Reconciliation
@@ -99,6 +100,11 @@ class ExperimentSummary(_Model):
         default=None,
         description="PostgreSQL's data destroyed and restored from a base backup and the WAL "
         "archive: RTO (to the first write), RPO (the newest restored write's age), lost writes",
+    )
+    probes: list[ProbeCheck] = Field(
+        default_factory=list,
+        description="checks its providers recorded for this window (phase `fault:<name>`): "
+        "a RabbitMQ cluster's samples (outbox backlog, redelivered messages, queue leader)",
     )
     burn_rate: float | None = Field(description="error rate in the window / error budget")
     p95_rise_ms: float | None = Field(

@@ -27,6 +27,11 @@ from gameday.stack.opensearch import (
     node_transport_port,
 )
 from gameday.stack.process import Tracked, read_tracked
+from gameday.stack.rabbitmq import RABBITMQCTL
+from gameday.stack.rabbitmq import ctl_env as rabbitmq_ctl_env
+from gameday.stack.rabbitmq import node_address as rabbitmq_node_address
+from gameday.stack.rabbitmq import node_component as rabbitmq_node_component
+from gameday.stack.rabbitmq import node_erlang_name as rabbitmq_node_erlang_name
 from gameday.stack.redis_sentinel import ask_primary as ask_redis_primary
 from gameday.stack.redis_sentinel import primary_component as redis_primary_component
 from gameday.stack.redis_sentinel import redis_proxy_port_of
@@ -61,6 +66,11 @@ __all__ = [
     "node_transport_port",
     "parse_restore_target",
     "promote_replica",
+    "RABBITMQCTL",
+    "rabbitmq_ctl_env",
+    "rabbitmq_node_address",
+    "rabbitmq_node_component",
+    "rabbitmq_node_erlang_name",
     "ask_redis_primary",
     "read_tracked",
     "redis_primary_component",
