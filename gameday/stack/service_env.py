@@ -27,8 +27,10 @@ def service_env(stack: StackSettings) -> dict[str, str]:
         "SERVICE_POSTGRES_REPLICA_DSNS": stack.postgres_replica_dsn or "",
         "SERVICE_REDIS_URL": stack.redis_url,
         "SERVICE_AMQP_URL": stack.amqp_url,
-        # every broker's proxy (`--rabbitmq-nodes 3`): the relay and indexer use any live one
-        "SERVICE_AMQP_URLS": ",".join(stack.amqp_urls),
+        # every broker's proxy (`--rabbitmq-nodes 3`): the relay and indexer use any live
+        # one; empty on a single node, where SERVICE_AMQP_URL (which tests may point at a
+        # proxy of their own) is the broker
+        "SERVICE_AMQP_URLS": ",".join(stack.amqp_urls) if stack.rabbitmq_nodes > 1 else "",
         # a cluster's queues are quorum queues; the single node keeps its classic ones
         # (a queue's type is fixed when it is first declared)
         "SERVICE_AMQP_QUEUE_TYPE": "quorum" if stack.rabbitmq_nodes > 1 else "classic",

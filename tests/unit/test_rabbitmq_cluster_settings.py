@@ -72,7 +72,7 @@ def test_a_record_without_the_count_means_one_broker(tmp_path: Path) -> None:
 
 def test_the_service_gets_every_broker_and_quorum_queues_only_on_a_cluster() -> None:
     single = service_env(StackSettings())
-    assert single["SERVICE_AMQP_URLS"] == "amqp://gameday:gameday@127.0.0.1:22672/"
+    assert single["SERVICE_AMQP_URLS"] == ""  # SERVICE_AMQP_URL alone, as before
     assert single["SERVICE_AMQP_QUEUE_TYPE"] == "classic"
     cluster = service_env(StackSettings(rabbitmq_nodes=3))
     assert cluster["SERVICE_AMQP_URLS"].split(",") == [
