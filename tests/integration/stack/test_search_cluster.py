@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,9 +25,14 @@ import pytest
 
 from gameday.chaos.events import configuration_for
 from gameday.chaos.partition import (
+    CHAIN,
+    _ensure_chain,
+    _iptables,
+    heal_all_partitions,
     heal_partition,
     leftover_partitions,
     partition_nodes,
+    partition_rules,
 )
 from gameday.chaos.search_cluster import ClusterWatch, ask_every_node, watch_cluster
 from gameday.settings import PROJECT_ROOT, StackSettings
@@ -368,3 +374,51 @@ def test_the_node_freeze_experiment_shows_when_the_node_was_dropped_and_the_sear
     errors = _search_error_rate(summary, "opensearch-2-frozen")
     assert errors["passed"] in (True, False), errors
     assert watch["whole_again_at_s"] is not None, watch
+
+
+def test_the_last_resort_reset_deletes_this_stacks_rules_and_leaves_another_stacks() -> None:
+    """Real iptables rules, no cluster: what the run's reset (heal_all_partitions) and its
+    leftover check (leftover_partitions) see of two stacks' partitions."""
+    mine = StackSettings(search_nodes=3, opensearch_transport_port=23900, epmd_port=23969)
+    other = StackSettings(search_nodes=3, opensearch_transport_port=23950, epmd_port=23979)
+    _ensure_chain()
+    try:
+        for rule in partition_rules(mine, [1]) + partition_rules(other, [2]):
+            _iptables("-A", CHAIN, *rule)
+        assert len(leftover_partitions(mine)) == 4 and len(leftover_partitions(other)) == 4
+        heal_all_partitions(mine)
+        assert leftover_partitions(mine) == []
+        assert len(leftover_partitions(other)) == 4
+    finally:
+        heal_all_partitions(mine)
+        heal_all_partitions(other)
+    assert leftover_partitions(other) == []
+
+
+def test_ctrl_c_during_a_partition_leaves_no_rule_behind(
+    cluster_env: dict[str, str], cluster_service: str, tmp_path: Path
+) -> None:
+    """Ctrl-C (SIGINT to the run's process group, as a terminal sends it) while the cut
+    is in place: the rollback and the last-resort reset leave no rule of this stack."""
+    out = tmp_path / "run"
+    argv = [*GAMEDAY, "run", "--scenario", "write_heavy", "--rate", "5"]
+    argv += ["--target", cluster_service, "--out", str(out), "--var", "fault_s=60"]
+    argv += ["--experiment", str(PROJECT_ROOT / "experiments" / "opensearch-node-partition.json")]
+    with open(tmp_path / "run.log", "wb") as log:
+        run = subprocess.Popen(
+            argv, env=cluster_env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        eventually(lambda: leftover_partitions(_settings(cluster_env)), timeout_s=60, every_s=0.5)
+        os.killpg(run.pid, signal.SIGINT)
+        run.wait(timeout=120)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
+        heal_all_partitions(_settings(cluster_env))  # only if the test failed
+    assert run.returncode == 130, (tmp_path / "run.log").read_text()[-2000:]
+    assert leftover_partitions(_settings(cluster_env)) == []
+    events = (out / "events.jsonl").read_text()
+    assert '"fault_removed"' in events and "opensearch-partition-manager" in events
