@@ -18,6 +18,7 @@ from typing import Any
 
 import aio_pika
 import orjson
+from aio_pika.exceptions import DeliveryError
 from yarl import URL
 
 from service import metrics, tracing
@@ -204,6 +205,21 @@ class Publisher:
             if self._connection.is_closed or self._channel is None or self._channel.is_closed:
                 raise BrokerUnavailable(f"RabbitMQ connection closed: {exc}") from exc
             raise
+        except DeliveryError:
+            # A nack. A channel that published to a quorum queue while its leader's node
+            # was being lost (aio-pika restores the channel on a live broker within
+            # milliseconds) is nacked on every publish afterwards, while a fresh channel
+            # on the same broker is confirmed (RabbitMQ 3.10.8, reproduced by hand; see
+            # docs/experiments.md, RabbitMQ: three nodes): the next attempt opens a new one.
+            await self._drop_channel()
+            raise
+
+    async def _drop_channel(self) -> None:
+        async with self._starting:
+            channel, self._channel, self._exchange = self._channel, None, None
+        if channel is not None and not channel.is_closed:
+            with contextlib.suppress(Exception):
+                await channel.close()
 
     async def close(self) -> None:
         if self._channel is not None and not self._channel.is_closed:
