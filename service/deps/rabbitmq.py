@@ -83,6 +83,17 @@ class RotatingConnection(aio_pika.RobustConnection):
             self._next_url()
         await super()._on_connection_close(closing)
 
+    async def move_on(self) -> None:
+        """Leave this broker for the next one (the robust reconnection does the rest): it
+        answers but does not confirm, as a node cut from its cluster's majority does
+        until it notices and pauses (net_ticktime: 10 s or more)."""
+        transport = self.transport
+        if transport is not None and not transport.connection.is_closed:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    transport.connection.close(ConnectionError("no confirm in time")), 2.0
+                )
+
 
 class Broker:
     """The service's connection, made in the background: ``channel()`` and ``is_closed``
@@ -122,6 +133,11 @@ class Broker:
     @property
     def is_closed(self) -> bool:
         return self._connection is None or bool(self._connection.is_closed)
+
+    async def move_on(self) -> None:
+        """With several brokers, leave this one for the next (RotatingConnection)."""
+        if isinstance(self._connection, RotatingConnection):
+            await self._connection.move_on()
 
     async def channel(self, **kwargs: Any) -> Any:
         if self._connection is None:
@@ -204,6 +220,14 @@ class Publisher:
             # the dependency-error counter must see a broker outage, not a success.
             if self._connection.is_closed or self._channel is None or self._channel.is_closed:
                 raise BrokerUnavailable(f"RabbitMQ connection closed: {exc}") from exc
+            raise
+        except TimeoutError:
+            # No confirm within the timeout. On a cluster the broker may be cut from the
+            # majority (it takes publishes it cannot replicate): the next attempt goes
+            # to another broker. A single broker is kept (there is no other).
+            move_on = getattr(self._connection, "move_on", None)
+            if move_on is not None:
+                await move_on()
             raise
         except DeliveryError:
             # A nack. A channel that published to a quorum queue while its leader's node
