@@ -30,16 +30,28 @@ SOURCE_DIR = Path(__file__).resolve().parent
 MAIN_CLASS = "dev.gameday.GamedayOpenSearch"
 MAX_NODES = 5  # StackSettings.search_nodes' bound
 NODE_HEAP_MB = 512  # each node of a cluster of separate JVMs
-# Fault detection of a multi-node cluster, tighter than OpenSearch's 1s/10s/3 so that a
-# lost node leaves the cluster within a short experiment: a follower that fails
-# FOLLOWER_CHECK_RETRIES checks in a row, each FOLLOWER_CHECK_INTERVAL_S apart and
-# failing after FOLLOWER_CHECK_TIMEOUT_S, is removed (the leader check is the same).
+# Fault detection of a multi-node cluster, tighter than OpenSearch's defaults so that a
+# lost node leaves the cluster within a short experiment, and ordered so that a cut
+# manager steps down BEFORE the others elect a new one (no moment with two managers):
+# - the manager removes a follower that fails FOLLOWER_CHECK_RETRIES checks in a row,
+#   each FOLLOWER_CHECK_INTERVAL_S apart and failing after FOLLOWER_CHECK_TIMEOUT_S;
+# - a manager cut from every follower cannot commit that removal and becomes a
+#   candidate when the publication times out (PUBLISH_TIMEOUT_S; 30 s by default, which
+#   also held every later publication, so the majority dropped a cut node only ~40 s in);
+# - the followers start an election only after LEADER_CHECK_RETRIES failed checks of
+#   the manager (LEADER_CHECK_BOUND_S), later than the cut manager's step-down.
 FOLLOWER_CHECK_INTERVAL_S = 1
-FOLLOWER_CHECK_TIMEOUT_S = 3
-FOLLOWER_CHECK_RETRIES = 3
+FOLLOWER_CHECK_TIMEOUT_S = 2
+FOLLOWER_CHECK_RETRIES = 2
 FOLLOWER_CHECK_BOUND_S = FOLLOWER_CHECK_RETRIES * (
     FOLLOWER_CHECK_INTERVAL_S + FOLLOWER_CHECK_TIMEOUT_S
 )
+PUBLISH_TIMEOUT_S = 4
+LEADER_CHECK_INTERVAL_S = 1
+LEADER_CHECK_TIMEOUT_S = 3
+LEADER_CHECK_RETRIES = 4
+LEADER_CHECK_BOUND_S = LEADER_CHECK_RETRIES * (LEADER_CHECK_INTERVAL_S + LEADER_CHECK_TIMEOUT_S)
+assert FOLLOWER_CHECK_BOUND_S + PUBLISH_TIMEOUT_S < LEADER_CHECK_BOUND_S
 
 
 def proxy_name(node: int) -> str:
@@ -162,7 +174,6 @@ class OpenSearch(Component):
             # Single-node mode skips the production bootstrap checks and discovery.
             return {**common, "network.host": s.host, "discovery.type": "single-node"}
         nodes = range(s.search_nodes)
-        interval, timeout = f"{FOLLOWER_CHECK_INTERVAL_S}s", f"{FOLLOWER_CHECK_TIMEOUT_S}s"
         return {
             **common,
             "http.host": s.host,  # clients only ever reach it through its proxy
@@ -171,12 +182,13 @@ class OpenSearch(Component):
                 f"{node_address(i)}:{node_transport_port(s, i)}" for i in nodes
             ),
             "cluster.initial_cluster_manager_nodes": ",".join(node_name(i) for i in nodes),
-            "cluster.fault_detection.follower_check.interval": interval,
-            "cluster.fault_detection.follower_check.timeout": timeout,
+            "cluster.fault_detection.follower_check.interval": f"{FOLLOWER_CHECK_INTERVAL_S}s",
+            "cluster.fault_detection.follower_check.timeout": f"{FOLLOWER_CHECK_TIMEOUT_S}s",
             "cluster.fault_detection.follower_check.retry_count": str(FOLLOWER_CHECK_RETRIES),
-            "cluster.fault_detection.leader_check.interval": interval,
-            "cluster.fault_detection.leader_check.timeout": timeout,
-            "cluster.fault_detection.leader_check.retry_count": str(FOLLOWER_CHECK_RETRIES),
+            "cluster.publish.timeout": f"{PUBLISH_TIMEOUT_S}s",
+            "cluster.fault_detection.leader_check.interval": f"{LEADER_CHECK_INTERVAL_S}s",
+            "cluster.fault_detection.leader_check.timeout": f"{LEADER_CHECK_TIMEOUT_S}s",
+            "cluster.fault_detection.leader_check.retry_count": str(LEADER_CHECK_RETRIES),
         }
 
     def launch(self) -> Launch:
