@@ -43,8 +43,10 @@ __all__ = [
     "CHAIN",
     "PARTITION_FAULTS",
     "PartitionError",
+    "ensure_chain",
     "heal_all_partitions",
     "heal_partition",
+    "iptables",
     "leftover_partitions",
     "partition_nodes",
     "partition_rules",
@@ -57,7 +59,7 @@ class PartitionError(StackError):
     """iptables is missing or refused a rule (the message holds its exact error)."""
 
 
-def _iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     binary = shutil.which("iptables")
     if binary is None:
         raise PartitionError("iptables is not installed: run `make bootstrap` (as root)")
@@ -72,11 +74,11 @@ def _iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess[str
     return result
 
 
-def _ensure_chain() -> None:
-    if _iptables("-S", CHAIN, check=False).returncode != 0:
-        _iptables("-N", CHAIN)
-    if _iptables("-C", "OUTPUT", "-j", CHAIN, check=False).returncode != 0:
-        _iptables("-I", "OUTPUT", "1", "-j", CHAIN)
+def ensure_chain() -> None:
+    if iptables("-S", CHAIN, check=False).returncode != 0:
+        iptables("-N", CHAIN)
+    if iptables("-C", "OUTPUT", "-j", CHAIN, check=False).returncode != 0:
+        iptables("-I", "OUTPUT", "1", "-j", CHAIN)
 
 
 def _cut_side(settings: StackSettings, nodes: Sequence[int]) -> tuple[list[int], list[int]]:
@@ -157,10 +159,10 @@ def partition_nodes(nodes: list[int] | str, configuration: Configuration | None 
     settings = _stack_settings()
     side_nodes = _resolve(settings, nodes)
     rules = partition_rules(settings, side_nodes)
-    _ensure_chain()
+    ensure_chain()
     try:
         for rule in rules:
-            _iptables("-A", CHAIN, *rule)
+            iptables("-A", CHAIN, *rule)
     except PartitionError:
         heal_all_partitions(settings)  # never half a partition
         raise
@@ -187,7 +189,7 @@ def heal_partition(nodes: list[int] | str, configuration: Configuration | None =
     settings = _stack_settings()
     for line in _stack_rules(settings):
         if _search_tag(settings) in line:
-            _iptables("-D", *shlex.split(line)[1:])
+            iptables("-D", *shlex.split(line)[1:])
     run_dir.append_event(
         FaultRemoved(
             name=PARTITION_FAULTS["partition"].name(cut=_cut_name(nodes)), target="opensearch"
@@ -209,7 +211,7 @@ def _stack_tags(settings: StackSettings) -> tuple[str, ...]:
 def _stack_rules(settings: StackSettings) -> list[str]:
     if shutil.which("iptables") is None:
         return []
-    listed = _iptables("-S", CHAIN, check=False)
+    listed = iptables("-S", CHAIN, check=False)
     if listed.returncode != 0:
         return []
     tags = _stack_tags(settings)
@@ -224,7 +226,7 @@ def heal_all_partitions(settings: StackSettings | None = None) -> None:
     """Delete every partition rule of this stack (the last-resort reset): its search
     nodes' and its RabbitMQ nodes'; nothing to do without the chain."""
     for line in _stack_rules(settings or _stack_settings()):
-        _iptables("-D", *shlex.split(line)[1:])
+        iptables("-D", *shlex.split(line)[1:])
 
 
 def leftover_partitions(settings: StackSettings | None = None) -> list[str]:

@@ -32,7 +32,7 @@ from gameday.chaos.breakers import scrape
 from gameday.chaos.configuration import metrics_url_of
 from gameday.chaos.events import Configuration, run_dir_of
 from gameday.chaos.fault_rule import FaultRule
-from gameday.chaos.partition import CHAIN  # the search nodes' chain: one reset, one check
+from gameday.chaos.partition import CHAIN, ensure_chain, iptables  # one chain, one reset
 from gameday.errors import ConfigError, StackError
 from gameday.rundir import FaultInjected, FaultRemoved, HypothesisChecked
 from gameday.settings import StackSettings
@@ -106,38 +106,16 @@ def partition_rules(settings: StackSettings, node: int) -> list[list[str]]:
     return rules
 
 
-def _iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    binary = shutil.which("iptables")
-    if binary is None:
-        raise StackError("iptables is not installed: run `make bootstrap` (as root)")
-    done = subprocess.run(
-        [binary, "-w", *args], capture_output=True, text=True, timeout=30, check=False
-    )
-    if check and done.returncode != 0:
-        raise StackError(
-            f"`iptables {' '.join(args)}` exited {done.returncode}: "
-            f"{(done.stderr or done.stdout).strip()}"
-        )
-    return done
-
-
-def _ensure_chain() -> None:
-    if _iptables("-S", CHAIN, check=False).returncode != 0:
-        _iptables("-N", CHAIN)
-    if _iptables("-C", "OUTPUT", "-j", CHAIN, check=False).returncode != 0:
-        _iptables("-I", "OUTPUT", "1", "-j", CHAIN)
-
-
 def partition_rabbitmq_node(node: int = 0, configuration: Configuration | None = None) -> str:
     """Cut cluster node `node` from the others, both ways, until `heal_rabbitmq_partition`:
     the fault `rabbitmq-partition-rabbitmq` (node 0)."""
     run_dir = run_dir_of(configuration)
     settings = _settings()
     rules = partition_rules(settings, node)
-    _ensure_chain()
+    ensure_chain()
     try:
         for rule in rules:
-            _iptables("-A", CHAIN, *rule)
+            iptables("-A", CHAIN, *rule)
     except StackError:
         _delete_rules(settings, node)  # never half a partition
         raise
@@ -156,15 +134,15 @@ def partition_rabbitmq_node(node: int = 0, configuration: Configuration | None =
 
 def _delete_rules(settings: StackSettings, node: int) -> None:
     for rule in partition_rules(settings, node):
-        while _iptables("-C", CHAIN, *rule, check=False).returncode == 0:
-            _iptables("-D", CHAIN, *rule)
+        while iptables("-C", CHAIN, *rule, check=False).returncode == 0:
+            iptables("-D", CHAIN, *rule)
 
 
 def heal_rabbitmq_partition(node: int = 0, configuration: Configuration | None = None) -> None:
     """Delete the partition's rules (and only those) and record the fault's end."""
     run_dir = run_dir_of(configuration)
     settings = _settings()
-    if _iptables("-S", CHAIN, check=False).returncode == 0:
+    if iptables("-S", CHAIN, check=False).returncode == 0:
         _delete_rules(settings, node)
     run_dir.append_event(
         FaultRemoved(
@@ -178,7 +156,7 @@ def leftover_rabbitmq_partitions() -> list[str]:
     """RabbitMQ partition rules still in place, as `iptables -S` prints them."""
     if shutil.which("iptables") is None:
         return []
-    listed = _iptables("-S", CHAIN, check=False)
+    listed = iptables("-S", CHAIN, check=False)
     if listed.returncode != 0:
         return []
     return [line for line in listed.stdout.splitlines() if "gameday rabbitmq" in line]

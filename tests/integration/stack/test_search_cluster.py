@@ -26,10 +26,10 @@ import pytest
 from gameday.chaos.events import configuration_for
 from gameday.chaos.partition import (
     CHAIN,
-    _ensure_chain,
-    _iptables,
+    ensure_chain,
     heal_all_partitions,
     heal_partition,
+    iptables,
     leftover_partitions,
     partition_nodes,
     partition_rules,
@@ -381,10 +381,10 @@ def test_the_last_resort_reset_deletes_this_stacks_rules_and_leaves_another_stac
     leftover check (leftover_partitions) see of two stacks' partitions."""
     mine = StackSettings(search_nodes=3, opensearch_transport_port=23900, epmd_port=23969)
     other = StackSettings(search_nodes=3, opensearch_transport_port=23950, epmd_port=23979)
-    _ensure_chain()
+    ensure_chain()
     try:
         for rule in partition_rules(mine, [1]) + partition_rules(other, [2]):
-            _iptables("-A", CHAIN, *rule)
+            iptables("-A", CHAIN, *rule)
         assert len(leftover_partitions(mine)) == 4 and len(leftover_partitions(other)) == 4
         heal_all_partitions(mine)
         assert leftover_partitions(mine) == []
