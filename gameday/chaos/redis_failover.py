@@ -2,7 +2,7 @@
 Toolkit python providers: SIGKILL whichever Redis Sentinel names the primary, time the
 failover, and bring the killed server back as a replica.
 
-    took_s = kill_redis_primary(wait_failover_s=30)   # kill -> the new primary takes a write
+    kill_redis_primary(wait_failover_s=30)   # 'redis-primary-killed', once a new primary writes
     restart_redis()                                    # rollback: it rejoins as a replica
 
 The failover time is measured by the harness, not read off the load: from the SIGKILL
@@ -62,9 +62,11 @@ def _takes_a_write(settings: StackSettings, port: int) -> bool:
 
 def kill_redis_primary(
     wait_failover_s: float = 30.0, configuration: Configuration | None = None
-) -> float:
+) -> str:
     """SIGKILL the Redis server Sentinel names as the primary, then wait until Sentinel
-    names another one and it takes a write; return the seconds from the kill."""
+    names another one and it takes a write; return the fault's name, as every injector
+    does (the journal's output is how a game day knows which experiment injected it).
+    The seconds from the kill are the `replica_promoted` event's `took_s`."""
     run_dir = run_dir_of(configuration)
     settings = _settings()
     if not settings.redis_sentinel:
@@ -118,7 +120,7 @@ def kill_redis_primary(
                         },
                     )
                 )
-                return took_s
+                return REDIS_FAULTS["redis_primary_killed"].name()
         time.sleep(POLL_S)
     where = "Sentinel still names the killed primary" if new is None else f"{new} took no write"
     raise StackError(f"no Redis failover within {wait_failover_s:.0f}s ({where})")

@@ -33,8 +33,10 @@ def _injectors(module: object) -> set[str]:
 def test_every_provider_that_injects_a_fault_declares_it() -> None:
     assert {r.func for r in faults.FAULTS.values()} == _injectors(faults)
     assert {r.func for r in processes.PROCESS_FAULTS.values()} == _injectors(processes)
-    # kill_redis_primary returns the failover time, not the name: it is the only injector
+    # its one injector returns the fault's name like the others (a game day's score
+    # attributes the fault window by it)
     assert {r.func for r in redis_failover.REDIS_FAULTS.values()} == {"kill_redis_primary"}
+    assert inspect.signature(redis_failover.kill_redis_primary).return_annotation == "str"
 
 
 def test_the_rules_name_faults_as_the_timeline_always_has() -> None:
