@@ -3,6 +3,7 @@ Chaos Toolkit python providers.
 
     partition_rabbitmq_node(0)          # node 0 | nodes 1, 2: no distribution either way
     heal_rabbitmq_partition(0)          # its rules deleted
+    rabbitmq_node_rejoins(0, 60, ...)   # node 0 answers and is back in the queue's Raft group
     sample_cluster("start", phase=...)  # outbox backlog, redeliveries, the queue's leader
     outbox_backlog_recovers(20, ...)    # back to its level before the fault 20 s after it
 
@@ -39,6 +40,7 @@ from gameday.settings import StackSettings
 from gameday.stack import RABBITMQCTL
 from gameday.stack import rabbitmq_ctl_env as ctl_env
 from gameday.stack import rabbitmq_node_address as node_address
+from gameday.stack import rabbitmq_node_answers as node_answers
 from gameday.stack import rabbitmq_node_component as node_component
 from gameday.stack import rabbitmq_node_erlang_name as node_erlang_name
 
@@ -51,6 +53,7 @@ __all__ = [
     "partition_rabbitmq_node",
     "partition_rules",
     "queue_members",
+    "rabbitmq_node_rejoins",
     "sample_cluster",
 ]
 
@@ -193,6 +196,50 @@ def queue_members(
     names = {node_erlang_name(i): node_component(i) for i in range(settings.rabbitmq_nodes)}
     rows = json.loads(done.stdout or "[]")
     return {names.get(r["Node Name"], r["Node Name"]): str(r["Raft State"]) for r in rows}
+
+
+REJOINED_STATES = ("leader", "follower")
+
+
+def _rejoined(settings: StackSettings, node: int, queue: str) -> bool:
+    if not node_answers(settings, node):
+        return False
+    ask = next(i for i in range(settings.rabbitmq_nodes) if i != node)
+    return queue_members(queue, ask, settings).get(node_component(node)) in REJOINED_STATES
+
+
+def rabbitmq_node_rejoins(
+    node: int = 0,
+    within_s: float = 60.0,
+    phase: str = "",
+    queue: str = "documents.index",
+    every_s: float = 1.0,
+    configuration: Configuration | None = None,
+) -> bool:
+    """Waits, from now (the heal), until node `node` answers AMQP again and another node
+    names it a member of the queue's Raft group (pause_minority restarts the cut node's
+    broker once it sees the majority), at most `within_s` seconds. Recorded with `took_s`
+    (None when it never did): the run's nothing-left-behind check follows it."""
+    run_dir = run_dir_of(configuration)
+    settings = _settings()
+    started = time.monotonic()
+    deadline = started + float(within_s)
+    while not (ok := _rejoined(settings, node, queue)) and time.monotonic() < deadline:
+        time.sleep(float(every_s))
+    took_s = round(time.monotonic() - started, 2)
+    run_dir.append_event(
+        HypothesisChecked(
+            phase=phase,
+            probe="rabbitmq_node_rejoined",
+            ok=ok,
+            value={
+                "node": node_component(node),
+                "took_s": took_s if ok else None,
+                "within_s": float(within_s),
+            },
+        )
+    )
+    return ok
 
 
 def _leader(members: dict[str, str]) -> str | None:

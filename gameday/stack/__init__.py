@@ -30,6 +30,7 @@ from gameday.stack.process import Tracked, read_tracked
 from gameday.stack.rabbitmq import RABBITMQCTL
 from gameday.stack.rabbitmq import ctl_env as rabbitmq_ctl_env
 from gameday.stack.rabbitmq import node_address as rabbitmq_node_address
+from gameday.stack.rabbitmq import node_answers as rabbitmq_node_answers
 from gameday.stack.rabbitmq import node_component as rabbitmq_node_component
 from gameday.stack.rabbitmq import node_erlang_name as rabbitmq_node_erlang_name
 from gameday.stack.redis_sentinel import ask_primary as ask_redis_primary
@@ -68,6 +69,7 @@ __all__ = [
     "promote_replica",
     "RABBITMQCTL",
     "rabbitmq_ctl_env",
+    "rabbitmq_node_answers",
     "rabbitmq_node_address",
     "rabbitmq_node_component",
     "rabbitmq_node_erlang_name",

@@ -296,6 +296,11 @@ class ClusterEpmd(Component):
         return Health(healthy=True, version="epmd")
 
 
+def node_answers(settings: StackSettings, node: int) -> bool:
+    """Whether cluster node `node` answers AMQP (the stack's own health check)."""
+    return asyncio.run(RabbitMQ(settings, node).checked()).healthy
+
+
 async def rabbitmqctl(settings: StackSettings, node: int, *args: str) -> str:
     """`rabbitmqctl -n <node> ARGS` against cluster node `node`; its stdout."""
     proc = await asyncio.create_subprocess_exec(
