@@ -39,6 +39,10 @@ PROVIDER_MODULES = (
 )
 DEFAULT_WARMUP_S = 10.0
 DEFAULT_RECOVERY_S = 20.0
+# The gameday extension's timeline, which --var sets for any experiment (`--var
+# recovery_s=60` to watch a slow recovery longer) whether its configuration declares
+# them or not: the harness reads them, never Chaos Toolkit.
+TIMELINE_KEYS = ("warmup_s", "recovery_s")
 REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
@@ -90,6 +94,17 @@ def _checked_seconds(path: Path, where: str, value: Any, configuration: dict[str
         ) from exc
     except (TypeError, ValueError) as exc:
         raise InvalidExperiment(path, f"{where} is {value!r}; expected seconds") from exc
+
+
+def _set(overrides: dict[str, float] | None) -> list[str]:
+    return [key for key in TIMELINE_KEYS if key in (overrides or {})]
+
+
+def _timeline_override(path: Path, key: str, overrides: dict[str, float] | None) -> float:
+    seconds = float((overrides or {})[key])
+    if seconds < 0:
+        raise InvalidExperiment(path, f"--var {key}={seconds:g} is negative; expected seconds")
+    return seconds
 
 
 def _functions(module_name: str) -> list[str]:
@@ -166,7 +181,8 @@ def parse_overrides(pairs: list[str]) -> dict[str, float]:
 
 def check_overrides(overrides: dict[str, float], experiments: list[Experiment]) -> None:
     """A --var must name a configuration key of some experiment (a typo would be ignored)."""
-    known = sorted({k for e in experiments for k in e.data.get("configuration") or {}})
+    declared = {k for e in experiments for k in e.data.get("configuration") or {}}
+    known = sorted(declared | set(TIMELINE_KEYS))
     for name in overrides:
         if name not in known:
             raise ConfigError(
@@ -210,9 +226,10 @@ def load_experiment(path: Path, overrides: dict[str, float] | None = None) -> Ex
     )
     times = {
         key: _checked_seconds(path, f"extension gameday.{key}", extension[key], configuration)
-        for key in ("warmup_s", "recovery_s")
+        for key in TIMELINE_KEYS
         if key in extension
     }
+    times.update({key: _timeline_override(path, key, overrides) for key in _set(overrides)})
     return Experiment(
         path=path,
         name=path.stem,

@@ -91,3 +91,19 @@ def test_the_cli_refuses_an_unknown_var_in_one_line_before_any_load(tmp_path: Pa
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "--var fualt_s" in lines[0], done.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_warmup_and_recovery_are_set_by_var_for_any_experiment() -> None:
+    """redis-down declares neither key: the harness's timeline reads them all the same."""
+    assert "recovery_s" not in json.loads(REDIS_DOWN.read_text())["configuration"]
+    default = load_experiment(REDIS_DOWN)
+    short = load_experiment(REDIS_DOWN, {"warmup_s": 4.0, "recovery_s": 6.0})
+    assert (default.warmup_s, default.recovery_s) == (10, 20)
+    assert (short.warmup_s, short.recovery_s) == (4.0, 6.0)
+    assert default.planned_total_s - short.planned_total_s == 20
+    check_overrides({"warmup_s": 4.0, "recovery_s": 6.0}, [short])  # known to every experiment
+
+
+def test_a_negative_timeline_override_is_refused_in_one_line() -> None:
+    with pytest.raises(InvalidExperiment, match=r"--var recovery_s=-1 is negative"):
+        load_experiment(REDIS_DOWN, {"recovery_s": -1.0})
