@@ -50,6 +50,7 @@ __all__ = [
 FAULT_MODULES = (
     "gameday.chaos.faults",
     "gameday.chaos.processes",
+    "gameday.chaos.rabbitmq_cluster",
     "gameday.chaos.partition",
     "gameday.chaos.redis_failover",
     "gameday.chaos.search_cluster",

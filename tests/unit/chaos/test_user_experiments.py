@@ -15,7 +15,7 @@ from gameday.chaos.configuration import chaos_configuration, moved_metrics_url
 from gameday.chaos.experiment import InvalidExperiment, load_experiment
 from gameday.chaos.inferred import infer_window
 from gameday.chaos.sidecar import FAULT_MODULES, named_proxies, proxies_named
-from gameday.settings import StackSettings
+from gameday.settings import PROJECT_ROOT, StackSettings
 from gameday.target import load_profile
 
 
@@ -125,3 +125,15 @@ def test_the_metrics_endpoint_moves_with_the_service_under_target() -> None:
     profile = reference_profile()
     moved = moved_metrics_url(profile, "http://127.0.0.1:26001")
     assert moved == "http://127.0.0.1:26001/metrics"
+
+
+def test_every_module_the_shipped_experiments_inject_faults_with_is_a_fault_module() -> None:
+    """A fault's window is attributed to its experiment by the names these modules return
+    (a game day's score); a module missing here leaves its windows unjudged."""
+    modules = {
+        activity["provider"]["module"]
+        for path in (PROJECT_ROOT / "experiments").glob("*.json")
+        for activity in json.loads(path.read_text())["method"]
+        if activity["type"] == "action"
+    }
+    assert {m for m in modules if m.startswith("gameday.")} <= set(FAULT_MODULES)
