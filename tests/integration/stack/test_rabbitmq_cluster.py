@@ -38,6 +38,7 @@ from tests.integration.service.service_helpers import (
     wait_for,
     wait_ready,
 )
+from tests.integration.session_stack import session_components_stopped
 
 GAMEDAY = [sys.executable, "-m", "gameday.cli"]
 PORTS = {
@@ -61,9 +62,17 @@ def _gameday(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """The private stack: toxiproxy and three brokers; yields the harness's environment.
-    The brokers' logs are kept in pytest's temporary directory."""
+def cluster(
+    stack: StackSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    """The private stack: toxiproxy and three brokers, with the session's own broker
+    stopped meanwhile; yields the harness's environment. The brokers' logs are kept in
+    pytest's temporary directory."""
+    with session_components_stopped(stack, ["rabbitmq"]):
+        yield from _private_cluster(tmp_path_factory)
+
+
+def _private_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     state = Path(tempfile.mkdtemp(prefix="gameday-rabbitmq-"))
     env = {
         **os.environ,

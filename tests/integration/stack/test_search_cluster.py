@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,7 +37,7 @@ from gameday.chaos.partition import (
 )
 from gameday.chaos.search_cluster import ClusterWatch, ask_every_node, watch_cluster
 from gameday.settings import PROJECT_ROOT, StackSettings
-from gameday.stack import FOLLOWER_CHECK_BOUND_S, node_name
+from gameday.stack import FOLLOWER_CHECK_BOUND_S, node_name, process
 from gameday.stack.service_env import service_env
 from gameday.stack.warmup import warm_up
 from service.namespace import drop_namespace
@@ -48,6 +49,7 @@ from tests.integration.service.service_helpers import (
     stop_processes,
     wait_ready,
 )
+from tests.integration.session_stack import session_components_stopped
 
 log = logging.getLogger(__name__)  # figures: pytest -o log_cli=true --log-cli-level=INFO
 GAMEDAY = [sys.executable, "-m", "gameday.cli"]
@@ -82,8 +84,14 @@ def gameday(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
 
 
 @pytest.fixture(scope="module")
-def cluster_env() -> Iterator[dict[str, str]]:
-    """The private three-node stack; yields the environment of `gameday` commands on it."""
+def cluster_env(stack: StackSettings) -> Iterator[dict[str, str]]:
+    """The private three-node stack, with the session's own node stopped meanwhile;
+    yields the environment of `gameday` commands on it."""
+    with session_components_stopped(stack, ["opensearch"]):
+        yield from _private_cluster()
+
+
+def _private_cluster() -> Iterator[dict[str, str]]:
     state = Path(tempfile.mkdtemp(prefix="gameday-search-cluster-"))
     env = {
         **os.environ,
@@ -91,14 +99,66 @@ def cluster_env() -> Iterator[dict[str, str]]:
         "GAMEDAY_SEARCH_NODES": "3",
         **{k: str(v) for k, v in PORTS.items()},
     }
+    pids: list[int] = []
     try:
         up = gameday("stack", "up", "--only", SUBSET, env=env)
         assert up.returncode == 0, up.stdout + up.stderr
+        pids = [int(n["pid"]) for n in _nodes(env)]
         yield env
     finally:
-        down = gameday("stack", "down", "--purge", env=env)
+        # `down` acts on the running topology without the flag: every JVM goes
+        down = gameday("stack", "down", "--purge", env={**env, "GAMEDAY_SEARCH_NODES": "1"})
         shutil.rmtree(state, ignore_errors=True)
         assert down.returncode == 0, down.stdout + down.stderr
+        assert not any(process.group_members(pid) for pid in pids), pids
+
+
+def _status(env: dict[str, str]) -> tuple[int, dict[str, dict[str, Any]]]:
+    result = gameday("stack", "status", "--json", env=env)
+    return result.returncode, {c["name"]: c for c in json.loads(result.stdout)["components"]}
+
+
+def _nodes(env: dict[str, str]) -> list[dict[str, Any]]:
+    components = _status(env)[1]
+    return [components[name] for name in ("opensearch", "opensearch-1", "opensearch-2")]
+
+
+def test_three_search_nodes_are_three_processes_each_behind_its_own_proxy(
+    cluster_env: dict[str, str],
+) -> None:
+    """`stack up --search-nodes 3` (this module's stack): three JVMs of one node each, with
+    their own pids, 512 MiB heaps, transport addresses and client proxies, one elected
+    manager; a running stack of another topology is refused in one line."""
+    code, _ = _status(cluster_env)
+    assert code == 1  # the components outside --only are not running
+    nodes = _nodes(cluster_env)
+    assert all(n["healthy"] is True for n in nodes), nodes
+    pids = [n["pid"] for n in nodes]
+    assert len(set(pids)) == 3 and all(isinstance(p, int) for p in pids)
+    assert [n["role"] for n in nodes].count("elected manager") == 1, nodes
+    base = PORTS["GAMEDAY_OPENSEARCH_PROXY_PORT"]
+    assert [[p["listen"] for p in n["proxies"]] for n in nodes] == [
+        [f"127.0.0.1:{base + i}"] for i in range(3)
+    ]
+    transport = PORTS["GAMEDAY_OPENSEARCH_TRANSPORT_PORT"]
+    for i, pid in enumerate(pids):
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        assert b"-Xmx512m" in argv  # one node per JVM, 512 MiB each
+        assert f"transport.host=127.0.0.{2 + i}".encode() in argv
+        assert f"transport.port={transport + i}".encode() in argv
+    names = set()
+    for i in range(3):
+        with urllib.request.urlopen(f"http://127.0.0.1:{base + i}/", timeout=10) as response:
+            names.add(json.load(response)["name"])
+        health = f"http://127.0.0.1:{base + i}/_cluster/health"
+        with urllib.request.urlopen(health, timeout=10) as response:
+            assert json.load(response)["number_of_nodes"] == 3
+    assert names == {"node-0", "node-1", "node-2"}
+    one_node = {**cluster_env, "GAMEDAY_SEARCH_NODES": "1"}
+    refused = gameday("stack", "up", "--only", "toxiproxy,opensearch", env=one_node)
+    assert refused.returncode == 2
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "3 search node(s), not 1" in lines[0], refused.stderr
 
 
 def _settings(env: dict[str, str]) -> StackSettings:

@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,49 +129,3 @@ def test_a_bad_setting_is_a_one_line_error_with_exit_2(
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], result.stderr
-
-
-def test_three_search_nodes_are_three_processes_each_behind_its_own_proxy(
-    small_stack_env: dict[str, str],
-) -> None:
-    env = small_stack_env
-    result = gameday(
-        "stack", "up", "--only", "toxiproxy,opensearch", "--search-nodes", "3", env=env
-    )
-    assert result.returncode == 0, result.stderr
-    code, components = _status(env)
-    assert code == 1  # the components outside --only are not running
-    nodes = [components[name] for name in ("opensearch", "opensearch-1", "opensearch-2")]
-    assert all(n["healthy"] is True for n in nodes), nodes
-    pids = [n["pid"] for n in nodes]
-    assert len(set(pids)) == 3 and all(isinstance(p, int) for p in pids)
-    roles = [n["role"] for n in nodes]
-    assert roles.count("elected manager") == 1, roles
-    base = PORTS["GAMEDAY_OPENSEARCH_PROXY_PORT"]
-    assert [[p["listen"] for p in n["proxies"]] for n in nodes] == [  # type: ignore[union-attr]
-        [f"127.0.0.1:{base + i}"] for i in range(3)
-    ]
-    transport = PORTS["GAMEDAY_OPENSEARCH_TRANSPORT_PORT"]
-    for i, pid in enumerate(pids):
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        assert b"-Xmx512m" in argv  # one node per JVM, 512 MiB each
-        assert f"transport.host=127.0.0.{2 + i}".encode() in argv
-        assert f"transport.port={transport + i}".encode() in argv
-    seen_nodes = set()
-    for i in range(3):
-        with urllib.request.urlopen(f"http://127.0.0.1:{base + i}/", timeout=10) as response:
-            root = json.load(response)
-        seen_nodes.add(root["name"])
-        health_url = f"http://127.0.0.1:{base + i}/_cluster/health"
-        with urllib.request.urlopen(health_url, timeout=10) as response:
-            assert json.load(response)["number_of_nodes"] == 3
-    assert seen_nodes == {"node-0", "node-1", "node-2"}
-    # a running stack with another topology is refused in one line, exit 2
-    refused = gameday("stack", "up", "--only", "toxiproxy,opensearch", env=env)
-    assert refused.returncode == 2
-    lines = refused.stderr.strip().splitlines()
-    assert len(lines) == 1 and "3 search node(s), not 1" in lines[0], refused.stderr
-    # status and down act on the running topology even without the flag: every JVM goes
-    down = gameday("stack", "down", env=env)
-    assert down.returncode == 0, down.stderr
-    assert not any(process.group_members(pid) for pid in pids)
