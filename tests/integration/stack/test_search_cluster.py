@@ -41,7 +41,7 @@ from gameday.stack import FOLLOWER_CHECK_BOUND_S, node_name, process
 from gameday.stack.service_env import service_env
 from gameday.stack.warmup import warm_up
 from service.namespace import drop_namespace
-from tests.integration.own_service import gameday_cli
+from tests.integration.own_service import gameday_cli, interruptible
 from tests.integration.service.service_helpers import (
     eventually,
     free_port,
@@ -472,7 +472,7 @@ def test_ctrl_c_during_a_partition_leaves_no_rule_behind(
     with open(tmp_path / "run.log", "wb") as log:
         run = subprocess.Popen(
             argv, env=cluster_env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=interruptible,  # even under `make test &`
         )  # fmt: skip
     try:
         eventually(lambda: leftover_partitions(_settings(cluster_env)), timeout_s=60, every_s=0.5)
