@@ -4,6 +4,7 @@ Chaos Toolkit python providers.
     partition_rabbitmq_node(0)          # node 0 | nodes 1, 2: no distribution either way
     heal_rabbitmq_partition(0)          # its rules deleted
     rabbitmq_node_rejoins(0, 60, ...)   # node 0 answers and is back in the queue's Raft group
+    restart_rabbitmq_node_if_absent(0)  # a rollback: a node that did not come back is restarted
     sample_cluster("start", phase=...)  # outbox backlog, redeliveries, the queue's leader
     outbox_backlog_recovers(20, ...)    # back to its level before the fault 20 s after it
 
@@ -29,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gameday import stack
 from gameday.chaos.breakers import scrape
 from gameday.chaos.configuration import metrics_url_of
 from gameday.chaos.events import Configuration, run_dir_of
@@ -54,6 +56,7 @@ __all__ = [
     "partition_rules",
     "queue_members",
     "rabbitmq_node_rejoins",
+    "restart_rabbitmq_node_if_absent",
     "sample_cluster",
 ]
 
@@ -240,6 +243,36 @@ def rabbitmq_node_rejoins(
         )
     )
     return ok
+
+
+def restart_rabbitmq_node_if_absent(
+    node: int = 0, within_s: float = 120.0, configuration: Configuration | None = None
+) -> bool:
+    """A rollback, so that the run leaves the cluster whole: when node `node` does not
+    answer AMQP (a paused minority node that did not recover after the heal), stop and
+    start it as `stack down/up` would and wait, at most `within_s` seconds, until it
+    answers. Recorded as a `rabbitmq_node_restarted` check (answering again or not);
+    nothing is recorded when the node answers. Whether it came back by itself is the
+    `rabbitmq_node_rejoined` check's finding, not this one's."""
+    settings = _settings()
+    if node_answers(settings, node):
+        return False
+    run_dir = run_dir_of(configuration)
+    started = time.monotonic()
+    only = [node_component(node)]
+    stack.down(settings, lambda line: None, only=only)
+    stack.up(settings, lambda line: None, only=only)
+    deadline = started + float(within_s)
+    while not (ok := node_answers(settings, node)) and time.monotonic() < deadline:
+        time.sleep(1.0)
+    run_dir.append_event(
+        HypothesisChecked(
+            probe="rabbitmq_node_restarted",
+            ok=ok,
+            value={"node": node_component(node), "took_s": round(time.monotonic() - started, 2)},
+        )
+    )
+    return True
 
 
 def _leader(members: dict[str, str]) -> str | None:
