@@ -3,7 +3,7 @@ Chaos Toolkit python providers.
 
     partition_rabbitmq_node(0)          # node 0 | nodes 1, 2: no distribution either way
     heal_rabbitmq_partition(0)          # its rules deleted
-    rabbitmq_node_rejoins(0, 60, ...)   # node 0 answers and is back in the queue's Raft group
+    rabbitmq_node_rejoins(0, 30, ...)   # node 0 answers and is back in the queue's Raft group
     restart_rabbitmq_node_if_absent(0)  # a rollback: a node that did not come back is restarted
     sample_cluster("start", phase=...)  # outbox backlog, redeliveries, the queue's leader
     outbox_backlog_recovers(20, ...)    # back to its level before the fault 20 s after it

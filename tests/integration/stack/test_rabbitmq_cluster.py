@@ -191,7 +191,7 @@ def _run_experiment(
             "--out",
             str(out),
             env=cluster,
-            timeout=240,
+            timeout=360,  # with the rollback's restart of a cut node that never came back
         )
         alive = [p.poll() for p in procs]
     finally:
@@ -317,7 +317,7 @@ def test_a_cut_broker_leaves_the_queue_leader_on_the_majority_side_and_loses_not
     if rejoined[0]["ok"]:
         assert restarted == [], restarted  # only a node that did not answer is restarted
     else:
-        log.warning("FINDING: the cut node did not rejoin within 60 s: %s", rejoined[0])
+        log.warning("FINDING: the cut node did not rejoin within 30 s: %s", rejoined[0])
         if [e["ok"] for e in restarted] != [True]:
             broken.append(f"the cut node neither rejoined nor came back restarted: {restarted}")
     for moment in ("fault end", "after"):
