@@ -246,14 +246,14 @@ def rabbitmq_node_rejoins(
 
 
 def restart_rabbitmq_node_if_absent(
-    node: int = 0, within_s: float = 120.0, configuration: Configuration | None = None
+    node: int = 0, configuration: Configuration | None = None
 ) -> bool:
     """A rollback, so that the run leaves the cluster whole: when node `node` does not
     answer AMQP (a paused minority node that did not recover after the heal), stop and
-    start it as `stack down/up` would and wait, at most `within_s` seconds, until it
-    answers. Recorded as a `rabbitmq_node_restarted` check (answering again or not);
-    nothing is recorded when the node answers. Whether it came back by itself is the
-    `rabbitmq_node_rejoined` check's finding, not this one's."""
+    start it with `stack down/up`, which waits until it is healthy. Recorded as a
+    `rabbitmq_node_restarted` check (answering again or not); nothing is recorded when
+    the node answers. Whether it came back by itself is the `rabbitmq_node_rejoined`
+    check's finding, not this one's."""
     settings = _settings()
     if node_answers(settings, node):
         return False
@@ -261,10 +261,8 @@ def restart_rabbitmq_node_if_absent(
     started = time.monotonic()
     only = [node_component(node)]
     stack.down(settings, lambda line: None, only=only)
-    stack.up(settings, lambda line: None, only=only)
-    deadline = started + float(within_s)
-    while not (ok := node_answers(settings, node)) and time.monotonic() < deadline:
-        time.sleep(1.0)
+    stack.up(settings, lambda line: None, only=only)  # waits for its health check
+    ok = node_answers(settings, node)
     run_dir.append_event(
         HypothesisChecked(
             probe="rabbitmq_node_restarted",

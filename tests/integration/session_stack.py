@@ -18,10 +18,12 @@ from contextlib import contextmanager
 
 import httpx
 
+from gameday.chaos.breakers import SignalsUnreachable, scrape
 from gameday.settings import StackSettings
 from gameday.stack import supervisor
 
 STEADY_TIMEOUT_S = 90.0
+BREAKER_STATE = "service_breaker_state"
 OPEN = 2.0  # service_breaker_state: 0 closed, 1 half-open, 2 open
 
 
@@ -39,12 +41,8 @@ def session_components_stopped(settings: StackSettings, names: list[str]) -> Ite
         _wait_steady(settings)
 
 
-def _breaker_states(metrics: str) -> list[float]:
-    return [
-        float(line.rsplit(" ", 1)[1])
-        for line in metrics.splitlines()
-        if line.startswith("service_breaker_state{")
-    ]
+def _breaker_states(url: str) -> list[float]:
+    return [value for name, _, value in scrape(f"{url}/metrics") if name == BREAKER_STATE]
 
 
 def _wait_steady(settings: StackSettings) -> None:
@@ -54,13 +52,13 @@ def _wait_steady(settings: StackSettings) -> None:
     while time.monotonic() < deadline:
         try:
             ready = httpx.get(f"{url}/health/ready", timeout=5)
-            states = _breaker_states(httpx.get(f"{url}/metrics", timeout=5).text)
+            states = _breaker_states(url)
             # half-open (1) is steady enough: a breaker whose dependency came back waits
             # for its next call (the relay's, at the next write) to close
             if ready.status_code == 200 and states and OPEN not in states:
                 return
             last = f"ready {ready.status_code}, breaker states {states}"
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, SignalsUnreachable) as exc:
             last = f"{type(exc).__name__}: {exc}"
         time.sleep(0.5)  # the interval between polls of the condition, not a wait for it
     raise AssertionError(
