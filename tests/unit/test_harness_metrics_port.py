@@ -18,6 +18,12 @@ from gameday.stack.prometheus import Prometheus
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def _default_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `make test` turns the endpoint off in its private lane (tests/lanes.py)
+    monkeypatch.delenv("GAMEDAY_HARNESS_METRICS_PORT", raising=False)
+
+
 def test_the_endpoint_listens_on_29091_unless_moved_or_turned_off(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

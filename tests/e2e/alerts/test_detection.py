@@ -24,6 +24,7 @@ from gameday.chaos.alerts import AlertWatcher
 from gameday.toxiproxy import Proxy, ToxiproxyClient
 from tests.integration.load.cheap_target import serving
 from tests.metrics_server import metrics_server
+from tests.ports import describe, private_ports
 from tests.prometheus_server import PrivatePrometheus, private_prometheus
 from tests.toxiproxy_server import private_toxiproxy_server
 
@@ -68,7 +69,7 @@ def _free_ports(count: int) -> list[int]:
     """`count` distinct free ports in 25000-25999, all held at once while choosing."""
     held: list[socket.socket] = []
     try:
-        for port in range(25000, 26000):
+        for port in private_ports():
             probe = socket.socket()
             try:
                 probe.bind(("127.0.0.1", port))
@@ -81,7 +82,7 @@ def _free_ports(count: int) -> list[int]:
     finally:
         for h in held:
             h.close()
-    raise RuntimeError(f"fewer than {count} free ports in 25000-25999")
+    raise RuntimeError(f"fewer than {count} free ports in {describe(private_ports())}")
 
 
 def _slo(alert: str) -> str:
@@ -161,7 +162,9 @@ def test_the_alert_fires_within_for_plus_scrape_evaluation_and_poll_and_the_repo
     (firing,) = [e for e in events if e["type"] == "alert_firing"]
     (resolved,) = [e for e in events if e["type"] == "alert_resolved"]
     assert (firing["alert"], firing["labels"]["job"], firing["severity"]) == (
-        "BackendDown", "backend", "critical"
+        "BackendDown",
+        "backend",
+        "critical",
     )
     detected = firing["t_s"] - injected["t_s"]
     # Prometheus sees the target down at its next scrape, marks the alert pending at its
@@ -219,7 +222,6 @@ def test_prometheus_lost_while_watched_is_one_alerts_unreachable_event(tmp_path:
 def _stop(prometheus: PrivatePrometheus) -> None:
     prometheus.process.terminate()
     prometheus.process.wait(timeout=15)
-
 
 
 def test_promql_probes_read_the_profiles_prometheus(world: dict[str, Any]) -> None:

@@ -23,10 +23,11 @@ from gameday.settings import StackSettings
 from gameday.target import load_profile
 from gameday.toxiproxy import Proxy, Toxic, ToxiproxyClient
 from tests.metrics_server import metrics_server
+from tests.ports import describe, private_ports
 from tests.toxiproxy_server import private_toxiproxy_server
 
 ROOT = Path(__file__).resolve().parents[3]
-PRIVATE_PORTS = range(25000, 26000)
+PRIVATE_PORTS = private_ports()
 
 
 def _free_ports(count: int) -> list[int]:
@@ -40,7 +41,7 @@ def _free_ports(count: int) -> list[int]:
         found.append(port)
         if len(found) == count:
             return found
-    raise RuntimeError("no free ports in 25000-25999")
+    raise RuntimeError(f"no free ports in {describe(PRIVATE_PORTS)}")
 
 
 def _taken(port: int) -> bool:

@@ -20,11 +20,12 @@ import pytest
 from gameday.target import load_profile
 from gameday.toxiproxy import ToxiproxyClient
 from tests.integration.load.cheap_target import serving
+from tests.ports import describe, private_ports
 from tests.toxiproxy_server import private_toxiproxy_server
 
 ROOT = Path(__file__).resolve().parents[3]
 GAMEDAY = [sys.executable, "-m", "gameday.cli"]
-PRIVATE_PORTS = range(25000, 26000)
+PRIVATE_PORTS = private_ports()
 
 
 def _gameday(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -47,7 +48,7 @@ def _free_port() -> int:
             except OSError:
                 continue
         return port
-    raise RuntimeError("no free port in 25000-25999")
+    raise RuntimeError(f"no free port in {describe(PRIVATE_PORTS)}")
 
 
 @pytest.fixture(scope="module")

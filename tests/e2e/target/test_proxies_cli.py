@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from gameday.toxiproxy import Proxy, Toxic, ToxiproxyClient
+from tests.ports import describe, private_ports
 from tests.toxiproxy_server import private_toxiproxy_server
 
 ROOT = Path(__file__).resolve().parents[3]
 GAMEDAY = [sys.executable, "-m", "gameday.cli"]
-PRIVATE_PORTS = range(25000, 26000)
+PRIVATE_PORTS = private_ports()
 
 
 def _gameday(*args: str) -> subprocess.CompletedProcess[str]:
@@ -40,7 +41,7 @@ def _free_ports(count: int, taken: frozenset[int] = frozenset()) -> list[int]:
         found.append(port)
         if len(found) == count:
             return found
-    raise RuntimeError("no free ports in 25000-25999")
+    raise RuntimeError(f"no free ports in {describe(PRIVATE_PORTS)}")
 
 
 @dataclass

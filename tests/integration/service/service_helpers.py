@@ -23,6 +23,7 @@ from gameday.settings import PROJECT_ROOT, StackSettings
 from gameday.toxiproxy import Proxy, ToxiproxyClient
 from service.settings import AuthSettings
 from service.tenants.auth import issue_token
+from tests.ports import describe, private_ports
 
 T = TypeVar("T")
 
@@ -180,9 +181,11 @@ _handed_out: set[int] = set()
 
 def free_port() -> int:
     """A free loopback port below the ephemeral range (so no client socket can take it),
-    in 25000-25999: other suites use 23xxx (a second stack), 24xxx and 26xxx."""
+    in tests.ports.private_ports() (25000-25999, or this session's half of it): other
+    suites use 23xxx (a second stack), 24xxx and 26xxx."""
+    ports = private_ports()
     for _ in range(200):
-        port = random.randint(25000, 25999)
+        port = random.choice(ports)
         if port in _handed_out:  # not bound yet (a proxy listens later): never twice
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -192,7 +195,7 @@ def free_port() -> int:
                 continue
             _handed_out.add(port)
             return port
-    raise RuntimeError("no free port in 25000-25999")
+    raise RuntimeError(f"no free port in {describe(ports)}")
 
 
 def start_uvicorn(port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:

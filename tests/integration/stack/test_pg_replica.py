@@ -170,14 +170,14 @@ class FailoverService:
 
 @pytest.fixture
 def failover_service(
-    replica_stack: dict[str, str], stack: StackSettings, tmp_path: Path
+    replica_stack: dict[str, str], session_servers: StackSettings, tmp_path: Path
 ) -> Iterator[FailoverService]:
     """A service whose PostgreSQL is the private primary plus its replica."""
     private = _settings(replica_stack)
     namespace = f"t{uuid.uuid4().hex[:10]}"
     env = {
         **os.environ,
-        **service_env(stack),
+        **service_env(session_servers),
         "SERVICE_POSTGRES_DSN": private.postgres_dsn,
         "SERVICE_POSTGRES_REPLICA_DSNS": private.postgres_replica_dsn or "",
         **namespace_env(namespace),
@@ -191,7 +191,7 @@ def failover_service(
         yield FailoverService(url=f"http://127.0.0.1:{port}", process=proc, schema=namespace)
     finally:
         stop_processes(proc)
-        drop_namespace(stack, env)  # its queue, index and keys on the session stack
+        drop_namespace(session_servers, env)  # its queue, index and keys on the session stack
 
 
 LAG = "service_pg_replica_lag_seconds"
@@ -349,7 +349,7 @@ def test_promote_replica_without_a_replica_is_a_one_line_error_with_exit_2(
 
 
 def test_the_primary_loss_experiment_fails_over_without_losing_an_acknowledged_write(
-    stack: StackSettings, tmp_path: Path
+    session_servers: StackSettings, tmp_path: Path
 ) -> None:
     """experiments/postgres-primary-loss.json under write-heavy load, against a service
     whose PostgreSQL is a fresh private primary+replica; the harness (fault, promotion,
@@ -362,7 +362,7 @@ def test_the_primary_loss_experiment_fails_over_without_losing_an_acknowledged_w
         # the Redis keys are namespaced, so no other service consumes this one's outbox.
         env = {
             **os.environ,
-            **service_env(stack),
+            **service_env(session_servers),
             "SERVICE_POSTGRES_DSN": private.postgres_dsn,
             "SERVICE_POSTGRES_REPLICA_DSNS": private.postgres_replica_dsn or "",
             "SERVICE_REDIS_PREFIX": f"{namespace}:",
@@ -412,7 +412,7 @@ def test_the_primary_loss_experiment_fails_over_without_losing_an_acknowledged_w
                 "SERVICE_POSTGRES_SCHEMA": namespace,
                 "SERVICE_OPENSEARCH_ALIAS": namespace,
             }
-            drop_namespace(stack, named)
+            drop_namespace(session_servers, named)
         assert result.returncode in (0, 1), result.stdout + result.stderr  # a verdict
         summary = json.loads((out / "summary.json").read_text())
         # The run's verdict is FAIL by design: writes answer 503 until the promotion, so
@@ -437,14 +437,16 @@ def test_the_primary_loss_experiment_fails_over_without_losing_an_acknowledged_w
         assert all(x.enabled and not x.toxics for x in proxies.values()), proxies
 
 
-def test_the_stacks_service_exports_replica_lag_only_with_a_replica(stack: StackSettings) -> None:
+def test_the_stacks_service_exports_replica_lag_only_with_a_replica(
+    session_servers: StackSettings,
+) -> None:
     """Without `--pg-replica` the gauges are not on /metrics at all (not even their HELP
     line); with it, the stack's replica has a sample."""
-    httpx.get(f"{stack.service_url}/v1/health/ready", timeout=5.0)
-    text = httpx.get(f"{stack.service_url}/metrics", timeout=5.0).text
+    httpx.get(f"{session_servers.service_url}/v1/health/ready", timeout=5.0)
+    text = httpx.get(f"{session_servers.service_url}/metrics", timeout=5.0).text
     assert "service_breaker_state" in text  # the real metrics, merged
-    if not stack.pg_replica:
+    if not session_servers.pg_replica:
         assert LAG not in text and LAG_BYTES not in text
     else:
-        replica = f"{stack.host}:{stack.postgres_replica_proxy_port}"
-        assert replica in _replica_samples(stack.service_url).get(LAG, {})
+        replica = f"{session_servers.host}:{session_servers.postgres_replica_proxy_port}"
+        assert replica in _replica_samples(session_servers.service_url).get(LAG, {})

@@ -184,12 +184,12 @@ class PooledService:
 
 @pytest.fixture
 def namespaced_service(
-    bouncer_stack: dict[str, str], stack: StackSettings, tmp_path: Path
+    bouncer_stack: dict[str, str], session_servers: StackSettings, tmp_path: Path
 ) -> Iterator[PooledService]:
     private = _settings(bouncer_stack)
     _migrate_public(private)
     env = {
-        **_pooled_env(private, stack),
+        **_pooled_env(private, session_servers),
         **namespace_env(f"t{uuid.uuid4().hex[:10]}"),
         "SERVICE_RESILIENCE_BREAKER_OPEN_DURATION_S": "1",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
@@ -202,7 +202,7 @@ def namespaced_service(
     finally:
         stop_processes(proc)
         drop_namespace(private, env)  # its schema on the private PostgreSQL
-        drop_namespace(stack, {**env, "SERVICE_POSTGRES_SCHEMA": "none_here"})
+        drop_namespace(session_servers, {**env, "SERVICE_POSTGRES_SCHEMA": "none_here"})
 
 
 def _where(schema_port: int, ids: list[str]) -> dict[str, int]:
@@ -311,7 +311,9 @@ def test_a_slow_postgresql_fills_pgbouncer_and_writes_are_shed_with_503_and_retr
 
 @pytest.fixture(scope="module")
 def experiment_service(
-    bouncer_stack: dict[str, str], stack: StackSettings, tmp_path_factory: pytest.TempPathFactory
+    bouncer_stack: dict[str, str],
+    session_servers: StackSettings,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[PooledService]:
     """A service (one worker: its pool of 5 is more than PgBouncer's 4 server
     connections) and its own indexer behind the private PgBouncer. The default schema
@@ -321,7 +323,7 @@ def experiment_service(
     logs = tmp_path_factory.mktemp("pgbouncer-experiments")
     namespace = f"t{uuid.uuid4().hex[:10]}"
     env = {
-        **_pooled_env(private, stack),
+        **_pooled_env(private, session_servers),
         "SERVICE_REDIS_PREFIX": f"{namespace}:",
         "SERVICE_AMQP_QUEUE": f"{namespace}.index",
         "SERVICE_AMQP_EXCHANGE": namespace,
@@ -351,7 +353,7 @@ def experiment_service(
     finally:
         stop_processes(*procs)
         named = {**env, "SERVICE_POSTGRES_SCHEMA": namespace, "SERVICE_OPENSEARCH_ALIAS": namespace}
-        drop_namespace(stack, named)  # only its queues, exchange and keys exist
+        drop_namespace(session_servers, named)  # only its queues, exchange and keys exist
 
 
 def _experiment(

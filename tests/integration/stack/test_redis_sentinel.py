@@ -170,7 +170,9 @@ class SentinelService:
 
 @pytest.fixture(scope="module")
 def sentinel_service(
-    sentinel_stack: dict[str, str], stack: StackSettings, tmp_path_factory: pytest.TempPathFactory
+    sentinel_stack: dict[str, str],
+    session_servers: StackSettings,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[SentinelService]:
     """A namespaced service whose Redis is the private stack's, found through Sentinel."""
     private = _settings(sentinel_stack)
@@ -178,7 +180,7 @@ def sentinel_service(
     namespace = f"t{uuid.uuid4().hex[:10]}"
     env = {
         **os.environ,
-        **service_env(stack),
+        **service_env(session_servers),
         **{k: v for k, v in service_env(private).items() if k.startswith("SERVICE_REDIS_")},
         **namespace_env(namespace),
         "SERVICE_OUTBOX_POLL_INTERVAL_S": "0.2",
@@ -192,7 +194,7 @@ def sentinel_service(
         yield SentinelService(url=f"http://127.0.0.1:{port}", process=proc, prefix=f"{namespace}:")
     finally:
         stop_processes(proc)
-        drop_namespace(stack, env)
+        drop_namespace(session_servers, env)
 
 
 def _token(tenant: str) -> str:

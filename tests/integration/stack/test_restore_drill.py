@@ -208,7 +208,7 @@ def test_backup_then_restore_to_a_time_keeps_what_was_written_before_it_only() -
 
 
 def test_the_restore_drill_restores_a_working_service_and_its_rpo_agrees_with_the_wal(
-    stack: StackSettings, tmp_path: Path
+    session_servers: StackSettings, tmp_path: Path
 ) -> None:
     """experiments/postgres-restore-drill.json under write-heavy load, against a service
     whose PostgreSQL is a fresh private archiving primary."""
@@ -217,7 +217,7 @@ def test_the_restore_drill_restores_a_working_service_and_its_rpo_agrees_with_th
         private = _settings(harness_env)
         env = {
             **os.environ,
-            **service_env(stack),
+            **service_env(session_servers),
             "SERVICE_POSTGRES_DSN": private.postgres_dsn,
             "SERVICE_REDIS_PREFIX": f"{namespace}:",
             "SERVICE_AMQP_QUEUE": f"{namespace}.index",
@@ -275,7 +275,7 @@ def test_the_restore_drill_restores_a_working_service_and_its_rpo_agrees_with_th
                 "SERVICE_POSTGRES_SCHEMA": namespace,
                 "SERVICE_OPENSEARCH_ALIAS": namespace,
             }
-            drop_namespace(stack, named)
+            drop_namespace(session_servers, named)
         archive = sorted(
             p.name
             for p in (private.data_dir / "wal-archive").iterdir()

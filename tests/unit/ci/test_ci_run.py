@@ -71,3 +71,7 @@ def test_make_test_unit_runs_the_unit_tests_without_the_stack() -> None:
     commands = _dry_run("test-unit")
     assert ".venv/bin/pytest tests/unit" in commands
     assert "stack" not in commands
+
+
+def test_make_test_runs_the_three_sessions_of_tests_lanes() -> None:
+    assert ".venv/bin/python -m tests.lanes" in _dry_run("test")
