@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from gameday.settings import StackSettings
+from tests.integration.session_servers import straight
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -13,15 +14,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def session_servers(stack: StackSettings) -> StackSettings:
-    """The session stack's servers reached straight, not through its proxies. For the
-    private-stack modules (PgBouncer, the replica, Sentinel, the restore drill), whose
-    service uses the session's Redis, RabbitMQ and OpenSearch: `make test` runs them
-    beside the chaos tests (tests/lanes.py), which break those proxies on purpose."""
-    return stack.model_copy(
-        update={
-            "postgres_proxy_port": stack.postgres_port,
-            "redis_proxy_port": stack.redis_port,
-            "rabbitmq_proxy_port": stack.rabbitmq_port,
-            "opensearch_proxy_port": stack.opensearch_port,
-        }
-    )
+    """The session stack's servers reached straight, not through its proxies
+    (tests/integration/session_servers.py says for whom and why)."""
+    return straight(stack)

@@ -43,6 +43,7 @@ from tests.integration.service.service_helpers import (
     wait_for,
     wait_ready,
 )
+from tests.integration.session_servers import straight_env
 
 GAMEDAY = [sys.executable, "-m", "gameday.cli"]
 SUBSET = "toxiproxy,postgres,postgres-replica"
@@ -73,7 +74,9 @@ def private_replica_stack(ports: dict[str, int]) -> Iterator[dict[str, str]]:
     # Not under pytest's basetemp: another pytest session on the machine resets that
     # root to 0700, which would lock the postgres user out between two of our steps.
     state = Path(tempfile.mkdtemp(prefix="gameday-replica-"))
-    env = {**os.environ, "GAMEDAY_STATE_DIR": str(state), **{k: str(v) for k, v in ports.items()}}
+    env = straight_env(
+        {**os.environ, "GAMEDAY_STATE_DIR": str(state), **{k: str(v) for k, v in ports.items()}}
+    )
     env.pop("GAMEDAY_PG_REPLICA", None)
     try:
         up = gameday("stack", "up", "--pg-replica", "--only", SUBSET, env=env)

@@ -43,6 +43,7 @@ from tests.integration.service.service_helpers import (
     stop_processes,
     wait_ready,
 )
+from tests.integration.session_servers import straight_env
 
 GAMEDAY = [sys.executable, "-m", "gameday.cli"]
 SUBSET = "toxiproxy,postgres,pgbouncer"
@@ -55,7 +56,10 @@ PORTS = {
     "GAMEDAY_PGBOUNCER_UPSTREAM_PROXY_PORT": 26445,
 }
 STATEMENT_TIMEOUT_MS = 2000
-SETTLE = ("--var", "settle_s=15")  # the breaker's 3 s (below) and a clean 10 s window
+# The breaker's 3 s (below), a second 3 s when its half-open try falls inside the fault
+# (seen: closed 4.6 s after the removal, and 15 s then left a 5xx in the after-check's
+# window), and a clean 10 s window.
+SETTLE = ("--var", "settle_s=18")
 AVAILABILITY = "availability [run]"
 HANG_MS = 2500.0  # the 2 s statement timeout + margin: slower is a request left hanging
 
@@ -81,7 +85,9 @@ def bouncer_stack() -> Iterator[dict[str, str]]:
     # Not under pytest's basetemp (another session may reset it to 0700, locking the
     # postgres user out), as tests/integration/stack/test_pg_replica.py does.
     state = Path(tempfile.mkdtemp(prefix="gameday-pgbouncer-"))
-    env = {**os.environ, "GAMEDAY_STATE_DIR": str(state), **{k: str(v) for k, v in PORTS.items()}}
+    env = straight_env(
+        {**os.environ, "GAMEDAY_STATE_DIR": str(state), **{k: str(v) for k, v in PORTS.items()}}
+    )
     try:
         up = gameday("stack", "up", "--pgbouncer", "--only", SUBSET, env=env)
         assert up.returncode == 0, up.stdout + up.stderr
@@ -410,7 +416,7 @@ def test_pgbouncer_restart_fails_requests_fast_resumes_writes_and_loses_nothing(
         "fault_s=5",
         *SETTLE,
         "--duration",
-        "45s",  # the plan: warm-up 10 + fault 5 + settle 15 + recovery 15
+        "48s",  # the plan: warm-up 10 + fault 5 + settle 18 + recovery 15
     )
     timeline = [e for e in run.events() if e["type"] != "stage_changed"]
     assert run.outcome["steady_state_before"] is True, (run.outcome, timeline)
@@ -450,7 +456,7 @@ def test_latency_between_pgbouncer_and_postgres_sheds_writes_within_the_p99_budg
         "fault_s=10",
         *SETTLE,
         "--duration",
-        "50s",  # the plan: warm-up 10 + fault 10 + settle 15 + recovery 15
+        "53s",  # the plan: warm-up 10 + fault 10 + settle 18 + recovery 15
     )
     timeline = [e for e in run.events() if e["type"] != "stage_changed"]
     assert run.outcome["steady_state_before"] is True, (run.outcome, timeline)

@@ -53,6 +53,7 @@ from tests.integration.service.service_helpers import (
     wait_for,
     wait_ready,
 )
+from tests.integration.session_servers import straight_env
 
 GAMEDAY = [sys.executable, "-m", "gameday.cli"]
 SERVERS = ("redis", "redis-replica")
@@ -112,7 +113,9 @@ def sentinel_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
     are kept under pytest's temporary dir (Sentinel logs every vote and switch)."""
     state = Path(tempfile.mkdtemp(prefix="gameday-sentinel-"))
     ports = _ports()
-    env = {**os.environ, "GAMEDAY_STATE_DIR": str(state), **{k: str(v) for k, v in ports.items()}}
+    env = straight_env(
+        {**os.environ, "GAMEDAY_STATE_DIR": str(state), **{k: str(v) for k, v in ports.items()}}
+    )
     try:
         up = gameday("stack", "up", "--redis-sentinel", "--only", SUBSET, env=env)
         assert up.returncode == 0, up.stdout + up.stderr

@@ -42,6 +42,7 @@ from tests.integration.service.service_helpers import (
     stop_processes,
     wait_ready,
 )
+from tests.integration.session_servers import straight_env
 
 GAMEDAY = [sys.executable, "-m", "gameday.cli"]
 SUBSET = "toxiproxy,postgres"
@@ -67,7 +68,9 @@ def private_archiving_stack() -> Iterator[dict[str, str]]:
     # Not under pytest's basetemp (another session may reset it to 0700 and lock the
     # postgres user out).
     state = Path(tempfile.mkdtemp(prefix="gameday-restore-"))
-    env = {**os.environ, "GAMEDAY_STATE_DIR": str(state), **{k: str(v) for k, v in PORTS.items()}}
+    env = straight_env(
+        {**os.environ, "GAMEDAY_STATE_DIR": str(state), **{k: str(v) for k, v in PORTS.items()}}
+    )
     env.pop("GAMEDAY_WAL_ARCHIVE", None)
     try:
         up = gameday("stack", "up", "--wal-archive", "--only", SUBSET, env=env)
