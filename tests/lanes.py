@@ -6,17 +6,17 @@ not on the CPU).
 
 1. **The cluster modules** (three search nodes; three brokers), alone: they stop the
    session stack's OpenSearch or RabbitMQ while they run (issue 19), and they are the
-   heaviest.
+   heaviest; with them, one load module whose exact counts need a quiet machine (ALONE).
 2. Then two sessions at once:
    - **the session lane**: every test that goes through the session stack's proxies or
      its processes, one at a time as ever, because the chaos tests break those on purpose;
    - **the private lane** (PRIVATE): tests that use no proxy of the session stack: the
      unit tests, the end-to-end tests (servers of their own), the load tests on cheap
      targets, the private stack's lifecycle, and the private-stack modules, whose
-     service reaches the session's Redis, RabbitMQ and OpenSearch straight (the
-     `session_servers` fixture). A test there that asks for `stack` itself is refused
-     at collection (tests/conftest.py). A new module goes to the session lane unless
-     it is listed here.
+     service and harness reach the session's Redis, RabbitMQ, OpenSearch and PostgreSQL
+     straight (tests/integration/session_servers.py). A test there that asks for
+     `stack` itself is refused at collection (tests/conftest.py). A new module goes to
+     the session lane unless it is listed here.
 
 This script starts the stack (or reuses a running one) and stops at the end what it
 started, as the `stack` fixture does for a plain `pytest`; the sessions share it and
@@ -43,9 +43,13 @@ from gameday.stack import supervisor
 ROOT = Path(__file__).resolve().parents[1]
 PYTEST = [sys.executable, "-m", "pytest"]
 
-CLUSTER = (
+ALONE = (
     "tests/integration/stack/test_search_cluster.py",
     "tests/integration/stack/test_rabbitmq_cluster.py",
+    # Beside the session lane, its closed-model run on two workers counted 96 requests
+    # where the target had received 97: a request in flight when Locust stopped its users
+    # went unrecorded. Alone it keeps the exact-count claim it makes.
+    "tests/integration/load/test_foreign_locustfile.py",
 )
 PRIVATE = (
     "tests/unit",
@@ -53,7 +57,6 @@ PRIVATE = (
     "tests/integration/capacity",
     "tests/integration/load/test_busy_on_start.py",
     "tests/integration/load/test_distributed.py",
-    "tests/integration/load/test_foreign_locustfile.py",
     "tests/integration/load/test_generator_validity.py",
     "tests/integration/load/test_live_metrics_endpoint.py",
     "tests/integration/stack/test_stack_lifecycle.py",
@@ -101,15 +104,15 @@ def _start(
 
 def _run_phases(logs: Path) -> list[int]:
     started = time.monotonic()
-    _say(f"1/2 the cluster modules, alone: {' '.join(CLUSTER)}")
-    cluster = _start(list(CLUSTER), SHARED).wait()
+    _say(f"1/2 the cluster modules and the quiet ones, alone: {' '.join(ALONE)}")
+    cluster = _start(list(ALONE), SHARED).wait()
     _say(f"1/2 done in {time.monotonic() - started:.0f} s, exit {cluster}")
 
     started = time.monotonic()
     log = logs / "private-lane.log"
     _say(f"2/2 the private lane ({len(PRIVATE)} paths, output in {log}) beside the session lane")
     private = _start(list(PRIVATE), PRIVATE_LANE_ENV, log)
-    session = _start(["tests", *_ignoring(CLUSTER + PRIVATE)], SESSION_LANE_ENV).wait()
+    session = _start(["tests", *_ignoring(ALONE + PRIVATE)], SESSION_LANE_ENV).wait()
     _say(f"2/2 the session lane done in {time.monotonic() - started:.0f} s, exit {session}")
     private_code = private.wait()
     _say(f"2/2 the private lane done in {time.monotonic() - started:.0f} s, exit {private_code}")
