@@ -278,18 +278,32 @@ class Guard:
         return self.breaker.name
 
     @contextlib.asynccontextmanager
-    async def track(self, *, is_failure: Callable[[BaseException], bool]) -> AsyncIterator[None]:
+    async def track(
+        self,
+        *,
+        is_failure: Callable[[BaseException], bool],
+        is_ignored: Callable[[BaseException], bool] = lambda exc: False,
+    ) -> AsyncIterator[None]:
         """The breaker around one call (an attempt of :meth:`call`, or a block that cannot
-        be retried, such as a write transaction)."""
+        be retried, such as a write transaction). What ``is_ignored`` accepts counts as
+        neither a failure nor a success (Resilience4j's ignoreExceptions); the metrics
+        still record it as a timeout or an error."""
         self.breaker.acquire()
         started = time.perf_counter()
         try:
             yield
-        except TimeoutError:
-            self.breaker.record_failure("timeout")
-            self.on_call(self.name, time.perf_counter() - started, "timeout")
-            raise
         except Exception as exc:
+            if is_ignored(exc):
+                self.breaker.release()
+                timed_out = isinstance(exc.__cause__, TimeoutError)
+                self.on_call(
+                    self.name, time.perf_counter() - started, "timeout" if timed_out else "error"
+                )
+                raise
+            if isinstance(exc, TimeoutError):
+                self.breaker.record_failure("timeout")
+                self.on_call(self.name, time.perf_counter() - started, "timeout")
+                raise
             if is_failure(exc):
                 self.breaker.record_failure(f"{type(exc).__name__}: {exc}"[:200])
                 self.on_call(self.name, time.perf_counter() - started, "error")

@@ -6,7 +6,7 @@ not on the CPU).
 
 1. **The cluster modules** (three search nodes; three brokers), alone: they stop the
    session stack's OpenSearch or RabbitMQ while they run (issue 19), and they are the
-   heaviest; with them, one load module whose exact counts need a quiet machine (ALONE).
+   heaviest (ALONE).
 2. Then two sessions at once:
    - **the session lane**: every test that goes through the session stack's proxies or
      its processes, one at a time as ever, because the chaos tests break those on purpose;
@@ -46,10 +46,6 @@ PYTEST = [sys.executable, "-m", "pytest"]
 ALONE = (
     "tests/integration/stack/test_search_cluster.py",
     "tests/integration/stack/test_rabbitmq_cluster.py",
-    # Beside the session lane, its closed-model run on two workers counted 96 requests
-    # where the target had received 97: a request in flight when Locust stopped its users
-    # went unrecorded. Alone it keeps the exact-count claim it makes.
-    "tests/integration/load/test_foreign_locustfile.py",
 )
 PRIVATE = (
     "tests/unit",
@@ -57,6 +53,7 @@ PRIVATE = (
     "tests/integration/capacity",
     "tests/integration/load/test_busy_on_start.py",
     "tests/integration/load/test_distributed.py",
+    "tests/integration/load/test_foreign_locustfile.py",
     "tests/integration/load/test_generator_validity.py",
     "tests/integration/load/test_live_metrics_endpoint.py",
     "tests/integration/stack/test_stack_lifecycle.py",

@@ -193,9 +193,18 @@ def worker_argv(config: LoadConfig, run_dir: Path, port: int) -> list[str]:
     ]
 
 
+# At the stop, a closed-model user's task in flight may finish within this long (Locust's
+# --stop-timeout; the master passes it to its workers), so a request already sent is
+# recorded as the target saw it; a user still busy after it is killed. Without it
+# Locust kills every user at once and such a request is sent but never counted.
+STOP_TIMEOUT_S = 5
+
+
 def _outputs(run_dir: Path) -> list[str]:
     return [
         "--headless",
+        "--stop-timeout",
+        str(STOP_TIMEOUT_S),
         "--only-summary",
         "--csv",
         str(run_dir / "locust" / "stats"),

@@ -37,7 +37,14 @@ class RunShape(LoadTestShape):
                 return None
             n = config.worker_processes
             return n, float(n)
-        return CLOSED[config.shape](_run_time(self), config)
+        users = CLOSED[config.shape](_run_time(self), config)
+        if users is None and config.workers > 0 and self.runner is not None:
+            # Locust's headless end (quit) gives the workers 0.5 s, so their users would
+            # be killed mid-request whatever --stop-timeout says: a request sent and never
+            # counted. Stop them first: the master sends "stop" and waits until every
+            # worker's users have finished their task (within the stop timeout).
+            self.runner.stop()
+        return users
 
 
 def new_shape() -> RunShape:

@@ -35,6 +35,15 @@ class BrokerUnavailable(ConnectionError):
 RECONNECT_INTERVAL_S = 1.0  # a cluster's clients: the next broker is tried this soon
 
 
+class BrokerMovedOn(Exception):
+    """No confirm in time from one broker of several, while another is left to try: the
+    next attempt goes to the next broker. The relay's breaker ignores it (one node lost
+    is not the cluster lost); once every broker has missed its confirms in a row, the
+    timeout itself is raised and counts.
+
+    Not a ConnectionError or TimeoutError on purpose: those count as failures."""
+
+
 async def connect(settings: AmqpSettings, *, timeout_s: float = 10) -> Any:
     """A robust connection; with several brokers (``SERVICE_AMQP_URLS``), to the first
     that answers, moving on to the next whenever the current one is lost or refuses."""
@@ -184,6 +193,8 @@ class Publisher:
         self._channel: Any = None
         self._exchange: Any = None
         self._starting = asyncio.Lock()
+        self._brokers = len(settings.all_urls)
+        self._missed_in_a_row = 0  # brokers that gave no confirm in time, one after another
 
     async def start(self) -> None:
         async with self._starting:
@@ -221,13 +232,21 @@ class Publisher:
             if self._connection.is_closed or self._channel is None or self._channel.is_closed:
                 raise BrokerUnavailable(f"RabbitMQ connection closed: {exc}") from exc
             raise
-        except TimeoutError:
+        except TimeoutError as exc:
             # No confirm within the timeout. On a cluster the broker may be cut from the
-            # majority (it takes publishes it cannot replicate): the next attempt goes
-            # to another broker. A single broker is kept (there is no other).
+            # majority (it takes publishes it cannot replicate), or the queue's leader
+            # may be moving: the next attempt goes to another broker. A single broker is
+            # kept (there is no other).
             move_on = getattr(self._connection, "move_on", None)
-            if move_on is not None:
-                await move_on()
+            if move_on is None:
+                raise
+            await move_on()
+            self._missed_in_a_row += 1
+            if self._missed_in_a_row % self._brokers:
+                raise BrokerMovedOn(
+                    f"no confirm in {self._settings.publish_timeout_s:g} s from "
+                    f"{self._missed_in_a_row} broker(s) in a row; trying the next"
+                ) from exc
             raise
         except DeliveryError:
             # A nack. A channel that published to a quorum queue while its leader's node
@@ -237,6 +256,7 @@ class Publisher:
             # docs/experiments.md, RabbitMQ: three nodes): the next attempt opens a new one.
             await self._drop_channel()
             raise
+        self._missed_in_a_row = 0
 
     async def _drop_channel(self) -> None:
         async with self._starting:

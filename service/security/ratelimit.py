@@ -38,6 +38,7 @@ the moment Redis does instead of waiting out the breaker's open state.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -57,6 +58,8 @@ Outcome = Literal[
     "allowed", "rejected", "disabled", "redis_unavailable_open", "redis_unavailable_closed"
 ]
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+log = logging.getLogger(__name__)
 
 # KEYS: the tenant's bucket, the caller's bucket.
 # ARGV: interval_us and burst of each, in the same order, then the tokens wanted (>= 1).
@@ -158,6 +161,7 @@ class RateLimiter:
         self._leases = LeaseBook(ttl_s=LEASE_TTL_S)
         self._decisions: dict[str, Any] = {}
         self._refills: dict[tuple[str, str], _Refill] = {}
+        self._failing = False  # the last round trip failed: its streak is logged once
 
     def tenant_quota(self, tenant: str) -> Quota:
         override = self.settings.tenant_overrides.get(tenant)
@@ -261,14 +265,19 @@ class RateLimiter:
             except Exception as exc:
                 if not redis_failure(exc):
                     raise
+                self._note_failure(exc)
                 return Decision("redis_unavailable_closed", retry_after_s=1.0), 0
         except Exception as exc:
             if not redis_failure(exc):
                 raise
+            self._note_failure(exc)
             outcome: Outcome = (
                 "redis_unavailable_open" if policy == "open" else "redis_unavailable_closed"
             )
             return Decision(outcome, retry_after_s=1.0), 0
+        if self._failing:
+            self._failing = False
+            log.warning("the rate limiter reaches Redis again")
         allowed, which, remaining, reset_us, retry_us, granted = (int(x) for x in raw[:6])
         decision = Decision(
             "allowed" if allowed else "rejected",
@@ -279,6 +288,15 @@ class RateLimiter:
             retry_after_s=retry_us / 1e6,
         )
         return decision, granted
+
+
+    def _note_failure(self, exc: BaseException) -> None:
+        """Logs the first failure of a streak with its cause (the 503 each request gets
+        names no cause; the breaker logs only when it opens)."""
+        if not self._failing:
+            self._failing = True
+            # with the traceback: a fast failure and a timeout look alike in the 503
+            log.warning("the rate limiter cannot reach Redis: %r", exc, exc_info=exc)
 
 
 async def enforce_rate_limit(request: Request, principal: Principal) -> None:

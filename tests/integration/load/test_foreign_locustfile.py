@@ -101,10 +101,10 @@ def target(recorded: Path) -> Iterator[str]:
 def _run(out: Path, foreign: Path, url: str, **fields: Any) -> LoadConfig:
     fields.setdefault("mix", {"Browser": 3, "Buyer": 1})
     fields.setdefault("locustfiles", [str(foreign)])
+    fields.setdefault("duration_s", 5)
     config = LoadConfig(
         scenario="shop",
         headers=MARK,
-        duration_s=5,
         target_url=url,
         run_dir=str(out),
         **fields,
@@ -187,6 +187,20 @@ def test_a_closed_model_run_on_two_workers_merges_a_foreign_file_exactly(
     assert all(r.get("x-gameday-test") == "foreign" for r in sent)
     ledger = (out / "ledger.jsonl").read_text().splitlines()
     assert len(ledger) == sum(r["line"].startswith("POST /orders") for r in sent) > 0
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_closed_model_stop_lets_the_requests_in_flight_finish_and_counts_them(
+    tmp_path: Path, foreign: Path, recorded: Path, workers: int
+) -> None:
+    """Every answer takes 2 s and the users wait 0.2 s between tasks, so at the stop (3 s)
+    each is mid-request, 0.8 s into its second: the run waits for them (Locust's
+    --stop-timeout) and records what the target received, no fewer."""
+    out = tmp_path / "run"
+    with serving("--record", str(recorded), "--knee-rps", "0", "--slow-ms", "2000") as url:
+        _run(out, foreign, url, shape="steady", users=2, workers=workers, duration_s=3)
+    merged = sum(n for (_, endpoint), n in _per_second(out).items() if endpoint == "ALL")
+    assert merged == len(_sent(recorded)) > 0
 
 
 def test_an_open_model_arrival_is_timed_from_when_it_was_due(tmp_path: Path, foreign: Path) -> None:

@@ -176,3 +176,26 @@ async def test_calls_cancelled_from_outside_never_keep_the_breaker_half_open(how
                 await through_guard()
     assert guard.breaker.state is BreakerState.HALF_OPEN
     assert await guard.call(Flaky([]), timeout_s=1.0) == "ok"  # a trial is let through
+
+
+async def test_an_ignored_failure_is_neither_a_failure_nor_a_success_of_the_breaker() -> None:
+    """Resilience4j's ignoreExceptions: the relay's move to another broker of a cluster."""
+    guard = make_guard()
+    outcomes: list[str] = []
+    guard.on_call = lambda dep, s, outcome: outcomes.append(outcome)
+
+    class Ignored(Exception):
+        pass
+
+    for _ in range(20):
+        with pytest.raises(Ignored):
+            async with guard.track(is_failure=lambda exc: True, is_ignored=lambda exc: True):
+                raise Ignored("moved on") from TimeoutError()
+    assert guard.breaker.state is BreakerState.CLOSED
+    assert guard.breaker.snapshot()["calls_in_window"] == 0, guard.breaker.snapshot()
+    assert outcomes == ["timeout"] * 20  # the metrics still see what happened
+    for _ in range(10):  # the same exception, not ignored, opens it
+        with pytest.raises(Ignored):
+            async with guard.track(is_failure=lambda exc: True):
+                raise Ignored("counted")
+    assert guard.breaker.state is BreakerState.OPEN
