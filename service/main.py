@@ -124,7 +124,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if amqp is not None:
             await amqp.close()
         await search_client.close()
-        await redis_client.aclose()
+        await redis_client.aclose(close_connection_pool=True)  # a pool given is not closed by default
         await pg.close()
         tracing.shutdown_tracing()
 

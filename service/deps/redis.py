@@ -25,7 +25,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 import redis.exceptions
+from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.backoff import NoBackoff
 
 from service.settings import RedisSettings
 
@@ -62,6 +64,12 @@ def create_client(settings: RedisSettings, *, longest_call_s: float = 0.0) -> ai
         "socket_timeout": backstop_s,
         "socket_connect_timeout": backstop_s,
         "decode_responses": False,
+        # A pooled connection the server closed while it sat idle passes the pool's
+        # check when the event loop has not yet read the close; the command then fails
+        # at once. One immediate retry on a new connection, for connection errors only
+        # (a timeout has spent the caller's deadline already). redis-py's asyncio
+        # client retries nothing by default.
+        "retry": Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
     }
     sentinels = settings.sentinel_addresses
     if not sentinels:

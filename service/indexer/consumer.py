@@ -114,7 +114,7 @@ class Indexer:
             if self._connection is not None:
                 await self._connection.close()
             await self._opensearch.close()
-            await self._redis.aclose()
+            await self._redis.aclose(close_connection_pool=True)
             tracing.shutdown_tracing()
 
     async def _requeue_inbox(self) -> int:
