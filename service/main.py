@@ -124,7 +124,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if amqp is not None:
             await amqp.close()
         await search_client.close()
-        await redis_client.aclose(close_connection_pool=True)  # a pool given is not closed by default
+        # a pool given to the client is not closed with it by default
+        await redis_client.aclose(close_connection_pool=True)
         await pg.close()
         tracing.shutdown_tracing()
 

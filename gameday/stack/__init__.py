@@ -34,6 +34,7 @@ from gameday.stack.rabbitmq import node_answers as rabbitmq_node_answers
 from gameday.stack.rabbitmq import node_component as rabbitmq_node_component
 from gameday.stack.rabbitmq import node_erlang_name as rabbitmq_node_erlang_name
 from gameday.stack.redis_sentinel import ask_primary as ask_redis_primary
+from gameday.stack.redis_sentinel import named_primaries as named_redis_primaries
 from gameday.stack.redis_sentinel import primary_component as redis_primary_component
 from gameday.stack.redis_sentinel import redis_proxy_port_of
 from gameday.stack.registry import DEPENDENCIES
@@ -74,6 +75,7 @@ __all__ = [
     "rabbitmq_node_component",
     "rabbitmq_node_erlang_name",
     "ask_redis_primary",
+    "named_redis_primaries",
     "read_tracked",
     "redis_primary_component",
     "redis_proxy_port_of",

@@ -25,6 +25,7 @@ as a second, empty primary.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,17 @@ def redis_proxy_port_of(settings: StackSettings, component: str) -> int:
 
 def ask_primary(settings: StackSettings) -> tuple[str, int] | None:
     """What the first Sentinel that answers names as the primary, or None (none runs)."""
+    return next(_named_primaries(settings), None)
+
+
+def named_primaries(settings: StackSettings) -> list[tuple[str, int]]:
+    """What each Sentinel that answers names as the primary. After a failover they agree
+    only once the leader's new configuration has reached the others (their hello
+    messages, every 2 s); a client may follow the first that names the new one."""
+    return list(_named_primaries(settings))
+
+
+def _named_primaries(settings: StackSettings) -> Iterator[tuple[str, int]]:
     for port in sentinel_proxy_ports(settings):
         client = redis.Redis(
             host=settings.host,
@@ -82,8 +94,7 @@ def ask_primary(settings: StackSettings) -> tuple[str, int] | None:
         if answer:
             host, port_text = answer
             host = host.decode() if isinstance(host, bytes) else str(host)
-            return host, int(port_text)
-    return None
+            yield host, int(port_text)
 
 
 def primary_component(settings: StackSettings) -> str | None:
