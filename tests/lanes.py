@@ -101,7 +101,7 @@ def _start(
 
 def _run_phases(logs: Path) -> list[int]:
     started = time.monotonic()
-    _say(f"1/2 the cluster modules and the quiet ones, alone: {' '.join(ALONE)}")
+    _say(f"1/2 the cluster modules, alone: {' '.join(ALONE)}")
     cluster = _start(list(ALONE), SHARED).wait()
     _say(f"1/2 done in {time.monotonic() - started:.0f} s, exit {cluster}")
 
