@@ -20,6 +20,11 @@ from pydantic import BaseModel, Field
 
 # The plugin's command-line option naming the LoadConfig file.
 CONFIG_OPTION = "--gameday-config"
+# Closed model: at the planned end each user may finish the task it is in within this
+# long (Locust's --stop-timeout), so a request already sent is recorded as the target
+# saw it; a user still busy after it is killed. The open model drains its arrivals
+# itself (gameday.plugin.arrivals).
+CLOSED_STOP_TIMEOUT_S = 5
 
 CLOSED_SHAPES = ("steady", "ramp", "step", "spike", "soak", "diurnal")
 OPEN_SHAPES = ("constant-rate", "stepped-rate")

@@ -22,7 +22,13 @@ from typing import Any, Protocol
 
 from gameday.errors import ConfigError, GamedayError
 from gameday.load import facts
-from gameday.load.config import CONFIG_OPTION, OPEN_SHAPES, SHAPES, LoadConfig
+from gameday.load.config import (
+    CLOSED_STOP_TIMEOUT_S,
+    CONFIG_OPTION,
+    OPEN_SHAPES,
+    SHAPES,
+    LoadConfig,
+)
 from gameday.load.locustfiles import PLUGIN_LOCUSTFILE, locustfile_paths
 from gameday.rundir import RunDir, RunRecord, iso
 from gameday.settings import PROJECT_ROOT, StackSettings
@@ -153,7 +159,7 @@ def start_locust(config: LoadConfig, run_dir: Path) -> list[subprocess.Popen[byt
     env = dict(os.environ)
     logs = run_dir / "locust"
     if config.workers == 0:
-        argv = [*_locust_argv(config, run_dir), *_outputs(run_dir)]
+        argv = [*_locust_argv(config, run_dir), *_outputs(run_dir, config)]
         return [_spawn(argv, env, logs / "locust.log")]
     port = _free_port()
     master = _spawn(master_argv(config, run_dir, port), env, logs / "master.log")
@@ -169,7 +175,7 @@ def master_argv(config: LoadConfig, run_dir: Path, port: int) -> list[str]:
     to connect, at most config.ready_timeout_s."""
     return [
         *_locust_argv(config, run_dir),
-        *_outputs(run_dir),
+        *_outputs(run_dir, config),
         "--master",
         "--master-bind-host",
         "127.0.0.1",
@@ -193,18 +199,14 @@ def worker_argv(config: LoadConfig, run_dir: Path, port: int) -> list[str]:
     ]
 
 
-# At the stop, a closed-model user's task in flight may finish within this long (Locust's
-# --stop-timeout; the master passes it to its workers), so a request already sent is
-# recorded as the target saw it; a user still busy after it is killed. Without it
-# Locust kills every user at once and such a request is sent but never counted.
-STOP_TIMEOUT_S = 5
-
-
-def _outputs(run_dir: Path) -> list[str]:
+def _outputs(run_dir: Path, config: LoadConfig) -> list[str]:
+    # Closed model only (the master passes it to its workers): in the open model a
+    # worker's users never end their task, so a stop timeout would hold each worker past
+    # the 0.5 s in which Locust's master takes its last report.
+    stop = ["--stop-timeout", str(CLOSED_STOP_TIMEOUT_S)] if config.model == "closed" else []
     return [
         "--headless",
-        "--stop-timeout",
-        str(STOP_TIMEOUT_S),
+        *stop,
         "--only-summary",
         "--csv",
         str(run_dir / "locust" / "stats"),

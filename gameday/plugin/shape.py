@@ -10,14 +10,18 @@ from collections.abc import Callable
 
 from locust import LoadTestShape
 
+from gameday.load.config import CLOSED_STOP_TIMEOUT_S
 from gameday.load.shapes import CLOSED
 from gameday.plugin import capture, readiness
 
 OPEN_DRAIN_S = 3.0
+STOP_SLACK_S = 3.0  # the workers' heartbeats (1 s) saying they have no user left
 _run_time: Callable[[LoadTestShape], float] = LoadTestShape.get_run_time  # untyped in Locust
 
 
 class RunShape(LoadTestShape):
+    _ending: tuple[float, tuple[int, float]] | None = None  # since, and the end's tick
+
     def tick(self) -> tuple[int, float] | None:
         config = capture.state.config
         if config.model == "open":
@@ -38,13 +42,23 @@ class RunShape(LoadTestShape):
             n = config.worker_processes
             return n, float(n)
         users = CLOSED[config.shape](_run_time(self), config)
-        if users is None and config.workers > 0 and self.runner is not None:
-            # Locust's headless end (quit) gives the workers 0.5 s, so their users would
-            # be killed mid-request whatever --stop-timeout says: a request sent and never
-            # counted. Stop them first: the master sends "stop" and waits until every
-            # worker's users have finished their task (within the stop timeout).
-            self.runner.stop()
-        return users
+        if users is not None:
+            return users
+        return self._down_to_no_users()
+
+    def _down_to_no_users(self) -> tuple[int, float] | None:
+        """The closed model's end: no users first, each stopping once the task it is in
+        is over (--stop-timeout), then the end. Locust's own end (quit) kills them
+        mid-request, and gives a worker 0.5 s to send its last report."""
+        runner = self.runner
+        if runner is None or runner.user_count == 0:  # a master's: its workers' heartbeats
+            return None
+        now = time.monotonic()
+        if self._ending is None:  # one tick for the whole end: Locust restarts on a new one
+            # as fast as there are users: Locust stops a master's users at this rate
+            self._ending = (now, (0, float(max(runner.user_count, 1))))
+        since, tick = self._ending
+        return None if now - since > CLOSED_STOP_TIMEOUT_S + STOP_SLACK_S else tick
 
 
 def new_shape() -> RunShape:
