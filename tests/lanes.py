@@ -6,7 +6,7 @@ not on the CPU).
 
 1. **The cluster modules** (three search nodes; three brokers), alone: they stop the
    session stack's OpenSearch or RabbitMQ while they run (issue 19), and they are the
-   heaviest (ALONE).
+   heaviest.
 2. Then two sessions at once:
    - **the session lane**: every test that goes through the session stack's proxies or
      its processes, one at a time as ever, because the chaos tests break those on purpose;
@@ -43,7 +43,7 @@ from gameday.stack import supervisor
 ROOT = Path(__file__).resolve().parents[1]
 PYTEST = [sys.executable, "-m", "pytest"]
 
-ALONE = (
+CLUSTER = (
     "tests/integration/stack/test_search_cluster.py",
     "tests/integration/stack/test_rabbitmq_cluster.py",
 )
@@ -101,15 +101,15 @@ def _start(
 
 def _run_phases(logs: Path) -> list[int]:
     started = time.monotonic()
-    _say(f"1/2 the cluster modules, alone: {' '.join(ALONE)}")
-    cluster = _start(list(ALONE), SHARED).wait()
+    _say(f"1/2 the cluster modules, alone: {' '.join(CLUSTER)}")
+    cluster = _start(list(CLUSTER), SHARED).wait()
     _say(f"1/2 done in {time.monotonic() - started:.0f} s, exit {cluster}")
 
     started = time.monotonic()
     log = logs / "private-lane.log"
     _say(f"2/2 the private lane ({len(PRIVATE)} paths, output in {log}) beside the session lane")
     private = _start(list(PRIVATE), PRIVATE_LANE_ENV, log)
-    session = _start(["tests", *_ignoring(ALONE + PRIVATE)], SESSION_LANE_ENV).wait()
+    session = _start(["tests", *_ignoring(CLUSTER + PRIVATE)], SESSION_LANE_ENV).wait()
     _say(f"2/2 the session lane done in {time.monotonic() - started:.0f} s, exit {session}")
     private_code = private.wait()
     _say(f"2/2 the private lane done in {time.monotonic() - started:.0f} s, exit {private_code}")

@@ -56,7 +56,7 @@ class RunShape(LoadTestShape):
         now = time.monotonic()
         if self._ending is None:  # one tick for the whole end: Locust restarts on a new one
             # as fast as there are users: Locust stops a master's users at this rate
-            self._ending = (now, (0, float(max(runner.user_count, 1))))
+            self._ending = (now, (0, float(runner.user_count)))
         since, tick = self._ending
         return None if now - since > CLOSED_STOP_TIMEOUT_S + STOP_SLACK_S else tick
 

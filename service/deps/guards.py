@@ -15,6 +15,7 @@ from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import TransportError
 
 from service import metrics
+from service.deps.rabbitmq import BrokerMovedOn
 from service.resilience import CircuitBreaker, Guard, RetryBudget, RetryPolicy
 from service.settings import ResilienceSettings
 
@@ -58,6 +59,11 @@ def redis_failure(exc: BaseException) -> bool:
 
 def rabbitmq_failure(exc: BaseException) -> bool:
     return isinstance(exc, AMQPError | OSError | TimeoutError | ConnectionError)
+
+
+def rabbitmq_moved_on(exc: BaseException) -> bool:
+    """One broker of several missed its confirm and another is tried: not a failure."""
+    return isinstance(exc, BrokerMovedOn)
 
 
 def build_guards(settings: ResilienceSettings) -> dict[str, Guard]:

@@ -13,16 +13,11 @@ import logging
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from service import metrics
-from service.deps.guards import rabbitmq_failure
+from service.deps.guards import rabbitmq_failure, rabbitmq_moved_on
 from service.deps.postgres_router import is_node_loss
-from service.deps.rabbitmq import BrokerMovedOn
 from service.runtime import Runtime
 
 log = logging.getLogger("service.outbox")
-
-
-def moved_on(exc: BaseException) -> bool:
-    return isinstance(exc, BrokerMovedOn)
 
 
 async def relay_once(runtime: Runtime) -> int:
@@ -43,7 +38,7 @@ async def relay_once(runtime: Runtime) -> int:
         if guard is None:
             await runtime.publisher.publish_many(payloads, traceparents=parents)
         else:  # breaker open: the relay backs off without touching the broker
-            async with guard.track(is_failure=rabbitmq_failure, is_ignored=moved_on):
+            async with guard.track(is_failure=rabbitmq_failure, is_ignored=rabbitmq_moved_on):
                 await runtime.publisher.publish_many(payloads, traceparents=parents)
         await conn.execute(
             "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]

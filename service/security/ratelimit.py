@@ -289,7 +289,6 @@ class RateLimiter:
         )
         return decision, granted
 
-
     def _note_failure(self, exc: BaseException) -> None:
         """Logs the first failure of a streak with its cause (the 503 each request gets
         names no cause; the breaker logs only when it opens)."""

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from collections import Counter
 
-from tests.lanes import ALONE, PRIVATE, ROOT, _ignoring
+from tests.lanes import CLUSTER, PRIVATE, ROOT, _ignoring
 
 
 def _collected(*args: str, lane: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -35,9 +35,9 @@ def _node_ids(result: subprocess.CompletedProcess[str]) -> Counter[str]:
 def test_the_three_sessions_run_every_test_exactly_once() -> None:
     everything = _node_ids(_collected("tests"))
     sessions = (
-        _node_ids(_collected(*ALONE)),
+        _node_ids(_collected(*CLUSTER)),
         _node_ids(_collected(*PRIVATE, lane="private")),
-        _node_ids(_collected("tests", *_ignoring(ALONE + PRIVATE))),
+        _node_ids(_collected("tests", *_ignoring(CLUSTER + PRIVATE))),
     )
     assert all(sessions), [len(s) for s in sessions]  # none of them collects nothing
     assert sum(sessions, Counter()) == everything

@@ -8,9 +8,8 @@ import asyncio
 
 import pytest
 
-from service.deps.guards import rabbitmq_failure
+from service.deps.guards import rabbitmq_failure, rabbitmq_moved_on
 from service.deps.rabbitmq import BrokerMovedOn, Publisher
-from service.documents.outbox import moved_on
 from service.indexer.bulk import SUPERSEDED, Outcome, classify_item
 from service.settings import AmqpSettings
 
@@ -83,4 +82,4 @@ async def test_no_confirm_counts_as_a_failure_once_every_broker_missed_in_a_row(
     expected = (["BrokerMovedOn"] * (brokers - 1) + ["TimeoutError"]) * 2
     assert raised == expected
     assert connection.moves == 2 * brokers
-    assert not rabbitmq_failure(BrokerMovedOn("x")) and moved_on(BrokerMovedOn("x"))
+    assert not rabbitmq_failure(BrokerMovedOn("x")) and rabbitmq_moved_on(BrokerMovedOn("x"))
