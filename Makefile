@@ -79,6 +79,7 @@ bench: bootstrap bench-setup
 # (`make bench-distributed`) and capacity before/after (`make bench-capacity BASELINE=DIR`).
 bench-quick: bootstrap bench-setup
 	@$(BIN)/python bench/load_per_core.py --rounds 3 --seconds 3
+	@taskset -c 0 $(BIN)/python bench/arrival_cost.py --rounds 3
 	@$(BIN)/python bench/histogram_merge.py --rounds 3
 	@$(BIN)/python bench/report_build.py 3600 21600
 	@$(BIN)/python bench/service.py --rounds 3 --seconds 2 --docs 2000 --only "1w uvloop" --no-latency

@@ -9,6 +9,7 @@ add, so merged percentiles are exact to HDR precision.
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ FAILURE_KINDS = ("fail_5xx", "fail_4xx", "fail_connection", "fail_timeout")
 # counted as `fail_4xx` and shown apart.
 SERVER_ERROR_KINDS = ("fail_5xx", "fail_connection", "fail_timeout")
 CLIENT_ERROR_KIND = "fail_4xx"
+_offers = itertools.count()  # breaks ties between offered exemplars of equal latency
 
 
 def server_errors(kinds: Mapping[str, int]) -> int:
@@ -43,9 +45,31 @@ class Bucket:
     kinds: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FAILURE_KINDS, 0))
     degraded: int = 0  # successful answers that said `X-Degraded` (a fallback served them)
     exemplars: list[tuple[float, str, dict[str, Any]]] = field(default_factory=list)
+    # Worker side: the slowest requests so far, their details not built yet (`settle`).
+    offered: list[tuple[float, int, str, Callable[[], dict[str, Any]]]] = field(
+        default_factory=list
+    )
 
-    def wants_exemplar(self, latency_ms: float) -> bool:
-        return len(self.exemplars) < EXEMPLARS_PER_SECOND or latency_ms > self.exemplars[0][0]
+    def offer_exemplar(
+        self, latency_ms: float, request_id: str, details: Callable[[], dict[str, Any]]
+    ) -> None:
+        """Keeps the request if it is among the slowest of its second so far; `details`
+        runs only for those still kept when the bucket is shipped: when a generator falls
+        behind, every request of an open model is the slowest so far (its latency counts
+        from when it was due), and building each one's details made it fall further."""
+        item = (latency_ms, next(_offers), request_id, details)
+        if len(self.offered) < EXEMPLARS_PER_SECOND:
+            heapq.heappush(self.offered, item)
+        elif latency_ms > self.offered[0][0]:
+            heapq.heapreplace(self.offered, item)
+
+    def settle(self) -> None:
+        """Builds the offered exemplars' details. Their dict may carry `request_id`
+        (when finding it costs: a request header), which then replaces the offered one."""
+        for latency_ms, _, request_id, details in self.offered:
+            fields = details()
+            self.add_exemplar(latency_ms, str(fields.pop("request_id", request_id)), fields)
+        self.offered = []
 
     def add_exemplar(self, latency_ms: float, request_id: str, fields: dict[str, Any]) -> None:
         # Items compare as tuples: an equal (latency, request id) would compare the dicts
@@ -130,9 +154,8 @@ class Recorder:
         exemplar: Callable[[], dict[str, Any]],
         degraded: bool = False,
     ) -> None:
-        """`exemplar` builds the request's details only if it is among the
-        slowest of its second: most requests never pay for it. Its dict may carry
-        `request_id`, which then replaces the argument."""
+        """`exemplar` builds the request's details, only if it is among the slowest
+        of its second when the delta is taken (`Bucket.offer_exemplar`)."""
         endpoints = self.buckets.get(second)
         if endpoints is None:
             endpoints = self.buckets[second] = {}
@@ -147,10 +170,7 @@ class Recorder:
             bucket.kinds[failure_kind] += 1
         elif degraded:
             bucket.degraded += 1
-        if bucket.wants_exemplar(latency_ms):
-            fields = exemplar()
-            # the details may name the request id when finding it costs (a request header)
-            bucket.add_exemplar(latency_ms, str(fields.pop("request_id", request_id)), fields)
+        bucket.offer_exemplar(latency_ms, request_id, exemplar)
 
     def note_generator(
         self,
@@ -160,7 +180,9 @@ class Recorder:
         target_rps: float | None = None,
         in_flight: int | None = None,
     ) -> None:
-        gen = self.generator.setdefault(second, Generator())
+        gen = self.generator.get(second)
+        if gen is None:  # not setdefault: an overloaded open model notes every arrival
+            gen = self.generator[second] = Generator()
         gen.late_starts += late_starts
         if target_rps is not None:
             gen.target_rps = target_rps
@@ -168,6 +190,9 @@ class Recorder:
             gen.in_flight = max(gen.in_flight, in_flight)
 
     def take_delta(self) -> dict[str, Any]:
+        for endpoints in self.buckets.values():
+            for bucket in endpoints.values():
+                bucket.settle()
         delta = {
             "buckets": {
                 str(sec): {ep: b.to_wire() for ep, b in eps.items()}

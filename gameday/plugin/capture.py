@@ -144,6 +144,7 @@ def on_request(
         intended = _intended.pop(gevent.getcurrent(), None)
     # Open model: from the intended start, so time spent queued counts.
     latency_ms = (time.monotonic() - intended) * 1000.0 if intended is not None else response_time
+    now = time.time()
 
     def exemplar() -> dict[str, Any]:
         request = getattr(response, "request", None)
@@ -153,12 +154,12 @@ def on_request(
             "path": str(url),
             "status": getattr(response, "status_code", 0) or 0,
             "service_ms": round(response_time, 3),
-            "wall": iso_now(),
+            "wall": iso(now),  # built later (Bucket.offer_exemplar): the time is now's
             "request_id": context.get("request_id") or _header_request_id(request),
         }
 
     recorder.record(
-        second=int(time.time()),
+        second=int(now),
         endpoint=f"{request_type} {name}",
         latency_ms=latency_ms,
         failure_kind=_failure_kind(response, exception) if exception is not None else None,
