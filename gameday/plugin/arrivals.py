@@ -228,6 +228,11 @@ class _Runners:
             arrival = self._arrivals.get()
             try:
                 _arrive(*arrival)
+            except (gevent.GreenletExit, SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:  # a gevent.Timeout a task let out: the arrival's
+                # end, not the runner's (a runner gone would leave its slot taken for good)
+                capture.event(ArrivalError(arrival=arrival[0], error=repr(exc)[:200]))
             finally:
                 self._slots.release()
                 self._idle += 1

@@ -77,6 +77,18 @@ class Shopper(HttpUser):
     def one_page(self):
         self.client.get("/arrival")
 """
+# An arrival that lets a gevent.Timeout out (a BaseException, not an Exception).
+TIMED_OUT = """
+import gevent
+from locust import HttpUser, task
+
+
+class Impatient(HttpUser):
+    @task
+    def one(self):
+        self.client.get("/impatient")
+        raise gevent.Timeout(0.01)
+"""
 MARK = {"X-Gameday-Test": "foreign"}  # LoadConfig.headers: the plugin adds it everywhere
 
 
@@ -235,6 +247,22 @@ def test_an_arrival_runs_the_classes_arrival_method_once_on_one_of_few_instances
     assert lines.count("/arrival") == 20 * 5  # exactly one request an arrival
     assert "/session/0" not in lines  # the task is the closed model's
     assert lines.count("/login") == 16  # on_start once per instance (16 per class)
+
+
+def test_arrivals_that_let_a_timeout_out_still_run_on_the_schedule_and_are_counted(
+    tmp_path: Path, target: str, recorded: Path
+) -> None:
+    """With one slot, an arrival that ended the greenlet running it would keep its slot
+    for good, and the arrivals after it would never run."""
+    out = tmp_path / "run"
+    impatient = tmp_path / "impatient.py"
+    impatient.write_text(TIMED_OUT)
+    _run(out, impatient, target, shape="constant-rate", target_rps=10, max_in_flight=1,
+         mix={"Impatient": 1}, duration_s=3)  # fmt: skip
+    assert [r["line"].split()[1] for r in _sent(recorded)] == ["/impatient"] * 30
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    errors = [e for e in events if e.get("type") == "arrival_error"]
+    assert len(errors) == 30 and "Timeout" in errors[0]["error"], errors[:1]
 
 
 def test_a_mix_naming_a_class_the_files_lack_stops_locust_with_one_line(
