@@ -15,6 +15,7 @@ indexes the writes), and the namespace is dropped at the end.
     .venv/bin/python bench/service_cpu.py [--rounds 5] [--requests 300]
     .venv/bin/python bench/service_cpu.py --baseline before=/tmp/before [--baseline ...]
     .venv/bin/python bench/service_cpu.py --profile cached [--root /tmp/before]   # cProfile
+    .venv/bin/python bench/service_cpu.py --multiproc-metrics   # + the stack's metrics mode
 """
 
 from __future__ import annotations
@@ -131,6 +132,9 @@ print(json.dumps({"cpu_us": cpu_s / requests * 1e6, "wall_us": wall_s / requests
 """
 
 
+MULTIPROC = "service (multiprocess metrics)"
+
+
 def run_child(
     root: Path, mode: str, requests: int, words: list[str], token: str, env: dict[str, str]
 ) -> dict[str, object]:
@@ -154,6 +158,11 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=PROJECT_ROOT, help="the checkout measured")
     parser.add_argument("--baseline", action="append", default=[], metavar="[LABEL=]DIR")
     parser.add_argument("--docs", type=int, default=2000)
+    parser.add_argument(
+        "--multiproc-metrics",
+        action="store_true",
+        help="also the service with Prometheus multiprocess mode on, as the stack runs it",
+    )
     parser.add_argument("--profile", choices=MODES, help="cProfile one mode of --root instead")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated endpoints")
     args = parser.parse_args()
@@ -161,6 +170,8 @@ def main() -> None:
     for spec in args.baseline:
         label, _, folder = spec.rpartition("=")
         roots.append((f"service ({label or 'before'})", Path(folder).resolve()))
+    if args.multiproc_metrics:
+        roots.append((MULTIPROC, args.root.resolve()))
     stack = StackSettings()
     env = namespace_env(stack)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
@@ -201,7 +212,10 @@ def main() -> None:
 def measure_all(args, cells, tokens, words, env, cpu, statuses) -> None:  # type: ignore[no-untyped-def]
     for round_no in range(1, args.rounds + 1):
         for name, root, mode in cells:
-            result = run_child(root, mode, args.requests, words, tokens[root], env)
+            cell_env = env
+            if name == MULTIPROC:  # each child its own empty directory, as a fresh start
+                cell_env = {**env, "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="prom-")}
+            result = run_child(root, mode, args.requests, words, tokens[root], cell_env)
             cpu.setdefault((name, mode), []).append(float(str(result["cpu_us"])))
             counts = statuses.setdefault((name, mode), {})
             for code, count in dict(result["statuses"]).items():  # type: ignore[call-overload]
