@@ -163,7 +163,9 @@ def run_measured(
         if proc.poll() is None:
             proc.kill()
         proc.wait()
-    steady = [(n, c) for n, c in seen if n > 0][1:-1]
+    counted = [(n, c) for n, c in seen if n > 0]
+    # not the first row nor the last (start and stop), unless a short run has too few
+    steady = counted[1:-1] if len(counted) >= 4 else counted
     per_cpu_s = (
         (steady[-1][0] - steady[0][0]) / (steady[-1][1] - steady[0][1])
         if len(steady) >= 2 and steady[-1][1] > steady[0][1]
