@@ -47,7 +47,7 @@ class Bucket:
     exemplars: list[tuple[float, str, dict[str, Any]]] = field(default_factory=list)
     # Worker side: the slowest requests so far, their details not built yet (`settle`).
     offered: list[tuple[float, int, str, Callable[[], dict[str, Any]]]] = field(
-        default_factory=list
+        default_factory=list, repr=False, compare=False
     )
 
     def offer_exemplar(
@@ -67,7 +67,10 @@ class Bucket:
         """Builds the offered exemplars' details. Their dict may carry `request_id`
         (when finding it costs: a request header), which then replaces the offered one."""
         for latency_ms, _, request_id, details in self.offered:
-            fields = details()
+            try:
+                fields = details()
+            except Exception:  # nothing to show for this one; the counts are recorded,
+                continue  # and the delta must still ship
             self.add_exemplar(latency_ms, str(fields.pop("request_id", request_id)), fields)
         self.offered = []
 

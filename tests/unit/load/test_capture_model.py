@@ -117,3 +117,19 @@ def test_an_exemplars_details_are_built_only_for_the_slowest_still_kept_when_shi
     assert sorted(built) == [97, 98, 99]
     kept = sorted(e[:2] for e in store.buckets[7]["GET /v1/search"].exemplars)
     assert kept == [(97.0, "r97"), (98.0, "r98"), (99.0, "r99")]
+
+
+def test_an_exemplar_whose_details_fail_is_left_out_and_the_counts_still_ship() -> None:
+    def unreadable() -> dict[str, object]:
+        raise AttributeError("a client's response without the usual attributes")
+
+    recorder = Recorder()
+    recorder.record(
+        second=7, endpoint="GET /x", latency_ms=9.0, failure_kind=None, exemplar=unreadable
+    )
+    _record(recorder, 7, 5.0, endpoint="GET /x")
+    store = Store()
+    store.merge(recorder.take_delta())
+    bucket = store.buckets[7]["GET /x"]
+    assert bucket.requests == 2
+    assert [e[:2] for e in bucket.exemplars] == [(5.0, "r5.0")]
