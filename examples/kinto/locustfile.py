@@ -17,6 +17,7 @@ import os
 import random
 import threading
 from collections import deque
+from typing import Any
 
 from locust import HttpUser, between, task
 
@@ -35,6 +36,7 @@ LIST = "/records"
 # Ids of acknowledged records, shared by the users of one Locust process (bounded).
 _known_ids: deque[str] = deque(maxlen=2000)
 _collection_ready = threading.Event()
+_collection_lock = threading.Lock()  # gevent's under Locust: one user sets it up
 
 
 class _KintoUser(HttpUser):
@@ -50,14 +52,20 @@ class _KintoUser(HttpUser):
 
     def _ensure_collection(self) -> None:
         # PUT is idempotent: the bucket and its collection exist after the first user.
-        bucket = self.client.put(f"/v1/buckets/{BUCKET}", json={"data": {}}, name="/bucket")
-        collection = self.client.put(
-            f"/v1/buckets/{BUCKET}/collections/{COLLECTION}",
-            json={"data": {}},
-            name="/collection",
-        )
-        if bucket.ok and collection.ok:
-            _collection_ready.set()
+        # Then one read, before any other user's: Kinto makes a collection's timestamp on
+        # its first access, and two first accesses at once raced (a 500, TypeError in
+        # _add_timestamp_header: the timestamp was None) in CI.
+        with _collection_lock:
+            if _collection_ready.is_set():
+                return
+            bucket = self.client.put(f"/v1/buckets/{BUCKET}", json={"data": {}}, name="/bucket")
+            collection = self.client.put(
+                f"/v1/buckets/{BUCKET}/collections/{COLLECTION}",
+                json={"data": {}},
+                name="/collection",
+            )
+            if bucket.ok and collection.ok and self.list_records().ok:
+                _collection_ready.set()
 
     def read_one(self) -> None:
         if not _known_ids:
@@ -66,12 +74,13 @@ class _KintoUser(HttpUser):
         record_id = random.choice(_known_ids)
         self.client.get(f"{RECORDS}/{record_id}", name=READ)
 
-    def list_records(self) -> None:
+    def list_records(self) -> Any:
         response = self.client.get(
             RECORDS, params={"_limit": 20, "_sort": "-last_modified"}, name=LIST
         )
         if response.ok:
             _known_ids.extend(r["id"] for r in response.json().get("data", []))
+        return response
 
 
 class RecordWriter(_KintoUser):

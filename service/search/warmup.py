@@ -18,8 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from service.search.query import build_search
-from service.search.schemas import SearchParams
+from service.search.query import build_autocomplete, build_search
+from service.search.schemas import AutocompleteParams, SearchParams
 from service.settings import OpenSearchSettings
 
 CONCURRENCY = 16
@@ -40,9 +40,13 @@ def warm_search(
     clients = [httpx.Client(base_url=url, timeout=10) for url in hosts]
 
     def search(i: int) -> int:
-        params = SearchParams(q=f"{WORDS[i % len(WORDS)]} {i}", highlight=i % 2 == 0)
+        word = WORDS[i % len(WORDS)]
         client = clients[i % len(clients)]
-        body = build_search(f"tenant-{i % 5}", params)
+        if i % 4 == 3:  # autocomplete's query (search_as_you_type) warms apart from search's
+            body = build_autocomplete(f"tenant-{i % 5}", AutocompleteParams(prefix=word[:3]))
+        else:
+            params = SearchParams(q=f"{word} {i}", highlight=i % 2 == 0)
+            body = build_search(f"tenant-{i % 5}", params)
         return client.post(f"/{alias}/_search", json=body).status_code
 
     try:

@@ -22,6 +22,7 @@ import pytest
 from gameday.settings import StackSettings
 from gameday.stack.service import uvicorn_argv
 from gameday.stack.service_env import service_env
+from gameday.stack.warmup import warm_up
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,6 +75,10 @@ def running_service(
             time.sleep(0.3)
         else:
             pytest.fail(f"the service did not answer within 60 s: {log.read_text()[-2000:]}")
+        # The session's engine may have been restarted moments ago (the cluster modules
+        # stop it): a test's first searches must not open this service's breaker on a
+        # cold JVM (a game day's steady state failed that way in CI).
+        warm_up(stack, lambda _line: None, budget_s=10.0)
         yield RunningService(url=url, process=process)
     finally:
         if process.poll() is None:  # a test may have stopped it already
