@@ -5,8 +5,9 @@ A just-started OpenSearch JVM answers its first concurrent searches in about a s
 (JIT compilation, cold caches): enough to open the service's search breaker (0.8 s
 per-attempt timeout, 50% of 10 calls) in the first seconds of the first run, and so to
 fail its steady state before any fault. Rounds of concurrent searches in the service's
-own query shape, straight to the engine (no breaker, no cache), until a whole round
-answers quickly (at least three rounds: under a second on a warm engine).
+own query shapes (search's, and autocomplete's every fourth), straight to the engine (no
+breaker, no cache), until a whole round answers quickly (at least three rounds: under a
+second on a warm engine).
 
     line = warm_search(["http://127.0.0.1:22200"])   # "search     warm in 0.4s (3 rounds)"
 """
