@@ -111,9 +111,17 @@ def iso_now() -> str:
     return iso(time.time())
 
 
+def clock_zero() -> int:
+    """The zero of every `t_s` (docs/run-data.md): the whole epoch second the clock
+    started in, live.json's `start_epoch`. The per-second files count seconds from it
+    too, so a `t_s`'s floor is its `second`, and an event, a ledger entry and a chaos
+    action's event (dated from live.json) are on one clock."""
+    return int(state.start_epoch)
+
+
 def event(happened: Event) -> None:
     """Kept until the load ends (written with the per-second files), on the load's clock."""
-    state.events.append(happened.with_t_s(state.start_epoch))
+    state.events.append(happened.with_t_s(clock_zero()))
 
 
 def _failure_kind(response: Any, exception: BaseException | None) -> str | None:
@@ -192,7 +200,9 @@ class _LedgerSink:
                 "tenant": tenant,
                 "version": version,
                 "acked_at": iso_now(),
-                "t_s": round(time.time() - state.start_epoch, 3),
+                # dated on the run's clock by the process that writes the ledger: a
+                # worker's own clock start is not the master's
+                "epoch": time.time(),
                 "request_id": request_id or None,
             }
         )
@@ -203,7 +213,7 @@ class _LedgerSink:
             "id": id,
             "tenant": tenant,
             "sent_at": iso_now(),
-            "t_s": round(time.time() - state.start_epoch, 3),
+            "epoch": time.time(),
             "request_id": request_id,
         }
 
@@ -510,7 +520,7 @@ def finish(environment: Environment) -> None:
     rundir.write_timeseries(store, start, end, out)
     rundir.write_histograms(store, start, end, out)
     rundir.write_exemplars(store, start, out)
-    rundir.write_ledger(store, out)
+    rundir.write_ledger(store, out, clock_zero())
     files = RunDir(out)
     files.append_events(state.events)
     files.write_generator_report(

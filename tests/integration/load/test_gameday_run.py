@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +113,7 @@ def test_a_distributed_run_merges_its_workers_into_one_exact_result(
     result = gameday_run(
         *LENIENT,
         "--scenario",
-        "read_only",
+        "write_heavy",
         "--rate",
         "40",
         "--duration",
@@ -138,6 +139,10 @@ def test_a_distributed_run_merges_its_workers_into_one_exact_result(
         if line[:1].isdigit()
     )
     assert total == merged
+    # the workers' writes are dated on the master's clock, as its events are
+    ledger = [json.loads(line) for line in (out / "ledger.jsonl").read_text().splitlines()]
+    assert ledger
+    _assert_one_clock(out, ledger)
 
 
 def test_a_two_second_stall_shows_as_queued_latency_not_as_missing_requests(
@@ -231,6 +236,7 @@ def test_the_ledger_holds_exactly_the_acknowledged_writes(
     )
     assert ledger and len(ledger) == acknowledged
     assert len({(e["id"], e["version"], e["op"]) for e in ledger}) == len(ledger)
+    _assert_one_clock(out, ledger)
     # every acknowledged create that was not deleted later is really there
     deleted = {e["id"] for e in ledger if e["op"] == "delete"}
     tokens = _tokens_by_tenant(out)
@@ -245,6 +251,23 @@ def test_the_ledger_holds_exactly_the_acknowledged_writes(
             assert response.json()["version"] >= entry["version"]
             checked += 1
     assert checked > 0
+
+
+def _assert_one_clock(out: Path, ledger: list[dict[str, Any]]) -> None:
+    """Every ledger entry and every event is dated from live.json's zero, the clock the
+    per-second files count from (a ledger on a clock of its own put the restore drill's
+    RPO up to a second off)."""
+    zero = json.loads((out / "live.json").read_text())["start_epoch"]
+    assert zero == int(zero)
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    offsets = [e["epoch"] - e["t_s"] for e in events] + [
+        _epoch(e["acked_at"]) - e["t_s"] for e in ledger
+    ]
+    assert all(abs(o - zero) <= 0.002 for o in offsets), sorted({round(o, 3) for o in offsets})
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def _tokens_by_tenant(out: Path) -> dict[str, str]:

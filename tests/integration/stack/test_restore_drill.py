@@ -5,9 +5,9 @@ test uses the session stack for Redis, RabbitMQ and OpenSearch and the private s
 PostgreSQL, like tests/integration/stack/test_pg_replica.py.
 
 The drill's RPO is checked against a second source: during the run the test itself
-samples (time, pg_current_wal_lsn()) every second and reads pg_stat_archiver; the
-writes acknowledged after the WAL moved past the end of the last archived segment are
-the ones the restore cannot hold.
+samples pg_current_wal_lsn() every second (bracketed by the times the query was asked
+and answered) and reads pg_stat_archiver; the writes acknowledged after the WAL moved
+past the end of the last archived segment are the ones the restore cannot hold.
 """
 
 from __future__ import annotations
@@ -123,10 +123,12 @@ def _segment_end(name: str) -> int:
 
 @dataclass
 class WalSampler:
-    """(time, pg_current_wal_lsn(), pg_stat_archiver.last_archived_wal) once a second,
-    on a connection of its own, until stopped (samples stop while PostgreSQL is gone)."""
+    """(asked, answered, pg_current_wal_lsn(), pg_stat_archiver.last_archived_wal) once
+    a second, on a connection of its own, until stopped (samples stop while PostgreSQL is
+    gone). The position was read somewhere between `asked` and `answered`: on a loaded
+    box the answer can come back late, so a bound on the switch takes the safe end."""
 
-    samples: list[tuple[float, int, str | None]] = field(default_factory=list)
+    samples: list[tuple[float, float, int, str | None]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
@@ -139,7 +141,7 @@ class WalSampler:
                 pass  # destroyed or restoring: no sample this second
             self.stop.wait(max(0.0, 1.0 - (time.monotonic() - started)))
 
-    async def _sample(self) -> tuple[float, int, str | None]:
+    async def _sample(self) -> tuple[float, float, int, str | None]:
         conn = await asyncpg.connect(
             host="127.0.0.1",
             port=PORTS["GAMEDAY_POSTGRES_PORT"],
@@ -149,14 +151,15 @@ class WalSampler:
             timeout=1,
         )
         try:
+            asked = time.time()
             row = await conn.fetchrow(
                 "select pg_current_wal_lsn()::text as lsn, last_archived_wal from pg_stat_archiver"
             )
-            at = time.time()
+            answered = time.time()
         finally:
             await conn.close()
         assert row is not None
-        return at, _lsn(row["lsn"]), row["last_archived_wal"]
+        return asked, answered, _lsn(row["lsn"]), row["last_archived_wal"]
 
 
 def _epoch(iso: str) -> float:
@@ -324,14 +327,16 @@ def test_the_restore_drill_restores_a_working_service_and_its_rpo_agrees_with_th
     # the archiver had archived before the destruction.
     destroyed = next(e for e in events if e["type"] == "fault_injected")
     destroyed_epoch = float(destroyed["epoch"])
-    before = [s for s in sampler.samples if s[0] < destroyed_epoch]
+    before = [s for s in sampler.samples if s[1] < destroyed_epoch]
     assert len(before) >= 15, sampler.samples  # sampled through the run up to the loss
-    last_archived = before[-1][2]
+    last_archived = before[-1][3]
     assert last_archived is not None and last_archived in archive, (last_archived, archive)
     assert destroyed["attributes"]["last_archived_wal"] == last_archived
     end = _segment_end(last_archived)
-    below = [t for t, lsn, _ in before if lsn < end]
-    past = [t for t, lsn, _ in before if lsn >= end]
+    # The switch came after the position was read below the end (so after that query was
+    # asked) and before it was read past it (so before that query was answered).
+    below = [asked for asked, _, lsn, _ in before if lsn < end]
+    past = [answered for _, answered, lsn, _ in before if lsn >= end]
     switched_after, switched_before = max(below), min(past, default=destroyed_epoch)
     assert switched_before - switched_after <= 1.5, (switched_after, switched_before)
 
@@ -353,11 +358,19 @@ def test_the_restore_drill_restores_a_working_service_and_its_rpo_agrees_with_th
     expected_kept = {i for i, (at, _) in last_write.items() if at < switched_after - 1}
     assert expected_lost <= lost_ids, sorted(expected_lost - lost_ids)
     assert not (expected_kept & lost_ids), sorted(expected_kept & lost_ids)
+    # RPO: the newest restored write is the newest the WAL says was archived, so no older
+    # than the newest write acknowledged before the switch and no newer than the switch.
+    # (Not "within 1 s of the switch": on a loaded box the writes can pause for longer than
+    # that just before it, and the newest restored write is then older.)
     newest_restored = destroyed_epoch - drill["rpo_s"]
-    assert switched_after - 1 <= newest_restored <= switched_before + 1, (
+    acks = sorted(_epoch(e["acked_at"]) for e in ledger)
+    newest_surely_kept = max(at for at in acks if at < switched_after - 1)
+    around = [round(at, 3) for at in acks if switched_after - 5 < at < switched_before + 5]
+    assert newest_surely_kept <= newest_restored <= switched_before + 1, (
         drill,
         switched_after,
         switched_before,
+        around,
     )
     assert drill["rpo_meets_design"] is True
     # A finding, shown apart: a document whose last write came after the restore may be
