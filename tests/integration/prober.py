@@ -57,8 +57,8 @@ checks, within a tolerance:
 - recovery: the prober's ``recovered_at`` against the harness's ``injected + rto_s``
   (``summary.json``'s experiment, fault injection from ``events.jsonl``);
 - the breaker: the prober's ``breaker_open.start`` / ``.end`` against the first
-  ``breaker_transition`` to ``open`` after the injection and the first to ``closed``
-  after the removal.
+  ``breaker_transition`` to ``open`` after the injection and the first out of ``open``
+  after the removal (half-open answers its trial calls).
 """
 
 from __future__ import annotations

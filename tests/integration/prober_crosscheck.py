@@ -19,9 +19,13 @@ How the times are compared (every one as wall-clock epoch seconds):
   answer of its first outage that ends after the injection to be followed by
   ``sustained_s`` of healthy answers (:meth:`Windows.recovery_after`);
 - the breaker: the harness's first ``breaker_transition`` to ``open`` at or after the
-  injection and its first to ``closed`` at or after the removal (what the report's
-  breaker check reads) against the first and last fast 503 / ``X-Degraded`` answer of
-  that same outage of the prober's.
+  injection and its first out of ``open`` at or after the removal (to half-open or
+  closed) against the first and last fast 503 / ``X-Degraded`` answer of that same
+  outage of the prober's. Out of open, not to closed: half-open lets its trial calls
+  through (5 of them for the reference service), so the prober's requests are answered
+  from the first trial on, while the breaker reads closed only after the fifth has
+  succeeded, a second or more later on a busy machine. The report's own check (the
+  breaker closed within its bound) reads the arrival at closed (``breaker_closed``).
 
 The harness polls ``/metrics`` once a second and bins requests into whole seconds, the
 prober answers every ``interval``: a second or so apart is the expected jitter.
@@ -174,6 +178,7 @@ class HarnessWindows:
     rto_s: float | None
     recovered_at: float | None
     breaker_opened: float | None
+    breaker_left_open: float | None  # stopped refusing: to half-open or closed
     breaker_closed: float | None
 
 
@@ -198,7 +203,7 @@ def harness_windows(
     )
     summary = json.loads((run_dir / "summary.json").read_text())
     (experiment,) = [e for e in summary["experiments"] if e["name"] == fault]
-    opened = closed = None
+    opened = left_open = closed = None
     if dependency is not None:
         moves = sorted(
             (e["t_s"], str(e.get("to_state", "")).lower())
@@ -207,7 +212,11 @@ def harness_windows(
         )
         opened = next((t for t, s in moves if s == "open" and t >= injected_s), None)
         if removed_s is not None:
-            closed = next((t for t, s in moves if s == "closed" and t >= removed_s), None)
+            after = [(t, s) for t, s in moves if t >= removed_s]
+            # a failed trial sends half-open back to open: the last time it left open
+            reopened = max((i for i, (_, s) in enumerate(after) if s == "open"), default=-1)
+            left_open = next((t for t, s in after[reopened + 1 :] if s != "open"), None)
+            closed = next((t for t, s in after if s == "closed"), None)
     recovered_s = experiment.get("recovered_at_s")
     return HarnessWindows(
         load_start=start,
@@ -216,6 +225,7 @@ def harness_windows(
         rto_s=experiment.get("rto_s"),
         recovered_at=None if recovered_s is None else start + recovered_s,
         breaker_opened=None if opened is None else start + opened,
+        breaker_left_open=None if left_open is None else start + left_open,
         breaker_closed=None if closed is None else start + closed,
     )
 
@@ -283,7 +293,7 @@ def cross_check(
         opened, closed = (None, None) if span is None else (span.start, span.end)
         rows += [
             Row("breaker opened", rel(opened), rel(harness.breaker_opened), tolerance_s),
-            Row("breaker closed", rel(closed), rel(harness.breaker_closed), tolerance_s),
+            Row("breaker left open", rel(closed), rel(harness.breaker_left_open), tolerance_s),
         ]
     notes = [f"  fault removed at {rel(harness.removed)} s"]
     return Comparison(rows=rows, outage=outage, origin=t0, notes=notes)

@@ -242,6 +242,7 @@ def test_the_harness_windows_are_read_onto_the_wall_clock(tmp_path: Path) -> Non
         rto_s=33.0,
         recovered_at=pytest.approx(T0 + 43),
         breaker_opened=pytest.approx(T0 + 11.4),
+        breaker_left_open=pytest.approx(T0 + 41.5),
         breaker_closed=pytest.approx(T0 + 42.5),
     )
 
@@ -261,14 +262,29 @@ def test_the_cross_check_agrees_when_both_saw_the_same_outage(tmp_path: Path) ->
     rows = {r.what: (r.prober, r.harness) for r in comparison.rows}
     assert rows["RTO"] == (pytest.approx(32.4), 33.0)
     assert rows["breaker opened"] == (pytest.approx(1.0), pytest.approx(1.4))
-    assert rows["breaker closed"] == (pytest.approx(31.8), pytest.approx(32.5))
+    assert rows["breaker left open"] == (pytest.approx(31.8), pytest.approx(31.5))
+
+
+def test_a_long_half_open_is_compared_where_the_breaker_stopped_refusing(tmp_path: Path) -> None:
+    """Half-open answers its trial calls: the prober's refusals end there, while the
+    breaker reads closed only after its last trial, here 3.5 s later."""
+    events = [e for e in OPENSEARCH_DOWN_EVENTS if e["type"] != "breaker_transition"]
+    events += [breaker(111.4, "closed", "open"), breaker(141.5, "open", "half-open")]
+    events += [breaker(145.0, "half-open", "closed")]
+    run = write_run(tmp_path / "run", events, OPENSEARCH_DOWN)
+    harness = harness_windows(run, fault="opensearch-down", dependency="opensearch")
+    assert harness.breaker_closed == pytest.approx(T0 + 45.0)
+    comparison = cross_check(infer_windows(prober_saw(11, 42, 42.4)), harness)
+    assert comparison.agrees, comparison
+    still_refusing = cross_check(infer_windows(prober_saw(11, 45.5, 46)), harness)
+    assert [r.what for r in still_refusing.rows if not r.agrees] == ["breaker left open"]
 
 
 @pytest.mark.parametrize(
     ("seen", "wrong"),
     [
         ((15, 42, 42.4), "breaker opened"),
-        ((11, 36, 42.4), "breaker closed"),
+        ((11, 36, 42.4), "breaker left open"),
         ((11, 42, 47), "RTO"),
     ],
     ids=["opened-late", "closed-early", "recovered-late"],
@@ -290,7 +306,7 @@ def test_an_outage_the_prober_never_saw_disagrees_with_a_harness_breaker(tmp_pat
     assert {r.what for r in comparison.rows if not r.agrees} == {
         "RTO",
         "breaker opened",
-        "breaker closed",
+        "breaker left open",
     }
 
 
