@@ -18,7 +18,7 @@ from gameday.load.capture_model import (
     Store,
     server_errors,
 )
-from gameday.rundir import Exemplar, LedgerEntry, RunDir, UnconfirmedWrite, iso
+from gameday.rundir import Exemplar, LedgerEntry, RunDir, UnconfirmedWrite, epoch_of, iso
 
 ALL = "ALL"
 TIMESERIES_COLUMNS = [
@@ -138,19 +138,17 @@ def write_exemplars(store: Store, start_epoch: int, out: Path) -> None:
 
 def write_ledger(store: Store, out: Path, clock_zero: int) -> None:
     """The acknowledged and the unconfirmed writes, each dated `t_s` on the run's clock
-    (its `epoch`, taken where it happened, less `clock_zero`)."""
-    entries = [LedgerEntry.model_validate(_dated(e, clock_zero)) for e in store.ledger]
+    from its wall-clock stamp (`acked_at`, `sent_at`) less `clock_zero`."""
+    entries = [LedgerEntry.model_validate(_dated(e, "acked_at", clock_zero)) for e in store.ledger]
     RunDir(out).write_ledger(sorted(entries, key=lambda e: e.t_s))
     unconfirmed = [
-        UnconfirmedWrite.model_validate(_dated(w, clock_zero)) for w in store.unconfirmed
+        UnconfirmedWrite.model_validate(_dated(w, "sent_at", clock_zero)) for w in store.unconfirmed
     ]
     RunDir(out).write_unconfirmed(sorted(unconfirmed, key=lambda w: w.t_s))
 
 
-def _dated(record: dict[str, Any], clock_zero: int) -> dict[str, Any]:
-    dated = {k: v for k, v in record.items() if k != "epoch"}
-    dated["t_s"] = round(float(record["epoch"]) - clock_zero, 3)
-    return dated
+def _dated(record: dict[str, Any], stamp: str, clock_zero: int) -> dict[str, Any]:
+    return {**record, "t_s": round(epoch_of(record[stamp]) - clock_zero, 3)}
 
 
 class LiveView:

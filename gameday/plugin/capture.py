@@ -199,10 +199,9 @@ class _LedgerSink:
                 "id": id,
                 "tenant": tenant,
                 "version": version,
+                # no t_s here: the process that writes the ledger dates it on the run's
+                # clock from this stamp (a worker's own clock start is not the master's)
                 "acked_at": iso_now(),
-                # dated on the run's clock by the process that writes the ledger: a
-                # worker's own clock start is not the master's
-                "epoch": time.time(),
                 "request_id": request_id or None,
             }
         )
@@ -213,7 +212,6 @@ class _LedgerSink:
             "id": id,
             "tenant": tenant,
             "sent_at": iso_now(),
-            "epoch": time.time(),
             "request_id": request_id,
         }
 
@@ -349,7 +347,7 @@ def _serve_live_metrics() -> None:
         store,
         live_totals,
         run=Path(config.run_dir).name,
-        start_epoch=int(state.start_epoch),
+        start_epoch=clock_zero(),
         complete_before=_complete_before,
         generator=_generator_now,
         info={"scenario": config.scenario, "shape": config.shape, "model": config.model},
@@ -413,7 +411,7 @@ def _every_second(environment: Environment) -> None:
     out = Path(state.config.run_dir)
     own_process = psutil.Process()
     stage = None
-    live = rundir.LiveView(store, int(state.start_epoch))
+    live = rundir.LiveView(store, clock_zero())
     # at once: live.json's start_epoch is the engine's cue that the clock has started
     write_atomic(out / "live.json", json.dumps(live.snapshot(int(time.time()))))
     while state.stop_epoch is None:
@@ -516,11 +514,11 @@ def finish(environment: Environment) -> None:
     event(LoadStopped(reason="completed"))
     out = Path(state.config.run_dir)
     out.mkdir(parents=True, exist_ok=True)
-    start, end = int(state.start_epoch), int(state.stop_epoch)
+    start, end = clock_zero(), int(state.stop_epoch)
     rundir.write_timeseries(store, start, end, out)
     rundir.write_histograms(store, start, end, out)
     rundir.write_exemplars(store, start, out)
-    rundir.write_ledger(store, out, clock_zero())
+    rundir.write_ledger(store, out, start)
     files = RunDir(out)
     files.append_events(state.events)
     files.write_generator_report(

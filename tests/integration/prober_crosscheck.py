@@ -290,10 +290,10 @@ def cross_check(
     rows = [Row("RTO", windows.recovery_after(t0), harness.rto_s, tolerance_s)]
     if breaker:
         span = None if outage is None else outage.breaker_open
-        opened, closed = (None, None) if span is None else (span.start, span.end)
+        first, last = (None, None) if span is None else (span.start, span.end)
         rows += [
-            Row("breaker opened", rel(opened), rel(harness.breaker_opened), tolerance_s),
-            Row("breaker left open", rel(closed), rel(harness.breaker_left_open), tolerance_s),
+            Row("breaker opened", rel(first), rel(harness.breaker_opened), tolerance_s),
+            Row("breaker left open", rel(last), rel(harness.breaker_left_open), tolerance_s),
         ]
     notes = [f"  fault removed at {rel(harness.removed)} s"]
     return Comparison(rows=rows, outage=outage, origin=t0, notes=notes)

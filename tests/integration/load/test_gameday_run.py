@@ -8,13 +8,13 @@ import os
 import signal
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from gameday import histograms
+from gameday.rundir import epoch_of
 from gameday.settings import StackSettings
 from tests.integration.own_service import ROOT, RunningService, gameday_run, seconds_with_requests
 from tests.integration.service.service_helpers import wait_for
@@ -261,13 +261,9 @@ def _assert_one_clock(out: Path, ledger: list[dict[str, Any]]) -> None:
     assert zero == int(zero)
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     offsets = [e["epoch"] - e["t_s"] for e in events] + [
-        _epoch(e["acked_at"]) - e["t_s"] for e in ledger
+        epoch_of(e["acked_at"]) - e["t_s"] for e in ledger
     ]
     assert all(abs(o - zero) <= 0.002 for o in offsets), sorted({round(o, 3) for o in offsets})
-
-
-def _epoch(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def _tokens_by_tenant(out: Path) -> dict[str, str]:
