@@ -23,7 +23,7 @@ from service.main import create_app, freeze_startup_heap  # noqa: E402
 
 def full_collection_ms(collections: int) -> float:
     """The median pause of ``collections`` full collections, in ms (back to back, so the
-    heap is in the CPU's caches: a worker's real one, mid-traffic, was 4x longer)."""
+    heap is in the CPU's caches: a worker's real one, mid-traffic, was 4-5x longer)."""
     pauses = []
     for _ in range(collections):
         started = time.perf_counter()

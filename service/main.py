@@ -41,12 +41,12 @@ log = logging.getLogger("service")
 
 
 def freeze_startup_heap() -> int:
-    """Moves every object alive after startup (modules, routes, clients: about 130,000 of
+    """Moves every object alive after startup (modules, routes, clients: about 122,000 of
     them) out of the collector's reach, and returns how many the permanent generation
-    holds. A full collection otherwise walks them all, with the event loop stopped: 120 ms
-    here when idle (bench/gc_pause.py), several times that on a busy machine, which is a
-    stall every request in flight waits out. What was garbage is collected first, so
-    nothing that should go is kept."""
+    holds. A full collection otherwise walks them all, with the event loop stopped:
+    121-159 ms in a live worker here (29 ms back to back, bench/gc_pause.py), longer on a
+    busy machine, a stall every request in flight waits out. What was garbage is
+    collected first, so nothing that should go is kept."""
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
